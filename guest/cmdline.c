@@ -1,0 +1,109 @@
+/*
+ * Command line: space-separated key=value pairs, unknown keys ignored.
+ *   mem=SIZE   test region size (K/M/G/T suffix), default 64M
+ *   tick=MS    tick period in ms, default 10
+ *   slice=SIZE bytes each CPU re-verifies per tick, default 1M
+ *   dirty=N    4 KiB pages each CPU rewrites per tick, default 0
+ */
+#include "kernel.h"
+
+static int parse_num(const char *s, u32 n, int sizes, u64 *out)
+{
+    u64 v = 0;
+    u32 i = 0;
+    if (!n)
+        return 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        u64 d = (u64)(s[i] - '0');
+        if (v > (~0ULL - d) / 10)
+            return 0;
+        v = v * 10 + d;
+        i++;
+    }
+    if (i == 0)
+        return 0;
+    if (sizes && i < n) {
+        u32 shift = 0;
+        switch (s[i]) {
+        case 'k': case 'K': shift = 10; break;
+        case 'm': case 'M': shift = 20; break;
+        case 'g': case 'G': shift = 30; break;
+        case 't': case 'T': shift = 40; break;
+        default: return 0;
+        }
+        i++;
+        if (i < n && (s[i] == 'b' || s[i] == 'B'))
+            i++;
+        if (v > (~0ULL >> shift))
+            return 0;
+        v <<= shift;
+    }
+    if (i != n)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int key_is(const char *k, u32 n, const char *name)
+{
+    u32 i = 0;
+    while (i < n && name[i] && k[i] == name[i])
+        i++;
+    return i == n && !name[i];
+}
+
+static void warn_token(const char *t, u32 n)
+{
+    char b[160];
+    struct fbuf f = {b, 0, sizeof(b)};
+    fb_str(&f, "molt-guest: WARNING ignoring bad option ");
+    for (u32 i = 0; i < n && i < 100; i++)
+        fb_char(&f, t[i]);
+    fb_str(&f, "\r\n");
+    kprint_fbuf(&f);
+}
+
+void cmdline_parse(const char *p)
+{
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        const char *t = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n')
+            p++;
+        u32 len = (u32)(p - t), eq = 0;
+        while (eq < len && t[eq] != '=')
+            eq++;
+        if (eq == len)
+            continue;
+        const char *val = t + eq + 1;
+        u32 vlen = len - eq - 1;
+        u64 v;
+        if (key_is(t, eq, "mem")) {
+            if (parse_num(val, vlen, 1, &v) && v >= PAGE_SIZE) {
+                cfg.mem = v;
+                u32 i = 0;
+                for (; i < vlen && i < sizeof(cfg.mem_arg) - 1; i++)
+                    cfg.mem_arg[i] = val[i];
+                cfg.mem_arg[i] = 0;
+            } else {
+                warn_token(t, len);
+            }
+        } else if (key_is(t, eq, "tick")) {
+            if (parse_num(val, vlen, 0, &v) && v >= 1 && v <= 100000)
+                cfg.tick_ms = v;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "slice")) {
+            if (parse_num(val, vlen, 1, &v) && v >= 8)
+                cfg.slice = v;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "dirty")) {
+            if (parse_num(val, vlen, 0, &v))
+                cfg.dirty = v;
+            else
+                warn_token(t, len);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+/*
+ * The ring-3 workload, one instance per vCPU (runs at native speed on
+ * kvm_pvm, unlike ring 0). This file is linked into the user-accessible
+ * sections (.utext/.udata/.ubss): it may only use shared.h and must not
+ * call kernel code (build.sh checks that work.o has no undefined symbols).
+ *
+ * Per CPU: fill its share of the region with pattern(word, gen=0); after
+ * all CPUs are done CPU 0 prints READY; then every tick: sleep to the next
+ * tick boundary, verify the next 'slice' bytes of the share, rewrite the
+ * next 'dirty' pages with generation + 1, print the tick line.
+ */
+#include "shared.h"
+
+struct user_config ucfg;
+struct cpu_state ustate[MAX_CPUS];
+
+static inline long sys2(long nr, long a, long b)
+{
+    long r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "D"(a), "S"(b) : "memory");
+    return r;
+}
+
+static void print(struct fbuf *b)
+{
+    sys2(SYS_WRITE, (long)b->p, b->n);
+}
+
+static void sleep_until(u64 ns)
+{
+    sys2(SYS_SLEEP_UNTIL, (long)ns, 0);
+}
+
+static u64 next_boundary(u64 now, u64 tick)
+{
+    return (now / tick + 1) * tick;
+}
+
+/* guest-physical address of region word i (for the CORRUPT line) */
+static u64 word_pa(u64 i)
+{
+    u64 off = i * 8;
+    for (u64 c = 0; c < ucfg.nchunks; c++)
+        if (off >= ucfg.chunks[c].off && off - ucfg.chunks[c].off < ucfg.chunks[c].len)
+            return ucfg.chunks[c].pa + (off - ucfg.chunks[c].off);
+    return 0;
+}
+
+static void write_page(u64 page, u32 gen)
+{
+    u64 base = page * WORDS_PER_PAGE;
+    u64 *w = ucfg.region + base;
+    for (u64 k = 0; k < WORDS_PER_PAGE; k++)
+        w[k] = pattern(base + k, gen);
+}
+
+struct mismatch {
+    u64 word, want, got;
+};
+
+/* Verify the next slice of the share; returns 1 on any mismatch. */
+static int verify(struct cpu_state *st, u64 first, u64 np, struct mismatch *m)
+{
+    u64 share_words = np * WORDS_PER_PAGE;
+    if (!share_words)
+        return 0;
+    u64 left = ucfg.slice_bytes / 8;
+    if (left > share_words)
+        left = share_words;
+    u64 pos = st->verify_pos % share_words;
+    int bad = 0;
+    while (left) {
+        u64 page = first + pos / WORDS_PER_PAGE, k = pos % WORDS_PER_PAGE;
+        u64 cnt = WORDS_PER_PAGE - k;
+        if (cnt > left)
+            cnt = left;
+        u64 g = ucfg.gen[page], base = page * WORDS_PER_PAGE;
+        const u64 *w = ucfg.region + base;
+        for (u64 j = k; j < k + cnt; j++) {
+            u64 want = pattern(base + j, g);
+            if (w[j] != want && !bad) {
+                bad = 1;
+                m->word = base + j;
+                m->want = want;
+                m->got = w[j];
+            }
+        }
+        pos += cnt;
+        if (pos == share_words)
+            pos = 0;
+        left -= cnt;
+    }
+    st->verify_pos = pos;
+    return bad;
+}
+
+/* Rewrite the next N pages with generation + 1. The data is written before
+ * the counter, and only this CPU writes its share, so every snapshot of
+ * memory is consistent page by page. */
+static void dirty(struct cpu_state *st, u64 first, u64 np)
+{
+    u64 n = ucfg.dirty_pages;
+    if (n > np)
+        n = np;
+    for (u64 d = 0; d < n; d++) {
+        u64 page = first + st->dirty_pos % np;
+        u32 g = ucfg.gen[page] + 1;
+        write_page(page, g);
+        __asm__ volatile("" ::: "memory");
+        ucfg.gen[page] = g;
+        st->dirty_pos = (st->dirty_pos + 1) % np;
+    }
+}
+
+void user_main(u64 cpu, struct pvclock *clk)
+{
+    const u64 n = ucfg.ncpus, tick = ucfg.tick_ns;
+    const u64 first = share_first_page(cpu, n, ucfg.region_pages);
+    const u64 np = share_pages(cpu, n, ucfg.region_pages);
+    struct cpu_state *st = &ustate[cpu];
+    char buf[256];
+    struct fbuf b = {buf, 0, sizeof(buf)};
+
+    for (u64 p = first; p < first + np; p++) {
+        ucfg.gen[p] = 0;
+        write_page(p, 0);
+    }
+    __atomic_add_fetch(&ucfg.filled, 1, __ATOMIC_RELEASE);
+
+    u64 next = next_boundary(pvclock_read_ns(clk), tick);
+    if (cpu == 0) {
+        while (__atomic_load_n(&ucfg.filled, __ATOMIC_ACQUIRE) < n) {
+            sleep_until(next);
+            next = next_boundary(pvclock_read_ns(clk), tick);
+        }
+        fb_str(&b, "READY cpus=");
+        fb_dec(&b, n);
+        fb_str(&b, " mem=");
+        fb_dec(&b, ucfg.region_bytes);
+        fb_str(&b, " clock=");
+        fb_str(&b, ucfg.clock_name);
+        fb_str(&b, "\r\n");
+        print(&b);
+        __atomic_store_n(&ucfg.ready, 1, __ATOMIC_RELEASE);
+    } else {
+        while (!__atomic_load_n(&ucfg.ready, __ATOMIC_ACQUIRE)) {
+            sleep_until(next);
+            next = next_boundary(pvclock_read_ns(clk), tick);
+        }
+    }
+
+    for (;;) {
+        sleep_until(next);
+        struct mismatch m = {0, 0, 0};
+        int bad = verify(st, first, np, &m);
+        dirty(st, first, np);
+        u64 t = pvclock_read_ns(clk);
+        u64 nth = st->ticks + 1;
+        st->ticks = nth;
+
+        b.n = 0;
+        fb_str(&b, "tick ");
+        fb_dec(&b, cpu);
+        fb_char(&b, ' ');
+        fb_dec(&b, nth);
+        fb_char(&b, ' ');
+        fb_dec(&b, t);
+        fb_str(&b, bad ? " CORRUPT\r\n" : " ok\r\n");
+        if (bad && !st->corrupt_reported) {
+            st->corrupt_reported = 1;
+            fb_str(&b, "CORRUPT cpu=");
+            fb_dec(&b, cpu);
+            fb_str(&b, " addr=");
+            fb_hex(&b, word_pa(m.word));
+            fb_str(&b, " want=");
+            fb_hex(&b, m.want);
+            fb_str(&b, " got=");
+            fb_hex(&b, m.got);
+            fb_str(&b, "\r\n");
+        }
+        print(&b);
+
+        /* next boundary; resynchronise if we overran or time jumped */
+        next += tick;
+        if ((s64)(next - t) <= 0 || next - t > tick)
+            next = next_boundary(t, tick);
+    }
+}

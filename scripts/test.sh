@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, then integration tests that boot real guests under /dev/kvm.
+# Integration tests report which KVM flavour they ran on and what they could check there.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$root/bin/lib/jdk.sh"
+molt_find_jdk
+command -v mvn >/dev/null || { echo "molt: Maven (mvn) is missing: apt-get install maven" >&2; exit 1; }
+export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+"$root/guest/build.sh"
+cd "$root"
+exec mvn -B verify "$@"

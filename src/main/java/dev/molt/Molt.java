@@ -1,0 +1,108 @@
+package dev.molt;
+
+import dev.molt.chardev.Chardev;
+import dev.molt.chardev.ChardevConfig;
+import dev.molt.chardev.ChardevException;
+import dev.molt.chardev.Chardevs;
+import dev.molt.chardev.NullChardev;
+import dev.molt.cli.CommandLineParser;
+import dev.molt.cli.UsageException;
+import dev.molt.cli.VmConfig;
+import dev.molt.kvm.Kvm;
+import dev.molt.kvm.KvmException;
+import dev.molt.machine.Machine;
+import dev.molt.machine.MachineConfig;
+import dev.molt.machine.boot.BootException;
+import dev.molt.memory.MemoryException;
+import dev.molt.sys.ErrnoException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * molt's entry point: parse the QEMU-style command line, build the machine, run the guest. Every
+ * error a user can cause ends here as one line, {@code molt: <what is wrong>}, and exit status 1.
+ */
+public final class Molt {
+    private Molt() {}
+
+    public static void main(String[] args) {
+        int status;
+        try {
+            status = run(args);
+        } catch (UsageException e) {
+            status = fail(e.getMessage());
+        } catch (KvmException | MemoryException | BootException | ChardevException | ErrnoException e) {
+            status = fail(e.getMessage());
+        }
+        System.out.flush();
+        System.exit(status);
+    }
+
+    private static int fail(String message) {
+        System.err.println("molt: " + message);
+        return 1;
+    }
+
+    static int run(String[] args) {
+        VmConfig config = switch (CommandLineParser.parse(args)) {
+            case CommandLineParser.Result.PrintAndExit p -> {
+                System.out.print(p.text());
+                yield null;
+            }
+            case CommandLineParser.Result.Run r -> r.config();
+        };
+        if (config == null) return 0;
+
+        Kvm kvm = Kvm.open(System.getenv().getOrDefault("MOLT_KVM_DEVICE", Kvm.DEVICE));
+        Map<String, Chardev> chardevs = new LinkedHashMap<>();
+        Machine[] machine = new Machine[1];
+        Runnable quit = () -> {
+            if (machine[0] != null) machine[0].requestShutdown("host-qmp-quit");
+        };
+        Path pidfile = config.pidfile().orElse(null);
+        try {
+            for (ChardevConfig c : config.chardevs().values()) {
+                chardevs.put(c.id(), Chardevs.open(c, config.nographic(), quit));
+            }
+            Chardev console = config.serials().isEmpty()
+                    ? new NullChardev("serial-none")
+                    : chardevs.get(config.serials().getFirst());
+            machine[0] = Machine.create(machineConfig(config), kvm, console);
+            if (pidfile != null) writePidfile(pidfile);
+            machine[0].boot();
+            return machine[0].runUntilExit();
+        } finally {
+            if (machine[0] != null) machine[0].close();
+            List<Chardev> open = new ArrayList<>(chardevs.values());
+            for (Chardev c : open) c.close();
+            kvm.close();
+            if (pidfile != null) {
+                try {
+                    Files.deleteIfExists(pidfile);
+                } catch (IOException ignored) {
+                    // Nothing useful to do at exit.
+                }
+            }
+        }
+    }
+
+    static MachineConfig machineConfig(VmConfig c) {
+        return new MachineConfig(c.name().orElse(null), c.smp().cpus(), c.memory().size(),
+                c.ramBackend().orElse(null), c.machine().auxRamShare(), c.boot().kernel(),
+                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused());
+    }
+
+    private static void writePidfile(Path pidfile) {
+        try {
+            Files.writeString(pidfile, ProcessHandle.current().pid() + "\n");
+        } catch (IOException e) {
+            throw new UsageException("cannot create PID file: " + pidfile + ": " + e.getMessage());
+        }
+    }
+}

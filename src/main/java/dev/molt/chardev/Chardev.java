@@ -1,0 +1,18 @@
+package dev.molt.chardev;
+
+import dev.molt.devices.ByteSink;
+
+/**
+ * A character backend (QEMU's -chardev): where a device's output goes and where its input comes
+ * from. Output never blocks a vCPU for long: it is queued and written by the backend's own thread.
+ */
+public sealed interface Chardev extends ByteSink, AutoCloseable
+        permits StdioChardev, FileChardev, UnixSocketChardev, NullChardev {
+    String id();
+
+    /** Starts delivering input to {@code input}; backends without input ignore it. */
+    void connect(CharInput input);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,98 @@
+package dev.molt.chardev;
+
+import java.io.IOException;
+import java.io.OutputStream;
+
+/**
+ * Decouples a device's output from the sink: writers append to a bounded buffer and a daemon
+ * thread writes it out in batches. A full buffer makes writers wait (nothing is dropped); a sink
+ * that fails (closed pipe, disconnected client) makes the pump discard instead of blocking forever.
+ */
+final class OutputPump implements AutoCloseable {
+    private static final int CAPACITY = 1 << 20;
+
+    private final byte[] buf = new byte[CAPACITY];
+    private int head, len;
+    private boolean closed;
+    private volatile OutputStream sink;
+    private final Thread thread;
+
+    OutputPump(String name, OutputStream sink) {
+        this.sink = sink;
+        this.thread = Thread.ofPlatform().name("chardev-out-" + name).daemon(true).start(this::drain);
+    }
+
+    /** Replaces the sink (a new socket client); null discards output. */
+    void setSink(OutputStream s) {
+        this.sink = s;
+    }
+
+    synchronized void write(byte[] data, int off, int n) {
+        while (n > 0) {
+            while (len == CAPACITY && !closed) waitQuietly();
+            if (closed) return;
+            int tail = (head + len) % CAPACITY;
+            int chunk = Math.min(n, Math.min(CAPACITY - len, CAPACITY - tail));
+            System.arraycopy(data, off, buf, tail, chunk);
+            len += chunk;
+            off += chunk;
+            n -= chunk;
+            notifyAll();
+        }
+    }
+
+    /** Blocks until everything queued so far has been handed to the sink. */
+    synchronized void flush() {
+        while (len > 0 && !closed) waitQuietly();
+    }
+
+    private void drain() {
+        byte[] out = new byte[64 * 1024];
+        while (true) {
+            int n;
+            synchronized (this) {
+                while (len == 0 && !closed) waitQuietly();
+                if (len == 0) return;
+                n = Math.min(len, Math.min(out.length, CAPACITY - head));
+                System.arraycopy(buf, head, out, 0, n);
+            }
+            OutputStream s = sink;
+            if (s != null) {
+                try {
+                    s.write(out, 0, n);
+                    s.flush();
+                } catch (IOException e) {
+                    if (sink == s) sink = null;
+                }
+            }
+            synchronized (this) {
+                head = (head + n) % CAPACITY;
+                len -= n;
+                notifyAll();
+            }
+        }
+    }
+
+    private void waitQuietly() {
+        try {
+            wait();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closed = true;
+        }
+    }
+
+    @Override
+    public void close() {
+        flush();
+        synchronized (this) {
+            closed = true;
+            notifyAll();
+        }
+        try {
+            thread.join(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

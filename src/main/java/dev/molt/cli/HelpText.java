@@ -1,0 +1,110 @@
+package dev.molt.cli;
+
+/**
+ * What {@code -h}, {@code -version} and the {@code help} values of {@code -machine}, {@code -cpu}
+ * and {@code -accel} print. Lists only what molt supports, laid out like QEMU's help.
+ */
+public final class HelpText {
+    private HelpText() {}
+
+    /** {@code -h}: usage and every option molt accepts. */
+    public static String usage() {
+        return """
+                usage: molt [options]
+
+                molt runs a Linux guest under KVM. Its options are a subset of QEMU's, with
+                QEMU's meaning; options may start with '-' or '--'.
+
+                Standard options:
+                -h or -help     display this help and exit
+                -version        display version information and exit
+
+                -machine [type=]microvm[,prop[=value][,...]]
+                                select the machine ('-machine help' lists them)
+                                aux-ram-share=on|off puts RAM that molt allocates itself in
+                                    shared memory, so a live update can keep it (default=off)
+                                memory-backend='id' uses that -object as guest RAM
+                                accel=kvm is accepted; KVM is molt's only accelerator
+                -M              same as -machine
+                -accel kvm      use KVM ('-accel help' lists accelerators)
+                -enable-kvm     use KVM (always the case)
+                -cpu host|max   select the CPU model ('-cpu help' lists them)
+                -smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,cores=cores][,threads=threads]
+                                number of vCPUs at start (default 1) and their topology;
+                                omitted values are derived as QEMU does, preferring cores
+                -m [size=]megs[,slots=n,maxmem=size]
+                                guest RAM; a size without suffix is in MiB (default 128M);
+                                suffixes k, M, G, T, P and E are powers of 1024; without -m,
+                                -machine memory-backend takes the backend's size
+                -name [guest=]name[,debug-threads=on|off]
+                                name the guest; debug-threads names molt's threads
+                -pidfile file   write molt's process id to file
+                -S              do not start the vCPUs until told to
+                -no-reboot      exit instead of rebooting
+                -no-shutdown    stop, rather than exit, when the guest powers off
+                -nodefaults     create no default devices (no serial port)
+
+                Memory backends:
+                -object memory-backend-ram,id=id,size=size[,share=on|off][,prealloc=on|off]
+                                anonymous memory (default share=off)
+                -object memory-backend-memfd,id=id,size=size[,share=on|off][,prealloc=on|off]
+                        [,hugetlb=on|off][,hugetlbsize=size]
+                                a memfd, which a live update can keep (default share=on)
+                -object memory-backend-file,id=id,size=size,mem-path=path[,share=on|off]
+                        [,prealloc=on|off]
+                                a file, or a new file in a directory (default share=off)
+                                object sizes without suffix are in bytes
+
+                Linux boot:
+                -kernel bzImage use bzImage (or an ELF vmlinux) as the kernel image (required)
+                -append cmdline use cmdline as the kernel command line
+                -initrd file    use file as the initial ram disk
+
+                Character devices:
+                -chardev stdio,id=id[,signal=on|off]
+                -chardev file,id=id,path=path[,append=on|off]
+                -chardev socket,id=id,path=path[,server=on|off][,wait=on|off]
+                -chardev null,id=id
+                -serial dev     connect the next serial port to dev: stdio, null, none,
+                                file:path, unix:path[,server=on|off][,wait=on|off] or
+                                chardev:id (at most 4 ports)
+
+                Display:
+                -nographic      no display; with no -serial, COM1 is on stdio
+                -display none   no display (molt has no other)
+
+                Without -serial, -nographic or -nodefaults, COM1 exists but its output is
+                discarded, as QEMU sends it to a display that molt does not have.
+                Values in key=value lists escape a comma by doubling it: path=a,,b means "a,b".
+                """;
+    }
+
+    /** {@code -version}. */
+    public static String version(String version) {
+        return "molt version " + version + "\n";
+    }
+
+    /** {@code -machine help}, in QEMU's layout. */
+    public static String machines() {
+        var text = new StringBuilder("Supported machines are:\n");
+        for (VmConfig.MachineType type : VmConfig.MachineType.values()) {
+            text.append(String.format("%-20s %s%s\n", type.qemuName(), type.description(),
+                    type == VmConfig.MachineType.MICROVM ? " (default)" : ""));
+        }
+        return text.toString();
+    }
+
+    /** {@code -cpu help}. */
+    public static String cpus() {
+        var text = new StringBuilder("Available CPUs:\n");
+        for (VmConfig.CpuModel model : VmConfig.CpuModel.values()) {
+            text.append(String.format("  %-8s %s\n", model.qemuName(), model.description()));
+        }
+        return text.toString();
+    }
+
+    /** {@code -accel help}. */
+    public static String accelerators() {
+        return "Accelerators supported by molt:\nkvm\n";
+    }
+}

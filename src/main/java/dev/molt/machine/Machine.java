@@ -1,0 +1,214 @@
+package dev.molt.machine;
+
+import dev.molt.chardev.CharInput;
+import dev.molt.chardev.Chardev;
+import dev.molt.devices.I8042;
+import dev.molt.devices.PortBus;
+import dev.molt.devices.Serial16550;
+import dev.molt.kvm.CpuidEntry;
+import dev.molt.kvm.Kvm;
+import dev.molt.kvm.KvmCap;
+import dev.molt.kvm.Vm;
+import dev.molt.machine.boot.BootEntry;
+import dev.molt.machine.boot.KernelLoader;
+import dev.molt.machine.boot.MpTable;
+import dev.molt.memory.GuestRam;
+import dev.molt.memory.GuestRegion;
+
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * The microvm machine: guest RAM, the in-kernel irqchip and PIT, a 16550 UART on COM1, an i8042
+ * for resets, and one thread per vCPU. RAM, devices and character backends live as long as the
+ * machine; the KVM VM and its vCPUs are rebuilt on every guest reset, exactly as a restore would
+ * build them.
+ */
+public final class Machine implements AutoCloseable {
+    public static final int COM1_BASE = 0x3F8, COM1_IRQ = 4;
+    public static final int I8042_BASE = 0x60;
+    /** Three pages below 4 GiB that overlap no memory and no MMIO (KVM_SET_TSS_ADDR, Intel only). */
+    static final long TSS_ADDR = 0xFFFB_D000L;
+
+    private final MachineConfig config;
+    private final Kvm kvm;
+    private final GuestRam ram;
+    private final Serial16550 serial;
+    private final I8042 i8042;
+    private final PortBus bus = new PortBus();
+    private final List<CpuidEntry> supportedCpuid;
+    private final long[] bootMsrs;
+    private final boolean tscDeadline;
+    private final BlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
+
+    private volatile Vm vm;
+    private VcpuThreads vcpus;
+    private volatile RunState state = RunState.PRELAUNCH;
+
+    private Machine(MachineConfig config, Kvm kvm, GuestRam ram, Chardev console) {
+        this.config = config;
+        this.kvm = kvm;
+        this.ram = ram;
+        this.serial = new Serial16550(this::com1Irq, console);
+        this.i8042 = new I8042(() -> events.add(new MachineEvent.Reset("guest-reset")));
+        bus.register(COM1_BASE, 8, serial);
+        bus.register(I8042_BASE, 5, i8042);
+        this.supportedCpuid = kvm.supportedCpuid();
+        this.bootMsrs = VcpuBootSetup.bootMsrs(kvm.msrIndexList());
+        this.tscDeadline = kvm.check(KvmCap.TSC_DEADLINE_TIMER) > 0;
+        console.connect(new CharInput() {
+            @Override
+            public int receive(byte[] data, int off, int len) {
+                return serial.receive(data, off, len);
+            }
+
+            @Override
+            public boolean awaitRoom(long timeoutNanos) {
+                return serial.awaitRxRoom(timeoutNanos);
+            }
+        });
+    }
+
+    /** Allocates RAM and builds the devices; the guest starts with {@link #boot()}. */
+    public static Machine create(MachineConfig config, Kvm kvm, Chardev console) {
+        GuestRam ram = GuestRam.allocate(config.ramSize(), config.ramBackend(), config.auxRamShare(),
+                physAddressBits(kvm.supportedCpuid()));
+        try {
+            return new Machine(config, kvm, ram, console);
+        } catch (RuntimeException e) {
+            ram.close();
+            throw e;
+        }
+    }
+
+    /** CPUID 0x80000008 EAX[7:0]: how many guest-physical address bits this host gives a guest. */
+    static int physAddressBits(List<CpuidEntry> cpuid) {
+        for (CpuidEntry e : cpuid) {
+            if (e.function() == 0x80000008) return e.eax() & 0xFF;
+        }
+        return 36;
+    }
+
+    public MachineConfig config() {
+        return config;
+    }
+
+    public RunState state() {
+        return state;
+    }
+
+    public GuestRam ram() {
+        return ram;
+    }
+
+    /** Loads the kernel and starts the vCPUs (held paused under -S). */
+    public synchronized void boot() {
+        BootEntry entry = KernelLoader.load(config.kernel(), config.initrd(), config.cmdline(), ram.memory(), ram.ranges());
+        MpTable.write(ram.memory(), config.cpus());
+        Vm newVm = kvm.createVm();
+        try {
+            newVm.setTssAddr(TSS_ADDR);
+            newVm.createIrqchip();
+            newVm.createPit2(Vm.PIT_SPEAKER_DUMMY);
+            int slot = 0;
+            for (GuestRegion r : ram.memory().regions()) {
+                newVm.setUserMemoryRegion(slot++, 0, r.gpa(), r.size(), r.host().address());
+            }
+        } catch (RuntimeException e) {
+            newVm.close();
+            throw e;
+        }
+        vm = newVm;
+        VcpuThreads threads = new VcpuThreads();
+        for (int i = 0; i < config.cpus(); i++) {
+            List<CpuidEntry> cpuid = CpuidSetup.forVcpu(supportedCpuid, i, config.cpus(), tscDeadline);
+            threads.add(new VcpuRunner(newVm, i, threads, bus, v -> VcpuBootSetup.configure(v, cpuid, bootMsrs, entry),
+                    events::add), "vcpu" + i);
+        }
+        vcpus = threads;
+        boolean paused = config.startPaused() && state == RunState.PRELAUNCH;
+        threads.start(paused);
+        state = paused ? RunState.PAUSED : RunState.RUNNING;
+    }
+
+    /**
+     * Runs the machine until the guest is gone: handles resets (rebuilding the VM), shutdowns and
+     * fatal errors. Returns molt's exit status.
+     */
+    public int runUntilExit() {
+        while (true) {
+            MachineEvent e;
+            try {
+                e = events.take();
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                return 1;
+            }
+            switch (e) {
+                case MachineEvent.Reset r -> {
+                    if (config.noReboot()) {
+                        teardown(RunState.SHUTDOWN);
+                        return 0;
+                    }
+                    teardown(RunState.PRELAUNCH);
+                    serial.reset();
+                    i8042.reset();
+                    boot();
+                }
+                case MachineEvent.Shutdown s -> {
+                    teardown(RunState.SHUTDOWN);
+                    return 0;
+                }
+                case MachineEvent.Fatal f -> {
+                    System.err.println(f.detail());
+                    teardown(RunState.INTERNAL_ERROR);
+                    return 1;
+                }
+            }
+        }
+    }
+
+    /** Asks the control loop to power off (user quit, Ctrl-A x). */
+    public void requestShutdown(String cause) {
+        events.add(new MachineEvent.Shutdown(cause));
+    }
+
+    public synchronized void pause() {
+        if (vcpus == null || state != RunState.RUNNING) return;
+        vcpus.pauseAll();
+        state = RunState.PAUSED;
+    }
+
+    public synchronized void resume() {
+        if (vcpus == null || state != RunState.PAUSED) return;
+        vcpus.resumeAll();
+        state = RunState.RUNNING;
+    }
+
+    private synchronized void teardown(RunState next) {
+        if (vcpus != null) {
+            vcpus.stopAll();
+            for (int i = 0; i < vcpus.count(); i++) {
+                if (vcpus.vcpu(i) != null) vcpus.vcpu(i).close();
+            }
+            vcpus = null;
+        }
+        Vm old = vm;
+        vm = null;
+        if (old != null) old.close();
+        state = next;
+    }
+
+    /** COM1's interrupt line; dropped while no VM exists (between a reset and the next boot). */
+    private void com1Irq(boolean level) {
+        Vm v = vm;
+        if (v != null) v.irqLine(COM1_IRQ, level);
+    }
+
+    @Override
+    public void close() {
+        teardown(RunState.SHUTDOWN);
+        ram.close();
+    }
+}

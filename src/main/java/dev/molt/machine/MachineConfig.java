@@ -1,0 +1,21 @@
+package dev.molt.machine;
+
+import dev.molt.memory.MemoryBackendConfig;
+
+import java.nio.file.Path;
+
+/**
+ * What the machine is made of, independent of how it was asked for (command line now, a migration
+ * stream or a CPR state later).
+ *
+ * @param ramBackend explicit RAM backend, or null for the machine's implicit RAM
+ * @param initrd     null when there is none
+ */
+public record MachineConfig(String name, int cpus, long ramSize, MemoryBackendConfig ramBackend,
+                            boolean auxRamShare, Path kernel, Path initrd, String cmdline,
+                            boolean noReboot, boolean startPaused) {
+    public MachineConfig {
+        if (cpus < 1) throw new IllegalArgumentException("at least one vCPU is needed");
+        if (cmdline == null) cmdline = "";
+    }
+}

@@ -1,0 +1,174 @@
+package dev.molt.machine;
+
+import dev.molt.devices.PortBus;
+import dev.molt.kvm.Structs;
+import dev.molt.kvm.Vcpu;
+import dev.molt.kvm.Vm;
+import dev.molt.sys.Errno;
+import dev.molt.sys.Posix;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Consumer;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+/**
+ * The body of one vCPU thread: create and configure the vCPU on this thread, then loop on KVM_RUN,
+ * dispatching exits to the port bus. It stops only on EINTR (after a kick) and parks between runs,
+ * so state is always consistent when the VM is paused.
+ */
+final class VcpuRunner implements Runnable {
+    // KVM exit reasons (kvm.h).
+    static final int EXIT_UNKNOWN = 0, EXIT_EXCEPTION = 1, EXIT_IO = 2, EXIT_HYPERCALL = 3, EXIT_DEBUG = 4,
+            EXIT_HLT = 5, EXIT_MMIO = 6, EXIT_SHUTDOWN = 8, EXIT_FAIL_ENTRY = 9, EXIT_INTR = 10,
+            EXIT_INTERNAL_ERROR = 17, EXIT_SYSTEM_EVENT = 24;
+    static final int SYSTEM_EVENT_SHUTDOWN = 1, SYSTEM_EVENT_RESET = 2, SYSTEM_EVENT_CRASH = 3;
+
+    private final Vm vm;
+    private final int index;
+    private final VcpuThreads threads;
+    private final PortBus bus;
+    private final Consumer<Vcpu> configure;
+    private final Consumer<MachineEvent> events;
+    final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+
+    private volatile Vcpu vcpu;
+    private volatile int tid;
+
+    VcpuRunner(Vm vm, int index, VcpuThreads threads, PortBus bus, Consumer<Vcpu> configure,
+               Consumer<MachineEvent> events) {
+        this.vm = vm;
+        this.index = index;
+        this.threads = threads;
+        this.bus = bus;
+        this.configure = configure;
+        this.events = events;
+    }
+
+    Vcpu vcpu() {
+        return vcpu;
+    }
+
+    int tid() {
+        return tid;
+    }
+
+    @Override
+    public void run() {
+        tid = Posix.gettid();
+        try {
+            try {
+                Vcpu v = vm.createVcpu(index);
+                vcpu = v;
+                configure.accept(v);
+            } catch (RuntimeException e) {
+                events.accept(new MachineEvent.Fatal("vCPU " + index + " set-up failed: " + e.getMessage()));
+                return;
+            } finally {
+                threads.markReady();
+            }
+            threads.awaitAllReady();
+            loop();
+        } catch (RuntimeException | Error e) {
+            events.accept(new MachineEvent.Fatal("vCPU " + index + " thread failed: " + e));
+        } finally {
+            threads.exited();
+        }
+    }
+
+    private void loop() {
+        Vcpu v = vcpu;
+        MemorySegment run = v.runPage();
+        while (!threads.stopRequested()) {
+            if (threads.pauseRequested()) {
+                threads.park(this);
+                continue;
+            }
+            int r = v.run();
+            if (r < 0) {
+                if (r == -Errno.EINTR.value || r == -Errno.EAGAIN.value) {
+                    v.setImmediateExit(false);
+                    continue;
+                }
+                events.accept(new MachineEvent.Fatal("KVM_RUN on vCPU " + index + " failed: " + Errno.describe(-r)
+                        + "\n" + RegisterDump.of(v)));
+                return;
+            }
+            int reason = run.get(JAVA_INT, Structs.Run.EXIT_REASON);
+            switch (reason) {
+                case EXIT_IO -> handleIo(run);
+                case EXIT_MMIO -> handleMmio(run);
+                case EXIT_INTR -> { }
+                case EXIT_SHUTDOWN -> {
+                    // A triple fault: on a PC that resets the machine.
+                    events.accept(new MachineEvent.Reset("triple-fault"));
+                    return;
+                }
+                case EXIT_SYSTEM_EVENT -> {
+                    int type = run.get(JAVA_INT, Structs.Run.SYSTEM_EVENT_TYPE);
+                    events.accept(switch (type) {
+                        case SYSTEM_EVENT_RESET -> new MachineEvent.Reset("guest-reset");
+                        case SYSTEM_EVENT_SHUTDOWN -> new MachineEvent.Shutdown("guest-shutdown");
+                        default -> new MachineEvent.Fatal("guest crashed (KVM system event " + type + ") on vCPU "
+                                + index + "\n" + RegisterDump.of(v));
+                    });
+                    return;
+                }
+                case EXIT_INTERNAL_ERROR -> {
+                    events.accept(new MachineEvent.Fatal(RegisterDump.internalError(v, run)));
+                    return;
+                }
+                case EXIT_FAIL_ENTRY -> {
+                    long hw = run.get(JAVA_LONG, Structs.Run.FAIL_ENTRY_REASON);
+                    events.accept(new MachineEvent.Fatal(String.format(
+                            "KVM: entry failed, hardware error 0x%x on vCPU %d%n%s", hw, index, RegisterDump.of(v))));
+                    return;
+                }
+                default -> {
+                    events.accept(new MachineEvent.Fatal("KVM: unexpected exit reason " + reason + " on vCPU " + index
+                            + "\n" + RegisterDump.of(v)));
+                    return;
+                }
+            }
+        }
+    }
+
+    private void handleIo(MemorySegment run) {
+        boolean out = run.get(JAVA_BYTE, Structs.Run.IO_DIRECTION) == 1;
+        int size = run.get(JAVA_BYTE, Structs.Run.IO_SIZE);
+        int port = run.get(JAVA_SHORT, Structs.Run.IO_PORT) & 0xFFFF;
+        int count = run.get(JAVA_INT, Structs.Run.IO_COUNT);
+        long data = run.get(JAVA_LONG, Structs.Run.IO_DATA_OFFSET);
+        for (int i = 0; i < count; i++, data += size) {
+            if (out) {
+                int value = switch (size) {
+                    case 1 -> run.get(JAVA_BYTE, data) & 0xFF;
+                    case 2 -> run.get(JAVA_SHORT_UNALIGNED, data) & 0xFFFF;
+                    default -> run.get(JAVA_INT_UNALIGNED, data);
+                };
+                bus.write(port, size, value);
+            } else {
+                int value = bus.read(port, size);
+                switch (size) {
+                    case 1 -> run.set(JAVA_BYTE, data, (byte) value);
+                    case 2 -> run.set(JAVA_SHORT_UNALIGNED, data, (short) value);
+                    default -> run.set(JAVA_INT_UNALIGNED, data, value);
+                }
+            }
+        }
+    }
+
+    /** microvm has no MMIO devices in molt (LAPIC and IOAPIC are in the kernel): reads give 0. */
+    private static void handleMmio(MemorySegment run) {
+        if (run.get(JAVA_BYTE, Structs.Run.MMIO_IS_WRITE) == 0) {
+            run.set(JAVA_LONG, Structs.Run.MMIO_DATA, 0L);
+        }
+    }
+}

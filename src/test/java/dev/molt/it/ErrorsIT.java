@@ -1,0 +1,65 @@
+package dev.molt.it;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Every kind of bad input ends molt with one clear line on stderr and status 1, never a stack trace. */
+@Tag("kvm")
+class ErrorsIT {
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "-foo                                      | -foo: invalid option",
+            "-m 1X -kernel GUEST                       | -m 1X: Parameter 'size' expects",
+            "-kernel /nonexistent/kernel               | /nonexistent/kernel",
+            "-m 100T -kernel GUEST                     | cannot give the guest 100 TiB of RAM",
+            "-machine pc -kernel GUEST                 | unsupported machine type 'pc'",
+            "-kernel GUEST -initrd /nonexistent/initrd | /nonexistent/initrd",
+            "-kernel /etc/hostname                     | not a bzImage or an ELF kernel",
+            "-smp 0 -kernel GUEST                      | CPU topology",
+            "-m                                        | -m: requires an argument",
+    })
+    void badInput(String args, String expected) {
+        String[] argv = args.trim().replace("GUEST", Project.testGuest().toString()).split("\\s+");
+        try (MoltProcess molt = MoltProcess.start(argv)) {
+            assertEquals(1, molt.awaitExit(Duration.ofSeconds(30)));
+            assertOneLineError(molt.stderr(), expected);
+        }
+    }
+
+    @Test
+    void missingKvmDevice() {
+        try (MoltProcess molt = MoltProcess.start(List.of("env", "MOLT_KVM_DEVICE=/dev/no-such-kvm"),
+                "-kernel", Project.testGuest().toString())) {
+            assertEquals(1, molt.awaitExit(Duration.ofSeconds(30)));
+            assertOneLineError(molt.stderr(), "/dev/no-such-kvm does not exist: KVM is not available");
+        }
+    }
+
+    @Test
+    void noPermissionOnKvm() {
+        // Run as an unprivileged user, who cannot open the root-only /dev/kvm of this machine.
+        if (ProcessHandle.current().info().user().filter("root"::equals).isEmpty()) return;
+        try (MoltProcess molt = MoltProcess.start(List.of("setpriv", "--reuid=nobody", "--regid=nogroup",
+                "--clear-groups"), "-kernel", Project.testGuest().toString())) {
+            assertEquals(1, molt.awaitExit(Duration.ofSeconds(30)));
+            assertOneLineError(molt.stderr(), "no permission to open /dev/kvm");
+        }
+    }
+
+    static void assertOneLineError(String stderr, String expected) {
+        String err = stderr.strip();
+        assertTrue(err.startsWith("molt: "), "stderr: " + err);
+        assertTrue(err.contains(expected), "expected '" + expected + "' in: " + err);
+        assertFalse(err.contains("\n"), "one line only: " + err);
+        assertFalse(err.contains("Exception"), "no stack trace: " + err);
+    }
+}
