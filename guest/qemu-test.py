@@ -32,6 +32,7 @@ class Guest:
                                   stderr=subprocess.STDOUT)
         self.buf = b""
         self.lines = []          # (seconds since start, text)
+        self.cursor = 0          # wait_for looks at lines from here on
 
     def _pump(self, timeout):
         r, _, _ = select.select([self.p.stdout], [], [], timeout)
@@ -49,15 +50,16 @@ class Guest:
         return True
 
     def wait_for(self, pattern, timeout):
-        """Returns (time, match) of the first new line matching pattern."""
+        """Returns (time, match) of the first line after the previous match
+        that matches pattern."""
         rx = re.compile(pattern)
-        start = len(self.lines)
         end = time.monotonic() + timeout
-        i = start
+        i = self.cursor
         while True:
             while i < len(self.lines):
                 m = rx.search(self.lines[i][1])
                 if m:
+                    self.cursor = i + 1
                     return self.lines[i][0], m
                 i += 1
             left = end - time.monotonic()

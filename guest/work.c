@@ -178,7 +178,7 @@ void user_main(u64 cpu, struct pvclock *clk)
             fb_hex(&b, m.got);
             fb_str(&b, "\r\n");
         }
-        print(&b);
+        { u64 a = pvclock_read_ns(clk); print(&b); u64 z = pvclock_read_ns(clk); b.n=0; fb_str(&b, "DBG write ns="); fb_dec(&b, z-a); fb_str(&b, " verify+dirty ns="); fb_dec(&b, t - next); fb_str(&b, "\r\n"); print(&b);}
 
         /* next boundary; resynchronise if we overran or time jumped */
         next += tick;
