@@ -25,6 +25,8 @@
         orl $0x100, %eax                /* EFER.LME */
         wrmsr
         movl %cr0, %eax
+        andl $0x9fffffff, %eax          /* clear CD, NW: caches on even if
+                                         * the VMM left the reset value */
         orl $0x80000001, %eax           /* CR0.PG | CR0.PE */
         movl %eax, %cr0
         ljmp $KERNEL_CS64, $\target
@@ -236,6 +238,7 @@ isr_common:
         pushq %r13
         pushq %r14
         pushq %r15
+        cld                             /* C code (rep outsb) assumes DF=0 */
         movq %rsp, %rdi
         call trap
         popq %r15
@@ -261,6 +264,7 @@ isr_common:
  * sleep system call, so the workload is never interrupted mid-check. */
         .globl enter_user
 enter_user:
+        subq $8, %rsi                   /* as if called: RSP+8 16-aligned */
         pushq $0x1b                     /* SS = user data */
         pushq %rsi                      /* RSP */
         pushq $0x2                      /* RFLAGS: IF=0, IOPL=0 */

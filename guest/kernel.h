@@ -148,6 +148,7 @@ void serial_init(void);
 void serial_enable_rx_irq(void);
 void serial_irq(void);
 void serial_write(const char *s, u32 n);
+void serial_write_user(const char *s, u32 n);
 void kputs(const char *s);              /* whole line (add "\r\n" yourself) */
 void kprint_fbuf(struct fbuf *b);
 

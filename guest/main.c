@@ -61,7 +61,7 @@ static void parse_start_info(u32 pa)
     if (nr_modules && modlist)
         add_avoid(modlist, modlist + 32ULL * nr_modules);
 
-    if (cl) {
+    if (cl && cl < (4ULL << 30)) {     /* the boot page tables map 4 GiB */
         const char *s = (const char *)cl;
         u32 n = 0;
         while (n < sizeof(cmdline) - 1 && s[n]) {
@@ -78,7 +78,7 @@ static void parse_start_info(u32 pa)
         mm = *(const u64 *)(si + 40);
         count = *(const u32 *)(si + 48);
     }
-    if (!mm || !count)
+    if (!mm || !count || mm >= (4ULL << 30))
         fatal("ERROR hvm_start_info has no memory map (need PVH start_info version >= 1)\r\n");
     add_avoid(mm, mm + 24ULL * count);
     if (count > MAX_MEMMAP)
@@ -155,6 +155,7 @@ void kmain(u32 start_info)
     /* GS must point at this CPU's struct before anything takes a lock */
     cpus[0].self = &cpus[0];
     wrmsr(MSR_GS_BASE, (u64)&cpus[0]);
+    ucfg.print_owner = -1;
 
     serial_init();
     parse_start_info(start_info);
@@ -200,27 +201,32 @@ void kmain(u32 start_info)
 
 /* --- traps ------------------------------------------------------------ */
 
+/* "EXCEPTION vec=<n> cpu=<c> rip=<hex> err=<hex>", plus for a page fault a
+ * second line "EXCEPTION-CR2 cpu=<c> cr2=<hex>"; then this CPU stops. */
 static void exception(struct frame *f)
 {
     struct cpu *c = this_cpu();
-    char b[160];
+    u64 cpu = c->logical >= 0 ? (u64)c->logical : c->slot;
+    char b[192];
     struct fbuf fb = {b, 0, sizeof(b)};
     fb_str(&fb, "EXCEPTION vec=");
     fb_dec(&fb, f->vec);
     fb_str(&fb, " cpu=");
-    fb_dec(&fb, c->logical >= 0 ? (u64)c->logical : c->slot);
+    fb_dec(&fb, cpu);
     fb_str(&fb, " rip=");
     fb_hex(&fb, f->rip);
     fb_str(&fb, " err=");
     fb_hex(&fb, f->err);
+    fb_str(&fb, "\r\n");
     if (f->vec == 14) {
         u64 cr2;
         __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+        fb_str(&fb, "EXCEPTION-CR2 cpu=");
+        fb_dec(&fb, cpu);
         fb_str(&fb, " cr2=");
         fb_hex(&fb, cr2);
+        fb_str(&fb, "\r\n");
     }
-
-    fb_str(&fb, "\r\n");
     kprint_fbuf(&fb);
     halt_forever();
 }
@@ -242,7 +248,7 @@ static void syscall(struct frame *f)
             f->rax = (u64)-1;
             return;
         }
-        serial_write((const char *)f->rdi, (u32)f->rsi);
+        serial_write_user((const char *)f->rdi, (u32)f->rsi);
         f->rax = 0;
         return;
     case SYS_SLEEP_UNTIL:
@@ -323,6 +329,18 @@ static void corrupt_word(void)
     ucfg.region[w] = ~ucfg.region[w];
 }
 
+/* Runs cmpxchg16b in ring 0. Hardware KVM executes it natively; kvm_pvm's ring-0 emulator cannot,
+ * and stops the VM with KVM_EXIT_INTERNAL_ERROR: molt's tests use this to check how a VMM reports
+ * a guest that can no longer run. */
+static void emulation_failure(void)
+{
+    static u64 target[2] __attribute__((aligned(16)));
+    u64 lo = 0, hi = 0;
+    __asm__ volatile("lock cmpxchg16b %0" : "+m"(*(volatile u64 (*)[2])target), "+a"(lo), "+d"(hi)
+                     : "b"(1ULL), "c"(1ULL) : "memory", "cc");
+    kputs("molt-guest: cmpxchg16b ran in ring 0\r\n");
+}
+
 void serial_command(const char *line)
 {
     if (str_eq(line, "reboot")) {
@@ -334,5 +352,7 @@ void serial_command(const char *line)
         triple_fault();
     } else if (str_eq(line, "corrupt")) {
         corrupt_word();
+    } else if (str_eq(line, "emufail")) {
+        emulation_failure();
     }
 }

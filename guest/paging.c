@@ -5,7 +5,8 @@
  *   PML4[0]: identity map of [0, max(4 GiB, end of RAM/ACPI)), supervisor
  *            only, except the first 2 MiB which use 4 KiB pages so that the
  *            kernel image's ring-3 sections can be user-accessible;
- *            LAPIC and IOAPIC pages uncached.
+ *            LAPIC and IOAPIC pages uncached; 1 GiB pages above 4 GiB
+ *            when the CPU has them.
  *   PML4[1]: the user area at USER_AREA_VA (region, generation counters,
  *            user stacks), user read/write, backed by 2 MiB pieces of RAM
  *            taken from the memory map above the kernel.
@@ -76,17 +77,30 @@ void paging_init(u64 kernel_end)
         top = 512 * SZ_1G;      /* one PDPT; far beyond any test VM */
     u64 ngb = top / SZ_1G;
 
+    /* Above 4 GiB there is only RAM: use 1 GiB pages there when the CPU
+     * has them (CPUID 0x80000001 EDX[26]), so 64 GiB costs 60 entries
+     * instead of 30720. Below 4 GiB keep 2 MiB pages (the low 4 KiB page
+     * table and the uncached LAPIC/IOAPIC pages need them). */
+    u32 a, b, c, d, ngb_pd = (u32)ngb;
+    cpuid(0x80000000, 0, &a, &b, &c, &d);
+    if (a >= 0x80000001) {
+        cpuid(0x80000001, 0, &a, &b, &c, &d);
+        if ((d & (1u << 26)) && ngb > 4)
+            ngb_pd = 4;
+    }
+
     pml4 = alloc_pages(1);
     u64 *pdpt = alloc_pages(1);
     u64 *pt = alloc_pages_nozero(1);
-    u64 *pd = alloc_pages_nozero(ngb);
+    u64 *pd = alloc_pages_nozero(ngb_pd);
 
     /* upper levels carry U; the leaves decide who may access */
     pml4[0] = (u64)pdpt | PTE_P | PTE_W | PTE_U;
     for (u64 g = 0; g < ngb; g++)
-        pdpt[g] = ((u64)pd + g * PAGE_SIZE) | PTE_P | PTE_W | PTE_U;
+        pdpt[g] = g < ngb_pd ? ((u64)pd + g * PAGE_SIZE) | PTE_P | PTE_W | PTE_U
+                             : (g * SZ_1G) | PTE_P | PTE_W | PTE_PS;
     u64 v = PTE_P | PTE_W | PTE_PS;
-    for (u64 i = 0, n = ngb * 512; i < n; i++, v += SZ_2M)
+    for (u64 i = 0, n = (u64)ngb_pd * 512; i < n; i++, v += SZ_2M)
         pd[i] = v;
     pd[LAPIC_BASE / SZ_2M] |= PTE_PCD | PTE_PWT;
     pd[IOAPIC_DEFAULT / SZ_2M] |= PTE_PCD | PTE_PWT;

@@ -31,7 +31,7 @@ typedef long long s64;
 /* System calls: int $0x80, number in rax, arguments in rdi, rsi, result
  * in rax. (On kvm_pvm the instruction arrives as #UD, see main.c.) */
 #define VEC_SYSCALL 0x80
-#define SYS_WRITE 0         /* (buf, len): write bytes to COM1 atomically */
+#define SYS_WRITE 0         /* (buf, len): write bytes to COM1; hold print_lock */
 #define SYS_SLEEP_UNTIL 1   /* (guest_ns): halt until kvm-clock >= guest_ns */
 
 /* struct pvclock_vcpu_time_info (KVM ABI, 32 bytes), written by KVM for
@@ -66,6 +66,11 @@ struct user_config {
     char clock_name[16];
     u64 nchunks;
     struct chunk chunks[MAX_CHUNKS];
+    /* Serial output lock, taken by ring 3 around SYS_WRITE (and by ring 0
+     * for its own messages). Ring 3 waits for it at native speed; waiting
+     * in ring 0 would be emulated and slows every other vCPU down too. */
+    volatile u32 print_lock;            /* 0 free, 1 held (xchg) */
+    volatile s32 print_owner;           /* holder's owner id, -1 if none */
     /* start-up handshake (ring 3 only) */
     volatile u64 filled;        /* CPUs that have filled their share */
     volatile u64 ready;         /* set by CPU 0 after printing READY */
@@ -85,6 +90,21 @@ extern struct user_config ucfg;                 /* work.c (.udata) */
 extern struct cpu_state ustate[MAX_CPUS];       /* work.c (.ubss) */
 
 /* The share of logical cpu c: region pages [first, first + count). */
+/* Owner ids: ring 3 uses its logical CPU number, ring 0 1000 + slot.
+ * (Ring 3 has its own, politer, way to wait: work.c print().) */
+static inline void print_lock(s32 owner)
+{
+    while (__atomic_exchange_n(&ucfg.print_lock, 1, __ATOMIC_ACQUIRE))
+        while (ucfg.print_lock)
+            __asm__ volatile("pause" ::: "memory");
+    ucfg.print_owner = owner;
+}
+static inline void print_unlock(void)
+{
+    ucfg.print_owner = -1;
+    __atomic_store_n(&ucfg.print_lock, 0, __ATOMIC_RELEASE);
+}
+
 static inline u64 share_first_page(u64 c, u64 ncpus, u64 pages)
 {
     return pages * c / ncpus;

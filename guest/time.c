@@ -43,18 +43,35 @@ static u32 kvm_cpuid_base(void)
     return 0;
 }
 
-/* PIT channel 2, mode 0, 10 ms: the last resort for the TSC frequency. */
+/* Last resort for the TSC frequency: count PIT channel 0 (1.193182 MHz)
+ * down for about 10 ms, reading it back with latch commands. Channel 0
+ * rather than channel 2 because its gate is always on (channel 2 needs
+ * port 0x61, which QEMU's microvm lacks); its IRQ 0 is masked anyway.
+ * Returns 0 if there is no PIT (the count never moves). */
+static u32 pit_read0(void)
+{
+    outb(0x43, 0x00);                   /* latch channel 0 */
+    u32 lo = inb(0x40);
+    return lo | (u32)inb(0x40) << 8;
+}
+
 static u64 pit_tsc_khz(void)
 {
-    outb(0x61, (u8)((inb(0x61) & ~0x02) | 0x01));       /* gate on, speaker off */
-    outb(0x43, 0xb0);
-    outb(0x42, 11932 & 0xff);                           /* 1193182 Hz / 100 */
-    outb(0x42, 11932 >> 8);
+    outb(0x43, 0x30);                   /* channel 0, lo/hi, mode 0 */
+    outb(0x40, 0xff);
+    outb(0x40, 0xff);
+    u32 start = pit_read0(), cur = start, guard = 1000000;
     u64 t0 = rdtsc();
-    u32 guard = 10000000;
-    while (!(inb(0x61) & 0x20) && --guard)
-        ;
-    return (rdtsc() - t0) / 10;
+    while (start - cur < 11932 && --guard) {        /* 10 ms */
+        u32 c = pit_read0();
+        if (c > cur)
+            break;                      /* wrapped: not a PIT */
+        cur = c;
+    }
+    u64 t1 = rdtsc();
+    if (start - cur < 1000)
+        return 0;
+    return (t1 - t0) * 1193182ULL / ((u64)(start - cur) * 1000);
 }
 
 static u64 tsc_khz_detect(const char **src)
@@ -87,7 +104,12 @@ static u64 tsc_khz_detect(const char **src)
         }
     }
     *src = "PIT calibration";
-    return pit_tsc_khz();
+    u64 khz = pit_tsc_khz();
+    if (!khz) {
+        *src = "unknown, no PIT: assumed";
+        khz = 2000000;
+    }
+    return khz;
 }
 
 void clock_enable(u32 slot)
@@ -116,6 +138,10 @@ void clock_init(void)
     }
     if (kvmclock_msr) {
         clock_enable(0);
+        /* KVM fills the struct on the next guest entry; a few CPUID exits
+         * make sure that has happened */
+        for (int i = 0; i < 100 && !pvclock_area[0].tsc_to_system_mul; i++)
+            cpuid(1, 0, &a, &b, &c, &d);
         if (pvclock_area[0].tsc_to_system_mul) {
             clock_name = "kvmclock";
             return;
@@ -127,8 +153,6 @@ void clock_init(void)
 
     const char *src = "?";
     u64 khz = tsc_khz_detect(&src);
-    if (!khz)
-        khz = 1000000;          /* keep going: better a wrong clock than none */
     /* ns = ((tsc << shift) * mul) >> 32 with mul in [2^31, 2^32) */
     u64 f = khz * 1000;
     s32 shift = 0;

@@ -21,14 +21,28 @@ static inline long sys2(long nr, long a, long b)
     return r;
 }
 
-static void print(struct fbuf *b)
-{
-    sys2(SYS_WRITE, (long)b->p, b->n);
-}
-
 static void sleep_until(u64 ns)
 {
     sys2(SYS_SLEEP_UNTIL, (long)ns, 0);
+}
+
+/* Take the print lock without hogging the host: on this project's machines
+ * vCPU threads share few host CPUs with the VMM's other threads, and a
+ * spinning vCPU can keep the lock holder's exits from being served. So
+ * spin only briefly, then halt for 50 us and try again. */
+static void print(struct fbuf *b, u64 cpu, const struct pvclock *clk)
+{
+    for (;;) {
+        if (!__atomic_exchange_n(&ucfg.print_lock, 1, __ATOMIC_ACQUIRE))
+            break;
+        for (int i = 0; i < 1000 && ucfg.print_lock; i++)
+            __asm__ volatile("pause" ::: "memory");
+        if (ucfg.print_lock)
+            sleep_until(pvclock_read_ns(clk) + 50000);
+    }
+    ucfg.print_owner = (s32)cpu;
+    sys2(SYS_WRITE, (long)b->p, b->n);
+    print_unlock();
 }
 
 static u64 next_boundary(u64 now, u64 tick)
@@ -140,7 +154,7 @@ void user_main(u64 cpu, struct pvclock *clk)
         fb_str(&b, " clock=");
         fb_str(&b, ucfg.clock_name);
         fb_str(&b, "\r\n");
-        print(&b);
+        print(&b, cpu, clk);
         __atomic_store_n(&ucfg.ready, 1, __ATOMIC_RELEASE);
     } else {
         while (!__atomic_load_n(&ucfg.ready, __ATOMIC_ACQUIRE)) {
@@ -178,7 +192,7 @@ void user_main(u64 cpu, struct pvclock *clk)
             fb_hex(&b, m.got);
             fb_str(&b, "\r\n");
         }
-        { u64 a = pvclock_read_ns(clk); print(&b); u64 z = pvclock_read_ns(clk); b.n=0; fb_str(&b, "DBG write ns="); fb_dec(&b, z-a); fb_str(&b, " verify+dirty ns="); fb_dec(&b, t - next); fb_str(&b, "\r\n"); print(&b);}
+        print(&b, cpu, clk);
 
         /* next boundary; resynchronise if we overran or time jumped */
         next += tick;

@@ -83,7 +83,7 @@ ensure_tools() {
 # fills CANDIDATE[pkg]=version for each package apt has a candidate for.
 declare -A CANDIDATE=()
 load_candidates() {
-    local line
+    local pkg ver
     while IFS=' ' read -r pkg ver; do
         [[ -n "$pkg" && -n "$ver" && "$ver" != "(none)" ]] && CANDIDATE[$pkg]=$ver
     done < <(LC_ALL=C apt-cache policy "$@" 2>/dev/null |
@@ -377,6 +377,8 @@ fast_key() {
 
 main() {
     local script_sum fast
+    command -v apt-get >/dev/null && command -v apt-cache >/dev/null && command -v dpkg-deb >/dev/null ||
+        die "this script needs a Debian-like host with apt-get, apt-cache and dpkg-deb"
     script_sum=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
     fast=$(fast_key)
     if [[ -z "${MOLT_LINUX_FORCE:-}" ]] && outputs_present && [[ -f "$FAST_STAMP" && "$(cat "$FAST_STAMP")" == "$fast" ]]; then

@@ -12,6 +12,7 @@ import dev.molt.kvm.Kvm;
 import dev.molt.kvm.KvmException;
 import dev.molt.machine.Machine;
 import dev.molt.machine.MachineConfig;
+import dev.molt.machine.MachineException;
 import dev.molt.machine.boot.BootException;
 import dev.molt.memory.MemoryException;
 import dev.molt.sys.ErrnoException;
@@ -37,7 +38,7 @@ public final class Molt {
             status = run(args);
         } catch (UsageException e) {
             status = fail(e.getMessage());
-        } catch (KvmException | MemoryException | BootException | ChardevException | ErrnoException e) {
+        } catch (KvmException | MemoryException | BootException | ChardevException | MachineException | ErrnoException e) {
             status = fail(e.getMessage());
         }
         System.out.flush();
@@ -95,7 +96,7 @@ public final class Molt {
     static MachineConfig machineConfig(VmConfig c) {
         return new MachineConfig(c.name().orElse(null), c.smp().cpus(), c.memory().size(),
                 c.ramBackend().orElse(null), c.machine().auxRamShare(), c.boot().kernel(),
-                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused());
+                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused(), c.cpuFeatures());
     }
 
     private static void writePidfile(Path pidfile) {

@@ -34,10 +34,13 @@ final class OutputPump implements AutoCloseable {
             int tail = (head + len) % CAPACITY;
             int chunk = Math.min(n, Math.min(CAPACITY - len, CAPACITY - tail));
             System.arraycopy(data, off, buf, tail, chunk);
+            boolean wasEmpty = len == 0;
             len += chunk;
             off += chunk;
             n -= chunk;
-            notifyAll();
+            // Wake the writer only when it may be waiting for data: a notify per byte of a console
+            // that the guest writes one byte per port access costs a context switch each time.
+            if (wasEmpty) notifyAll();
         }
     }
 

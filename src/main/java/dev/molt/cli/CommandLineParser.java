@@ -2,6 +2,7 @@ package dev.molt.cli;
 
 import dev.molt.chardev.ChardevConfig;
 import dev.molt.cli.VmConfig.CpuModel;
+import dev.molt.machine.CpuFeature;
 import dev.molt.cli.VmConfig.MachineType;
 import dev.molt.memory.MemoryBackendConfig;
 
@@ -142,6 +143,7 @@ public final class CommandLineParser {
         QemuOpts memory = QemuOpts.empty();
         QemuOpts smp = QemuOpts.empty();
         QemuOpts name = QemuOpts.empty();
+        final java.util.Map<CpuFeature, Boolean> cpuFeatures = new java.util.LinkedHashMap<>();
         CpuModel cpu = CpuModel.HOST; // QEMU's qemu64 would hide host features for no gain under KVM
         final Map<String, MemoryBackendConfig> objects = new LinkedHashMap<>();
         final Map<String, ChardevConfig> chardevs = new LinkedHashMap<>();
@@ -183,8 +185,31 @@ public final class CommandLineParser {
             }
             cpu = CpuModel.byQemuName(model).orElseThrow(() -> UsageException.at(a.location(),
                     "unsupported CPU model '" + model + "' (molt supports: host, max)"));
-            if (comma >= 0) {
-                throw UsageException.at(a.location(), "CPU features are not supported (use plain -cpu " + model + ")");
+            cpuFeatures.clear();
+            if (comma < 0) return;
+            // QEMU's feature syntax: +feat, -feat, feat=on|off (later settings win).
+            for (String item : value.substring(comma + 1).split(",")) {
+                String name;
+                boolean on;
+                if (item.startsWith("+") || item.startsWith("-")) {
+                    name = item.substring(1);
+                    on = item.startsWith("+");
+                } else if (item.contains("=")) {
+                    name = item.substring(0, item.indexOf('='));
+                    String v = item.substring(item.indexOf('=') + 1);
+                    on = switch (v) {
+                        case "on", "yes", "true" -> true;
+                        case "off", "no", "false" -> false;
+                        default -> throw UsageException.at(a.location(), "Property '" + name + "' expects 'on' or 'off', not '" + v + "'");
+                    };
+                } else {
+                    throw UsageException.at(a.location(), "unsupported CPU option '" + item + "' (use +feature, -feature or feature=on|off)");
+                }
+                String featureName = name;
+                CpuFeature f = CpuFeature.byQemuName(featureName).orElseThrow(() -> UsageException.at(a.location(),
+                        "unknown or unsupported CPU feature '" + featureName + "'"));
+                cpuFeatures.remove(f);
+                cpuFeatures.put(f, on);
             }
         }
 
@@ -264,7 +289,7 @@ public final class CommandLineParser {
 
             addDefaultSerial();
             List<String> serialIds = serialChardevIds();
-            return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu,
+            return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu, cpuFeatures,
                     List.copyOf(objects.values()), new VmConfig.Boot(kernelPath, append, initrd), chardevs, serialIds,
                     nographic, startPaused, nameConfig.guest(), nameConfig.debugThreads(), pidfile, nodefaults,
                     noReboot, noShutdown)));

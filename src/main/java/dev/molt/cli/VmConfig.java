@@ -1,6 +1,7 @@
 package dev.molt.cli;
 
 import dev.molt.chardev.ChardevConfig;
+import dev.molt.machine.CpuFeature;
 import dev.molt.memory.MemoryBackendConfig;
 
 import java.nio.file.Path;
@@ -21,6 +22,7 @@ import java.util.Optional;
  * @param memory         {@code -m}; its size is the RAM backend's when {@code -m} gives none
  * @param smp            {@code -smp}, with QEMU's derivation of omitted values done
  * @param cpu            {@code -cpu}
+ * @param cpuFeatures    {@code -cpu host,+feat,-feat,feat=on|off}: features switched on or off, in order
  * @param memoryBackends {@code -object memory-backend-*}, in command-line order, ids unique
  * @param boot           {@code -kernel}, {@code -append}, {@code -initrd}
  * @param chardevs       every character backend by id, in creation order: {@code -chardev} ones
@@ -40,6 +42,7 @@ public record VmConfig(
         Memory memory,
         Smp smp,
         CpuModel cpu,
+        Map<CpuFeature, Boolean> cpuFeatures,
         List<MemoryBackendConfig> memoryBackends,
         Boot boot,
         Map<String, ChardevConfig> chardevs,
@@ -64,6 +67,7 @@ public record VmConfig(
         Objects.requireNonNull(boot, "boot");
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(pidfile, "pidfile");
+        cpuFeatures = Collections.unmodifiableMap(new LinkedHashMap<>(cpuFeatures));
         memoryBackends = List.copyOf(memoryBackends);
         chardevs = Collections.unmodifiableMap(new LinkedHashMap<>(chardevs));
         serials = List.copyOf(serials);

@@ -18,6 +18,50 @@ public final class CpuidSetup {
     private static final int LEAF1_EDX_HTT = 1 << 28;
 
     public static List<CpuidEntry> forVcpu(List<CpuidEntry> supported, int index, int count, boolean tscDeadline) {
+        return forVcpu(supported, index, count, tscDeadline, java.util.Map.of());
+    }
+
+    /**
+     * As above, then applies the user's {@code -cpu} feature switches. Switching on a feature that
+     * KVM cannot give the guest on this host is an error, not a silent no-op.
+     */
+    public static List<CpuidEntry> forVcpu(List<CpuidEntry> supported, int index, int count, boolean tscDeadline,
+                                           java.util.Map<CpuFeature, Boolean> features) {
+        List<CpuidEntry> out = topology(supported, index, count, tscDeadline);
+        for (var f : features.entrySet()) {
+            CpuFeature feat = f.getKey();
+            boolean on = f.getValue();
+            boolean found = false;
+            for (int i = 0; i < out.size(); i++) {
+                CpuidEntry e = out.get(i);
+                if (e.function() != feat.leaf || e.index() != 0) continue;
+                found = true;
+                int mask = 1 << feat.bit;
+                int v = switch (feat.reg) {
+                    case EAX -> e.eax();
+                    case EBX -> e.ebx();
+                    case ECX -> e.ecx();
+                    case EDX -> e.edx();
+                };
+                if (on && (v & mask) == 0 && feat != CpuFeature.TSC_DEADLINE) {
+                    throw new IllegalArgumentException("CPU feature '" + feat.qemuName + "' is not available to guests on this host");
+                }
+                v = on ? v | mask : v & ~mask;
+                out.set(i, switch (feat.reg) {
+                    case EAX -> e.withEax(v);
+                    case EBX -> e.withEbx(v);
+                    case ECX -> e.withEcx(v);
+                    case EDX -> e.withEdx(v);
+                });
+            }
+            if (!found && on) {
+                throw new IllegalArgumentException("CPU feature '" + feat.qemuName + "' is not available to guests on this host");
+            }
+        }
+        return out;
+    }
+
+    private static List<CpuidEntry> topology(List<CpuidEntry> supported, int index, int count, boolean tscDeadline) {
         int pow2 = Integer.highestOneBit(Math.max(1, count - 1)) << 1;
         if (count == 1) pow2 = 1;
         int coreShift = Integer.numberOfTrailingZeros(pow2);

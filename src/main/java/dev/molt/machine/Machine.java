@@ -57,6 +57,11 @@ public final class Machine implements AutoCloseable {
         this.supportedCpuid = kvm.supportedCpuid();
         this.bootMsrs = VcpuBootSetup.bootMsrs(kvm.msrIndexList());
         this.tscDeadline = kvm.check(KvmCap.TSC_DEADLINE_TIMER) > 0;
+        try {
+            CpuidSetup.forVcpu(supportedCpuid, 0, config.cpus(), tscDeadline, config.cpuFeatures());
+        } catch (IllegalArgumentException e) {
+            throw new MachineException("-cpu: " + e.getMessage());
+        }
         console.connect(new CharInput() {
             @Override
             public int receive(byte[] data, int off, int len) {
@@ -122,7 +127,7 @@ public final class Machine implements AutoCloseable {
         vm = newVm;
         VcpuThreads threads = new VcpuThreads();
         for (int i = 0; i < config.cpus(); i++) {
-            List<CpuidEntry> cpuid = CpuidSetup.forVcpu(supportedCpuid, i, config.cpus(), tscDeadline);
+            List<CpuidEntry> cpuid = CpuidSetup.forVcpu(supportedCpuid, i, config.cpus(), tscDeadline, config.cpuFeatures());
             threads.add(new VcpuRunner(newVm, i, threads, bus, v -> VcpuBootSetup.configure(v, cpuid, bootMsrs, entry),
                     events::add), "vcpu" + i);
         }

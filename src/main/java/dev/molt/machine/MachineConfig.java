@@ -3,6 +3,7 @@ package dev.molt.machine;
 import dev.molt.memory.MemoryBackendConfig;
 
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * What the machine is made of, independent of how it was asked for (command line now, a migration
@@ -13,8 +14,9 @@ import java.nio.file.Path;
  */
 public record MachineConfig(String name, int cpus, long ramSize, MemoryBackendConfig ramBackend,
                             boolean auxRamShare, Path kernel, Path initrd, String cmdline,
-                            boolean noReboot, boolean startPaused) {
+                            boolean noReboot, boolean startPaused, Map<CpuFeature, Boolean> cpuFeatures) {
     public MachineConfig {
+        cpuFeatures = Map.copyOf(cpuFeatures);
         if (cpus < 1) throw new IllegalArgumentException("at least one vCPU is needed");
         if (cmdline == null) cmdline = "";
     }

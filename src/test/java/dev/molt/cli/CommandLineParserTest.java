@@ -74,7 +74,7 @@ class CommandLineParserTest {
                 "vm1", "-pidfile", "/run/vm.pid", "-S", "-no-reboot", "-enable-kvm", "-cpu", "host");
         var memfd = new MemoryBackendConfig.Memfd("m0", GIB, true, false, false, OptionalLong.empty());
         var expected = new VmConfig(new VmConfig.Machine(MachineType.MICROVM, true, Optional.of("m0")),
-                new VmConfig.Memory(GIB, GIB, 0), new VmConfig.Smp(2, 2, 1, 2, 1), CpuModel.HOST, List.of(memfd),
+                new VmConfig.Memory(GIB, GIB, 0), new VmConfig.Smp(2, 2, 1, 2, 1), CpuModel.HOST, java.util.Map.of(), List.of(memfd),
                 new VmConfig.Boot(Path.of("guest.elf"), "mem=64M console=ttyS0", Optional.of(Path.of("initrd.img"))),
                 Map.of("serial0", new ChardevConfig.Stdio("serial0", true)), List.of("serial0"), true, true,
                 Optional.of("vm1"), false, Optional.of(Path.of("/run/vm.pid")), false, true, false);
@@ -706,8 +706,13 @@ class CommandLineParserTest {
         void cpu() {
             assertEquals(CpuModel.HOST, run("-cpu", "host").cpu());
             assertEquals(CpuModel.MAX, run("-cpu", "max").cpu());
+            assertEquals(java.util.Map.of(dev.molt.machine.CpuFeature.CX16, false, dev.molt.machine.CpuFeature.AVX2, true),
+                    run("-cpu", "host,-cx16,avx2=on").cpuFeatures());
+            assertEquals(java.util.Map.of(dev.molt.machine.CpuFeature.CX16, true), run("-cpu", "host,-cx16,+cx16").cpuFeatures());
+            assertEquals("molt: -cpu host,-bogus: unknown or unsupported CPU feature 'bogus'", error("-cpu", "host,-bogus"));
+            assertEquals("molt: -cpu host,bogus: unsupported CPU option 'bogus' (use +feature, -feature or feature=on|off)",
+                    error("-cpu", "host,bogus"));
             assertEquals("molt: -cpu qemu64: unsupported CPU model 'qemu64' (molt supports: host, max)", error("-cpu", "qemu64"));
-            assertEquals("molt: -cpu host,+avx2: CPU features are not supported (use plain -cpu host)", error("-cpu", "host,+avx2"));
             assertEquals("molt: -cpu Host: unsupported CPU model 'Host' (molt supports: host, max)", error("-cpu", "Host"));
         }
     }

@@ -26,7 +26,7 @@ class ConfigRecordsTest {
 
     private static VmConfig config(VmConfig.Machine machine, VmConfig.Memory memory, VmConfig.Smp smp,
                                    List<MemoryBackendConfig> backends, Map<String, ChardevConfig> chardevs, List<String> serials) {
-        return new VmConfig(machine, memory, smp, VmConfig.CpuModel.HOST, backends,
+        return new VmConfig(machine, memory, smp, VmConfig.CpuModel.HOST, Map.of(), backends,
                 new VmConfig.Boot(Path.of("k"), "", Optional.empty()), chardevs, serials, false, false, Optional.empty(), false,
                 Optional.empty(), false, false, false);
     }

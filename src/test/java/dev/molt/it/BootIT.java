@@ -28,6 +28,7 @@ class BootIT {
             "2, 1G,   256M, aux-ram-share memfd",
             "2, 1G,   256M, memory-backend-memfd",
             "2, 4G,   3584M, implicit RAM (RAM above 4 GiB)",
+            "1, 64G,  64M,  aux-ram-share memfd (64 GiB, lazily allocated)",
     })
     void guestTicksOnEveryVcpu(int cpus, String ram, String region, String backend) {
         List<String> args = new java.util.ArrayList<>(List.of("-smp", String.valueOf(cpus), "-m", ram,
