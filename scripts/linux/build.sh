@@ -56,8 +56,9 @@ apt_update_once() {
 }
 
 ensure_tools() {
-    command -v apt-get >/dev/null && command -v apt-cache >/dev/null && command -v dpkg-deb >/dev/null ||
+    if ! command -v apt-get >/dev/null || ! command -v apt-cache >/dev/null || ! command -v dpkg-deb >/dev/null; then
         die "this script needs a Debian-like host with apt-get, apt-cache and dpkg-deb"
+    fi
     local -a missing=()
     local pair cmd pkg
     for pair in cpio:cpio xz:xz-utils file:file readelf:binutils gzip:gzip od:coreutils sha256sum:coreutils; do
@@ -377,8 +378,9 @@ fast_key() {
 
 main() {
     local script_sum fast
-    command -v apt-get >/dev/null && command -v apt-cache >/dev/null && command -v dpkg-deb >/dev/null ||
+    if ! command -v apt-get >/dev/null || ! command -v apt-cache >/dev/null || ! command -v dpkg-deb >/dev/null; then
         die "this script needs a Debian-like host with apt-get, apt-cache and dpkg-deb"
+    fi
     script_sum=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
     fast=$(fast_key)
     if [[ -z "${MOLT_LINUX_FORCE:-}" ]] && outputs_present && [[ -f "$FAST_STAMP" && "$(cat "$FAST_STAMP")" == "$fast" ]]; then
