@@ -1,0 +1,31 @@
+package dev.molt.monitor;
+
+import java.util.Objects;
+
+/**
+ * A command failed: QMP answers {@code {"error": {"class": ..., "desc": ...}}}, HMP prints
+ * {@code Error: desc}. Thrown by the monitor's own argument checks, by {@link MonitorTarget} and by
+ * {@link MigrationCommands} implementations. The description is what a user reads, so it says what
+ * is wrong in QEMU's words where QEMU has words for it.
+ */
+public final class CommandError extends RuntimeException {
+    private final ErrorClass errorClass;
+
+    public CommandError(ErrorClass errorClass, String desc) {
+        super(Objects.requireNonNull(desc), null, false, false);
+        this.errorClass = Objects.requireNonNull(errorClass);
+    }
+
+    /** The common case: a {@link ErrorClass#GenericError}. */
+    public static CommandError generic(String desc) {
+        return new CommandError(ErrorClass.GenericError, desc);
+    }
+
+    public ErrorClass errorClass() {
+        return errorClass;
+    }
+
+    public String desc() {
+        return getMessage();
+    }
+}

@@ -1,0 +1,157 @@
+package dev.molt.monitor;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One human-monitor client: a banner, the {@code (qemu) } prompt, and a small line editor like
+ * QEMU's readline - typed characters are echoed, backspace erases, escape sequences (arrow keys)
+ * are swallowed, CR or LF runs the line - so that expect-style scripts written for QEMU's monitor
+ * work unchanged. Lines are capped at QEMU's 4095 bytes; the excess is dropped.
+ */
+final class HmpSession implements MonitorSession {
+    static final String PROMPT = "(qemu) ";
+    static final int MAX_LINE = 4095;
+    private static final Duration DRAIN = Duration.ofSeconds(2);
+
+    private enum Input { NORMAL, ESCAPE, CSI }
+
+    private final Monitor monitor;
+    private final Connection connection;
+    private final boolean echo;
+    private final OutputQueue out;
+    private final Runnable onEnd;
+    private final CountDownLatch ended = new CountDownLatch(1);
+    private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream pendingEcho = new ByteArrayOutputStream();
+    private final HmpState state;
+    private volatile boolean open = true;
+    private Input input = Input.NORMAL;
+    private boolean lastWasCr;
+
+    private HmpSession(Monitor monitor, Connection connection, String name, boolean echo, Runnable onEnd) {
+        this.monitor = monitor;
+        this.connection = connection;
+        this.echo = echo;
+        this.onEnd = onEnd;
+        this.out = new OutputQueue(name, connection.output(), OutputQueue.DEFAULT_CAPACITY, connection::close);
+        monitor.register(out);
+        this.state = new HmpState(true, () -> open);
+    }
+
+    /**
+     * @param echo whether typed characters are echoed back, as QEMU's readline does; off for a
+     *     terminal that echoes by itself (a cooked-mode tty on stdio)
+     */
+    static HmpSession start(Monitor monitor, Connection connection, String name, boolean echo, Runnable onEnd) {
+        HmpSession session = new HmpSession(monitor, connection, name, echo, onEnd);
+        Thread.ofVirtual().name(name).start(session::run);
+        return session;
+    }
+
+    private void run() {
+        try {
+            write("QEMU " + Monitor.QEMU_VERSION + " monitor - type 'help' for more information\n" + PROMPT);
+            InputStream in = connection.input();
+            byte[] buf = new byte[4096];
+            int n;
+            while ((n = in.read(buf)) > 0 && !out.failed()) {
+                for (int i = 0; i < n; i++) accept(buf[i]);
+                flushEcho();
+            }
+        } catch (IOException e) {
+            // Client gone.
+        } finally {
+            open = false;
+            out.drain(DRAIN);
+            out.close();
+            monitor.unregister(out);
+            connection.close();
+            ended.countDown();
+            onEnd.run();
+        }
+    }
+
+    private void accept(byte b) {
+        int c = b & 0xff;
+        boolean cr = lastWasCr;
+        lastWasCr = false;
+        switch (input) {
+            case ESCAPE -> {
+                input = c == '[' || c == 'O' ? Input.CSI : Input.NORMAL;
+                return;
+            }
+            case CSI -> {
+                if (c >= 0x40 && c <= 0x7e) input = Input.NORMAL;
+                return;
+            }
+            case NORMAL -> {}
+        }
+        switch (c) {
+            case '\r' -> {
+                lastWasCr = true;
+                enter();
+            }
+            case '\n' -> {
+                // CR LF is one line end (telnet, expect's send "...\r\n").
+                if (!cr) enter();
+            }
+            case 0x08, 0x7f -> backspace();
+            case 0x1b -> input = Input.ESCAPE;
+            default -> {
+                if (c < 0x20 || line.size() >= MAX_LINE) return;
+                line.write(c);
+                if (echo) pendingEcho.write(c);
+            }
+        }
+    }
+
+    private void backspace() {
+        byte[] bytes = line.toByteArray();
+        if (bytes.length == 0) return;
+        int end = bytes.length - 1;
+        while (end > 0 && (bytes[end] & 0xc0) == 0x80) end--; // a whole UTF-8 character
+        line.reset();
+        line.write(bytes, 0, end);
+        if (echo) pendingEcho.writeBytes("\b \b".getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private void enter() {
+        if (echo) pendingEcho.writeBytes("\r\n".getBytes(StandardCharsets.US_ASCII));
+        flushEcho();
+        String command = line.toString(StandardCharsets.UTF_8);
+        line.reset();
+        Hmp.Result result = monitor.hmp().execute(command, state);
+        write(result.output());
+        if (!result.followUps().isEmpty()) {
+            out.drain(DRAIN);
+            for (HmpCall.FollowUp f : result.followUps()) write(f.run());
+        }
+        write(PROMPT);
+    }
+
+    private void flushEcho() {
+        if (pendingEcho.size() == 0) return;
+        out.put(pendingEcho.toByteArray());
+        pendingEcho.reset();
+    }
+
+    private void write(String text) {
+        if (!text.isEmpty()) out.put(Monitor.crlf(text).getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public void close() {
+        connection.close();
+    }
+
+    @Override
+    public boolean awaitEnd(Duration timeout) throws InterruptedException {
+        return ended.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+}

@@ -1,0 +1,53 @@
+package dev.molt.monitor;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link MigrationCommands} for a molt without migration: arguments are still fully checked (by the
+ * monitor, before this is called), queries report an idle migration, and everything that would
+ * start or configure one fails with a GenericError that says why.
+ */
+final class MigrationUnavailable implements MigrationCommands {
+    static final String NOT_AVAILABLE = "Migration is not available in molt yet";
+
+    @Override
+    public void setParameters(Map<String, Object> parameters) {
+        throw CommandError.generic(NOT_AVAILABLE);
+    }
+
+    @Override
+    public Map<String, Object> queryParameters() {
+        return Map.of();
+    }
+
+    @Override
+    public void setCapabilities(List<CapabilityState> capabilities) {
+        throw CommandError.generic(NOT_AVAILABLE);
+    }
+
+    @Override
+    public List<CapabilityState> queryCapabilities() {
+        return List.of();
+    }
+
+    @Override
+    public void migrate(MigrateRequest request) {
+        throw CommandError.generic(NOT_AVAILABLE);
+    }
+
+    @Override
+    public void migrateIncoming(IncomingRequest request) {
+        throw CommandError.generic(NOT_AVAILABLE);
+    }
+
+    @Override
+    public void cancel() {
+        // Nothing runs, so there is nothing to cancel: QEMU answers {} too.
+    }
+
+    @Override
+    public Map<String, Object> queryMigrate() {
+        return Map.of();
+    }
+}

@@ -1,0 +1,74 @@
+package dev.molt.monitor;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The machine as the monitors see it: everything QMP and HMP query or change goes through this
+ * narrow interface, so the monitor package knows nothing of KVM, vCPU threads or RAM blocks (and is
+ * tested against a plain fake). The monitor calls it from its client threads, one command at a time
+ * (commands of all clients are serialised), never from a vCPU thread.
+ *
+ * <p>State changes are reported back through the {@link EventSink} the machine was given (see
+ * {@link Events} for the events and their data): {@code stop()} emits STOP, {@code cont()} RESUME,
+ * {@code systemReset()} RESET with reason {@code host-qmp-system-reset}, {@code quit()} SHUTDOWN
+ * with reason {@code host-qmp-quit}.
+ */
+public interface MonitorTarget {
+    /** QEMU's run state name: "running", "paused", "prelaunch", "shutdown", "inmigrate", ... */
+    String runState();
+
+    /** True when the vCPUs are runnable (query-status's "running"). */
+    boolean running();
+
+    /** Pauses the vCPUs; idempotent. */
+    void stop();
+
+    /** Resumes the vCPUs; throws {@link CommandError} when it cannot. */
+    void cont();
+
+    void systemReset();
+
+    /**
+     * Ends molt. Called after the reply to {@code quit} has been handed to the client (or after a
+     * bounded wait for a client that does not read), from the client's thread.
+     */
+    void quit();
+
+    Optional<String> name();
+
+    /** The vCPUs in index order. */
+    List<CpuInfo> cpus();
+
+    List<MemdevInfo> memdevs();
+
+    boolean kvmPresent();
+
+    boolean kvmEnabled();
+
+    /** molt's version, e.g. "0.1.0". */
+    String version();
+
+    /**
+     * One vCPU. {@code threadId} is the host thread (TID) that runs it; the topology ids are what
+     * query-cpus-fast reports as "props" (QEMU's x86 shape: socket, core, thread).
+     */
+    record CpuInfo(int index, long threadId, int socketId, int coreId, int threadInCore) {
+        /** A vCPU of the default topology: one socket, one core per vCPU, one thread per core. */
+        public CpuInfo(int index, long threadId) {
+            this(index, threadId, 0, index, 0);
+        }
+    }
+
+    /**
+     * One memory backend, as query-memdev reports it. {@code policy} is QEMU's HostMemPolicy name
+     * ("default", "preferred", "bind", "interleave").
+     */
+    record MemdevInfo(String id, long size, boolean merge, boolean dump, boolean prealloc, boolean share,
+                      boolean reserve, String policy) {
+        /** A backend with Linux's defaults for the fields QEMU prints but molt never changes. */
+        public MemdevInfo(String id, long size, boolean merge, boolean dump, boolean prealloc, boolean share, String policy) {
+            this(id, size, merge, dump, prealloc, share, true, policy);
+        }
+    }
+}

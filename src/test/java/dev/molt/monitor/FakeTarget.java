@@ -1,0 +1,86 @@
+package dev.molt.monitor;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+
+/** A machine stand-in: keeps a run state, records calls, emits the events a real machine would. */
+final class FakeTarget implements MonitorTarget {
+    final List<String> calls = Collections.synchronizedList(new ArrayList<>());
+    volatile EventSink events = EventSink.NONE;
+    volatile String state = "running";
+    volatile String name = "guest0";
+    volatile CommandError contError;
+
+    @Override
+    public String runState() {
+        return state;
+    }
+
+    @Override
+    public boolean running() {
+        return state.equals("running");
+    }
+
+    @Override
+    public void stop() {
+        calls.add("stop");
+        if (running()) {
+            state = "paused";
+            events.emit(Events.stop());
+        }
+    }
+
+    @Override
+    public void cont() {
+        calls.add("cont");
+        if (contError != null) throw contError;
+        if (!running()) {
+            state = "running";
+            events.emit(Events.resume());
+        }
+    }
+
+    @Override
+    public void systemReset() {
+        calls.add("system_reset");
+        events.emit(Events.reset(ShutdownCause.HOST_QMP_SYSTEM_RESET));
+    }
+
+    @Override
+    public void quit() {
+        calls.add("quit");
+        events.emit(Events.shutdown(ShutdownCause.HOST_QMP_QUIT));
+    }
+
+    @Override
+    public Optional<String> name() {
+        return Optional.ofNullable(name);
+    }
+
+    @Override
+    public List<CpuInfo> cpus() {
+        return List.of(new CpuInfo(0, 4242), new CpuInfo(1, 4243));
+    }
+
+    @Override
+    public List<MemdevInfo> memdevs() {
+        return List.of(new MemdevInfo("m0", 1L << 30, true, true, false, true, "default"));
+    }
+
+    @Override
+    public boolean kvmPresent() {
+        return true;
+    }
+
+    @Override
+    public boolean kvmEnabled() {
+        return true;
+    }
+
+    @Override
+    public String version() {
+        return "0.1.0";
+    }
+}
