@@ -10,6 +10,7 @@ import dev.molt.cli.UsageException;
 import dev.molt.cli.VmConfig;
 import dev.molt.kvm.Kvm;
 import dev.molt.kvm.KvmException;
+import dev.molt.machine.LifecycleCause;
 import dev.molt.machine.Machine;
 import dev.molt.machine.MachineConfig;
 import dev.molt.machine.MachineException;
@@ -17,7 +18,11 @@ import dev.molt.machine.boot.BootException;
 import dev.molt.memory.MemoryException;
 import dev.molt.sys.ErrnoException;
 
+import dev.molt.monitor.EventBus;
+import dev.molt.monitor.Monitor;
+
 import java.io.IOException;
+import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -64,21 +69,33 @@ public final class Molt {
         Map<String, Chardev> chardevs = new LinkedHashMap<>();
         Machine[] machine = new Machine[1];
         Runnable quit = () -> {
-            if (machine[0] != null) machine[0].requestShutdown("host-qmp-quit");
+            if (machine[0] != null) machine[0].requestShutdown(LifecycleCause.HOST_UI);
         };
         Path pidfile = config.pidfile().orElse(null);
+        EventBus events = new EventBus();
+        Monitor monitor = null;
+        MonitorSetup monitors = null;
         try {
-            for (ChardevConfig c : config.chardevs().values()) {
-                chardevs.put(c.id(), Chardevs.open(c, config.nographic(), quit));
+            // Only the serial ports' backends are opened as chardevs; monitors serve theirs themselves.
+            for (String id : config.serials()) {
+                chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit));
             }
+            monitors = MonitorSetup.bind(config.monitors(), config.chardevs());
             Chardev console = config.serials().isEmpty()
                     ? new NullChardev("serial-none")
                     : chardevs.get(config.serials().getFirst());
             machine[0] = Machine.create(machineConfig(config), kvm, console);
+            MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version());
+            machine[0].setObserver(target);
             if (pidfile != null) writePidfile(pidfile);
             machine[0].boot();
-            return machine[0].runUntilExit();
+            monitor = new Monitor(target, events);
+            monitors.start(monitor, chardevs);
+            int status = machine[0].runUntilExit();
+            monitor.drainOutput(Duration.ofSeconds(1));
+            return status;
         } finally {
+            if (monitors != null) monitors.close();
             if (machine[0] != null) machine[0].close();
             List<Chardev> open = new ArrayList<>(chardevs.values());
             for (Chardev c : open) c.close();
@@ -91,6 +108,11 @@ public final class Molt {
                 }
             }
         }
+    }
+
+    static String version() {
+        String v = Molt.class.getPackage().getImplementationVersion();
+        return v != null ? v : "unknown";
     }
 
     static MachineConfig machineConfig(VmConfig c) {

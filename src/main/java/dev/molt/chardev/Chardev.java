@@ -7,7 +7,7 @@ import dev.molt.devices.ByteSink;
  * from. Output never blocks a vCPU for long: it is queued and written by the backend's own thread.
  */
 public sealed interface Chardev extends ByteSink, AutoCloseable
-        permits StdioChardev, FileChardev, UnixSocketChardev, NullChardev {
+        permits StdioChardev, FileChardev, SocketChardev, NullChardev {
     String id();
 
     /** Starts delivering input to {@code input}; backends without input ignore it. */

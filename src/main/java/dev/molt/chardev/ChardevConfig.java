@@ -12,14 +12,37 @@ public sealed interface ChardevConfig {
     /** The id that {@code -serial chardev:ID} and devices refer to. */
     String id();
 
-    /** molt's standard input and output. */
-    record Stdio(String id, boolean signal) implements ChardevConfig {
-        /**
-         * @param signal whether ^C and friends reach molt as signals (QEMU's default) rather than
-         *               the guest as bytes
-         */
+    /**
+     * molt's standard input and output.
+     *
+     * @param signal whether ^C and friends reach molt as signals (QEMU's default) rather than the
+     *               guest as bytes
+     * @param mux    shared by the serial port and the human monitor, switched with Ctrl-A c (what
+     *               -nographic sets up, as QEMU's mon:stdio)
+     */
+    record Stdio(String id, boolean signal, boolean mux) implements ChardevConfig {
         public Stdio {
             checkId(id);
+        }
+
+        public Stdio(String id, boolean signal) {
+            this(id, signal, false);
+        }
+    }
+
+    /**
+     * A TCP stream socket.
+     *
+     * @param server listen on {@code host:port} rather than connect to it
+     */
+    record TcpSocket(String id, String host, int port, boolean server, boolean waitForClient) implements ChardevConfig {
+        public TcpSocket {
+            checkId(id);
+            if (host == null || host.isEmpty()) throw new IllegalArgumentException("chardev: socket: no host given");
+            if (port < 0 || port > 65535) throw new IllegalArgumentException("chardev: socket: port " + port + " is out of range");
+            if (waitForClient && !server) {
+                throw new IllegalArgumentException("'wait' option is incompatible with socket in client connect mode");
+            }
         }
     }
 

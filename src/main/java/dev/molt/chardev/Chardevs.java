@@ -13,8 +13,11 @@ public final class Chardevs {
             case ChardevConfig.Stdio s -> new StdioChardev(s.id(), muxEscapes, onQuit);
             case ChardevConfig.File f -> new FileChardev(f.id(), f.path(), f.append());
             case ChardevConfig.UnixSocket u -> u.server()
-                    ? new UnixSocketChardev(u.id(), u.path(), u.waitForClient())
-                    : UnixSocketChardev.connect(u.id(), u.path());
+                    ? new SocketChardev(u.id(), u.path(), u.waitForClient())
+                    : SocketChardev.connect(u.id(), u.path());
+            case ChardevConfig.TcpSocket t -> t.server()
+                    ? SocketChardev.tcpServer(t.id(), t.host(), t.port(), t.waitForClient())
+                    : SocketChardev.tcpClient(t.id(), t.host(), t.port());
             case ChardevConfig.Null n -> new NullChardev(n.id());
         };
     }

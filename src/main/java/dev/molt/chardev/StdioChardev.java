@@ -20,6 +20,10 @@ public final class StdioChardev implements Chardev {
     private final boolean escapes;
     private final Runnable onQuit;
     private boolean escapePending;
+    /** The -nographic multiplexer: where Ctrl-A c sends the keyboard, and the monitor side's pipe. */
+    private java.util.function.BiConsumer<java.io.InputStream, java.io.OutputStream> monitorStarter;
+    private java.io.PipedOutputStream monitorInput;
+    private boolean monitorFocused;
 
     public StdioChardev(String id, boolean escapes, Runnable onQuit) {
         this.id = id;
@@ -44,7 +48,50 @@ public final class StdioChardev implements Chardev {
         InputPump.start(id, new FileInputStream(FileDescriptor.in), input, escapes ? this::filterEscapes : null, null);
     }
 
-    /** Strips Ctrl-A commands from the input, acting on them. */
+    /**
+     * Shares stdio with a human monitor, as QEMU's mux does: Ctrl-A c switches the keyboard between
+     * the serial port and the monitor; output from both goes to stdout. The monitor session is
+     * started (and prints its banner and prompt) the first time it gets the keyboard.
+     */
+    public void enableMonitorMux(java.util.function.BiConsumer<java.io.InputStream, java.io.OutputStream> starter) {
+        this.monitorStarter = starter;
+    }
+
+    private void toggleFocus() {
+        if (monitorStarter == null) return;
+        monitorFocused = !monitorFocused;
+        if (monitorFocused && monitorInput == null) {
+            try {
+                java.io.PipedInputStream in = new java.io.PipedInputStream(64 * 1024);
+                monitorInput = new java.io.PipedOutputStream(in);
+                monitorStarter.accept(in, new java.io.OutputStream() {
+                    @Override
+                    public void write(int b) {
+                        pump.write(new byte[] {(byte) b}, 0, 1);
+                    }
+
+                    @Override
+                    public void write(byte[] b, int off, int len) {
+                        pump.write(b, off, len);
+                    }
+                });
+            } catch (java.io.IOException e) {
+                monitorFocused = false;
+                message("molt: cannot start the monitor: " + e.getMessage() + "\r\n");
+            }
+        }
+    }
+
+    private void toMonitor(byte c) {
+        try {
+            monitorInput.write(c);
+            monitorInput.flush();
+        } catch (java.io.IOException e) {
+            monitorFocused = false; // the monitor session ended: the keyboard goes back to the guest
+        }
+    }
+
+    /** Strips Ctrl-A commands from the input, acting on them; routes the rest to the focused side. */
     private int filterEscapes(byte[] b, int n) {
         int out = 0;
         for (int i = 0; i < n; i++) {
@@ -56,12 +103,19 @@ public final class StdioChardev implements Chardev {
                         message("QEMU: Terminated\r\n");
                         onQuit.run();
                     }
-                    case CTRL_A -> b[out++] = CTRL_A;
-                    case 'h', 'H', '?' -> message("\r\nC-a h    print this help\r\nC-a x    exit emulator\r\nC-a C-a  sends C-a\r\n");
+                    case CTRL_A -> {
+                        if (monitorFocused) toMonitor(CTRL_A);
+                        else b[out++] = CTRL_A;
+                    }
+                    case 'c', 'C' -> toggleFocus();
+                    case 'h', 'H', '?' -> message("\r\nC-a h    print this help\r\nC-a x    exit emulator\r\n"
+                            + "C-a c    switch between console and monitor\r\nC-a C-a  sends C-a\r\n");
                     default -> { }
                 }
             } else if (c == CTRL_A) {
                 escapePending = true;
+            } else if (monitorFocused) {
+                toMonitor(c);
             } else {
                 b[out++] = c;
             }

@@ -3,6 +3,8 @@ package dev.molt.cli;
 import dev.molt.chardev.ChardevConfig;
 import dev.molt.cli.VmConfig.CpuModel;
 import dev.molt.machine.CpuFeature;
+import dev.molt.monitor.MonitorConfig;
+import dev.molt.monitor.Protocol;
 import dev.molt.cli.VmConfig.MachineType;
 import dev.molt.memory.MemoryBackendConfig;
 
@@ -105,7 +107,11 @@ public final class CommandLineParser {
         PIDFILE(true, (s, a) -> s.pidfile = Optional.of(path(a)), "pidfile"),
         START_PAUSED(false, (s, a) -> s.startPaused = true, "S"),
         NO_REBOOT(false, (s, a) -> s.noReboot = true, "no-reboot"),
-        NO_SHUTDOWN(false, (s, a) -> s.noShutdown = true, "no-shutdown");
+        NO_SHUTDOWN(false, (s, a) -> s.noShutdown = true, "no-shutdown"),
+        QMP(true, (s, a) -> s.legacyMonitor(a, Protocol.QMP, false), "qmp"),
+        QMP_PRETTY(true, (s, a) -> s.legacyMonitor(a, Protocol.QMP, true), "qmp-pretty"),
+        MONITOR(true, (s, a) -> s.legacyMonitor(a, Protocol.HMP, false), "monitor"),
+        MON(true, State::mon, "mon");
 
         private static final Map<String, Option> BY_NAME = new HashMap<>();
 
@@ -158,6 +164,9 @@ public final class CommandLineParser {
         boolean startPaused;
         boolean noReboot;
         boolean noShutdown;
+        final List<MonitorConfig> monitors = new ArrayList<>();
+        boolean monitorGiven;
+        int compatMonitors;
 
         State(String version) {
             this.version = version;
@@ -257,21 +266,90 @@ public final class CommandLineParser {
                 return;
             }
             String id = "serial" + serials.size();
-            ChardevConfig chardev = validated(location, () -> {
+            addChardev(location, legacyChardev(location, dev, id));
+            serials.add(new SerialPort(id, location));
+        }
+
+        /** QEMU's legacy character device syntax, shared by -serial, -qmp and -monitor. */
+        ChardevConfig legacyChardev(String location, String dev, String id) {
+            return validated(location, () -> {
                 if (dev.equals("stdio")) return new ChardevConfig.Stdio(id, true);
                 if (dev.equals("null")) return new ChardevConfig.Null(id);
                 if (dev.startsWith("file:")) return new ChardevConfig.File(id, Path.of(dev.substring("file:".length())), false);
                 if (dev.startsWith("unix:")) {
                     return QemuOpts.parse(location, dev.substring("unix:".length()), "path").read(r -> unixSocket(r, id));
                 }
+                if (dev.startsWith("tcp:")) {
+                    String rest = dev.substring("tcp:".length());
+                    int comma = rest.indexOf(',');
+                    String hostPort = comma < 0 ? rest : rest.substring(0, comma);
+                    String opts = comma < 0 ? "" : rest.substring(comma + 1);
+                    int colon = hostPort.lastIndexOf(':');
+                    if (colon < 0) throw UsageException.at(location, "tcp: expects HOST:PORT");
+                    String host = hostPort.substring(0, colon);
+                    String keyed = "host=" + (host.isEmpty() ? "0.0.0.0" : host) + ",port=" + hostPort.substring(colon + 1)
+                            + (opts.isEmpty() ? "" : "," + opts);
+                    return QemuOpts.parse(location, keyed, "host").read(r -> tcpSocket(r, id));
+                }
                 if (dev.startsWith("mon:")) {
-                    throw UsageException.at(location, "the monitor multiplexer (mon:) is not supported yet");
+                    throw UsageException.at(location, "the monitor multiplexer (mon:) is not supported yet (-nographic multiplexes stdio)");
                 }
                 throw UsageException.at(location, "unsupported character device '" + dev
-                        + "' (molt supports: stdio, null, none, file:PATH, unix:PATH, chardev:ID)");
+                        + "' (molt supports: stdio, null, none, file:PATH, unix:PATH, tcp:HOST:PORT, chardev:ID)");
             });
-            addChardev(location, chardev);
-            serials.add(new SerialPort(id, location));
+        }
+
+        /** -qmp DEV, -qmp-pretty DEV and -monitor DEV: a chardev named compat_monitorN and a monitor on it. */
+        void legacyMonitor(Arg a, Protocol protocol, boolean pretty) {
+            if (protocol == Protocol.HMP) monitorGiven = true;
+            if (a.value().equals("none")) return;
+            String id = "compat_monitor" + compatMonitors++;
+            addChardev(a.location(), legacyChardev(a.location(), a.value(), id));
+            monitors.add(new MonitorConfig(id, protocol, pretty, a.location()));
+        }
+
+        /** -mon chardev=ID,mode=control|readline[,pretty=on|off]. */
+        void mon(Arg a) {
+            monitors.add(QemuOpts.parse(a.location(), a.value(), "chardev").read(r -> {
+                String chardev = r.requireString("chardev");
+                String mode = r.string("mode", "readline");
+                Protocol protocol = switch (mode) {
+                    case "control" -> Protocol.QMP;
+                    case "readline" -> Protocol.HMP;
+                    default -> throw r.error("mode", "Parameter 'mode' does not accept value '" + mode + "'");
+                };
+                if (protocol == Protocol.HMP) monitorGiven = true;
+                return new MonitorConfig(chardev, protocol, r.bool("pretty", false), a.location());
+            }));
+        }
+
+        /**
+         * -nographic with no -monitor: like QEMU, stdio carries both COM1 and the human monitor,
+         * Ctrl-A c switching between them.
+         */
+        void addDefaultMonitor() {
+            if (!nographic || nodefaults || monitorGiven) return;
+            ChardevConfig serial0 = chardevs.get("serial0");
+            if (serial0 instanceof ChardevConfig.Stdio s && !serialGiven) {
+                chardevs.put(s.id(), new ChardevConfig.Stdio(s.id(), s.signal(), true));
+                monitors.add(new MonitorConfig(s.id(), Protocol.HMP, false, "-nographic"));
+            } else if (chardevs.values().stream().noneMatch(c -> c instanceof ChardevConfig.Stdio)) {
+                String id = "compat_monitor" + compatMonitors++;
+                addChardev("-nographic", new ChardevConfig.Stdio(id, true));
+                monitors.add(new MonitorConfig(id, Protocol.HMP, false, "-nographic"));
+            }
+        }
+
+        /** Each monitor's chardev must exist and serve nobody else, unless it is the -nographic mux. */
+        List<MonitorConfig> checkedMonitors(List<String> serialIds) {
+            Set<String> used = new HashSet<>(serialIds);
+            for (MonitorConfig m : monitors) {
+                ChardevConfig c = chardevs.get(m.chardev());
+                if (c == null) throw UsageException.at(m.location(), "chardev \"" + m.chardev() + "\" not found");
+                boolean mux = c instanceof ChardevConfig.Stdio s && s.mux();
+                if (!used.add(m.chardev()) && !mux) throw UsageException.at(m.location(), "Device '" + m.chardev() + "' is in use");
+            }
+            return List.copyOf(monitors);
         }
 
         Result finish() {
@@ -288,11 +366,13 @@ public final class CommandLineParser {
             Path kernelPath = kernel.orElseThrow(() -> new UsageException("no kernel given (use -kernel)"));
 
             addDefaultSerial();
+            addDefaultMonitor();
             List<String> serialIds = serialChardevIds();
+            List<MonitorConfig> monitorConfigs = checkedMonitors(serialIds);
             return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu, cpuFeatures,
                     List.copyOf(objects.values()), new VmConfig.Boot(kernelPath, append, initrd), chardevs, serialIds,
                     nographic, startPaused, nameConfig.guest(), nameConfig.debugThreads(), pidfile, nodefaults,
-                    noReboot, noShutdown)));
+                    noReboot, noShutdown, monitorConfigs)));
         }
 
         /**
@@ -439,9 +519,7 @@ public final class CommandLineParser {
 
     /** {@code -chardev socket,...} and {@code -serial unix:...}: only Unix sockets so far. */
     private static ChardevConfig unixSocket(QemuOpts.Reader r, String id) {
-        for (String tcpKey : List.of("host", "port")) {
-            if (r.has(tcpKey)) throw r.error(tcpKey, "TCP sockets are not supported yet (use a Unix socket: path=...)");
-        }
+        if (r.has("host") || r.has("port")) return tcpSocket(r, id);
         Path path = Path.of(r.string("path", ""));
         boolean server = r.bool("server", false);
         Optional<Boolean> wait = r.bool("wait");
@@ -449,6 +527,21 @@ public final class CommandLineParser {
             throw r.error("wait", "'wait' option is incompatible with socket in client connect mode");
         }
         return new ChardevConfig.UnixSocket(id, path, server, server && wait.orElse(true));
+    }
+
+    /** {@code -chardev socket,host=H,port=P,...} and the legacy {@code tcp:HOST:PORT,...}. */
+    private static ChardevConfig tcpSocket(QemuOpts.Reader r, String id) {
+        String host = r.string("host", "0.0.0.0");
+        if (host.isEmpty()) host = "0.0.0.0";
+        long port = r.integer("port").orElseThrow(() -> r.error("port", "chardev: socket: no port given"));
+        if (port < 0 || port > 65535) throw r.error("port", "port " + port + " is out of range");
+        boolean server = r.bool("server", false);
+        Optional<Boolean> wait = r.bool("wait");
+        if (!server && wait.isPresent()) {
+            throw r.error("wait", "'wait' option is incompatible with socket in client connect mode");
+        }
+        r.bool("nodelay");
+        return new ChardevConfig.TcpSocket(id, host, (int) port, server, server && wait.orElse(true));
     }
 
     /** One -smp value: 0 if absent (to be derived), an error if explicitly 0 or absurdly big. */

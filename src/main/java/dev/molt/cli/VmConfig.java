@@ -2,6 +2,7 @@ package dev.molt.cli;
 
 import dev.molt.chardev.ChardevConfig;
 import dev.molt.machine.CpuFeature;
+import dev.molt.monitor.MonitorConfig;
 import dev.molt.memory.MemoryBackendConfig;
 
 import java.nio.file.Path;
@@ -36,6 +37,8 @@ import java.util.Optional;
  * @param nodefaults     {@code -nodefaults} (its effect on serial ports is already applied)
  * @param noReboot       {@code -no-reboot}: exit rather than reset when the guest reboots
  * @param noShutdown     {@code -no-shutdown}: stop rather than exit when the guest powers off
+ * @param monitors       QMP and HMP monitors ({@code -qmp}, {@code -monitor}, {@code -mon}, and the
+ *                       human monitor that -nographic multiplexes onto stdio)
  */
 public record VmConfig(
         Machine machine,
@@ -54,7 +57,8 @@ public record VmConfig(
         Optional<Path> pidfile,
         boolean nodefaults,
         boolean noReboot,
-        boolean noShutdown) {
+        boolean noShutdown,
+        List<MonitorConfig> monitors) {
 
     /** 128 MiB, QEMU's default RAM size. */
     public static final long DEFAULT_RAM_SIZE = 128L << 20;
@@ -71,6 +75,7 @@ public record VmConfig(
         memoryBackends = List.copyOf(memoryBackends);
         chardevs = Collections.unmodifiableMap(new LinkedHashMap<>(chardevs));
         serials = List.copyOf(serials);
+        monitors = List.copyOf(monitors);
 
         var backendIds = new HashSet<String>();
         for (MemoryBackendConfig b : memoryBackends) {

@@ -45,13 +45,14 @@ public final class Machine implements AutoCloseable {
     private volatile Vm vm;
     private VcpuThreads vcpus;
     private volatile RunState state = RunState.PRELAUNCH;
+    private volatile MachineObserver observer = MachineObserver.NONE;
 
     private Machine(MachineConfig config, Kvm kvm, GuestRam ram, Chardev console) {
         this.config = config;
         this.kvm = kvm;
         this.ram = ram;
         this.serial = new Serial16550(this::com1Irq, console);
-        this.i8042 = new I8042(() -> events.add(new MachineEvent.Reset("guest-reset")));
+        this.i8042 = new I8042(() -> events.add(new MachineEvent.Reset(LifecycleCause.GUEST_RESET)));
         bus.register(COM1_BASE, 8, serial);
         bus.register(I8042_BASE, 5, i8042);
         this.supportedCpuid = kvm.supportedCpuid();
@@ -107,8 +108,17 @@ public final class Machine implements AutoCloseable {
         return ram;
     }
 
-    /** Loads the kernel and starts the vCPUs (held paused under -S). */
+    public void setObserver(MachineObserver observer) {
+        this.observer = observer;
+    }
+
+    /** Loads the kernel and starts the vCPUs; under -S they wait in "prelaunch" for cont. */
     public synchronized void boot() {
+        boot(config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING);
+    }
+
+    /** Builds a fresh KVM VM over the same RAM and starts its vCPUs, running or held in {@code initial}. */
+    private void boot(RunState initial) {
         BootEntry entry = KernelLoader.load(config.kernel(), config.initrd(), config.cmdline(), ram.memory(), ram.ranges());
         MpTable.write(ram.memory(), config.cpus());
         Vm newVm = kvm.createVm();
@@ -132,9 +142,8 @@ public final class Machine implements AutoCloseable {
                     events::add), "vcpu" + i);
         }
         vcpus = threads;
-        boolean paused = config.startPaused() && state == RunState.PRELAUNCH;
-        threads.start(paused);
-        state = paused ? RunState.PAUSED : RunState.RUNNING;
+        threads.start(!initial.vcpusRun);
+        state = initial;
     }
 
     /**
@@ -153,16 +162,16 @@ public final class Machine implements AutoCloseable {
             switch (e) {
                 case MachineEvent.Reset r -> {
                     if (config.noReboot()) {
+                        // -no-reboot: a reset becomes a shutdown, reported with the reset's cause (as QEMU).
                         teardown(RunState.SHUTDOWN);
+                        observer.shutdown(r.cause());
                         return 0;
                     }
-                    teardown(RunState.PRELAUNCH);
-                    serial.reset();
-                    i8042.reset();
-                    boot();
+                    reset(r.cause());
                 }
                 case MachineEvent.Shutdown s -> {
                     teardown(RunState.SHUTDOWN);
+                    observer.shutdown(s.cause());
                     return 0;
                 }
                 case MachineEvent.Fatal f -> {
@@ -174,21 +183,49 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Asks the control loop to power off (user quit, Ctrl-A x). */
-    public void requestShutdown(String cause) {
+    /** A system reset: same RAM, fresh VM and devices; a paused guest stays paused, as in QEMU. */
+    private synchronized void reset(LifecycleCause cause) {
+        RunState before = state;
+        teardown(RunState.PRELAUNCH);
+        serial.reset();
+        i8042.reset();
+        observer.reset(cause);
+        boot(before == RunState.RUNNING ? RunState.RUNNING : before == RunState.PRELAUNCH ? RunState.PRELAUNCH : RunState.PAUSED);
+    }
+
+    /** Asks the control loop to power off (QMP quit, Ctrl-A x, a signal). */
+    public void requestShutdown(LifecycleCause cause) {
         events.add(new MachineEvent.Shutdown(cause));
     }
 
+    /** Asks the control loop for a system reset (QMP system_reset). */
+    public void requestReset(LifecycleCause cause) {
+        events.add(new MachineEvent.Reset(cause));
+    }
+
+    /** Stops all vCPUs outside the guest (QMP stop). A no-op unless running. */
     public synchronized void pause() {
         if (vcpus == null || state != RunState.RUNNING) return;
         vcpus.pauseAll();
         state = RunState.PAUSED;
+        observer.stopped();
     }
 
+    /** Lets the vCPUs run again (QMP cont), from "paused" or "prelaunch". */
     public synchronized void resume() {
-        if (vcpus == null || state != RunState.PAUSED) return;
+        if (vcpus == null || (state != RunState.PAUSED && state != RunState.PRELAUNCH)) return;
         vcpus.resumeAll();
         state = RunState.RUNNING;
+        observer.resumed();
+    }
+
+    /** Host thread ids of the vCPU threads, by vCPU index (0 before a thread has started). */
+    public synchronized long[] vcpuThreadIds() {
+        long[] tids = new long[config.cpus()];
+        if (vcpus != null) {
+            for (int i = 0; i < tids.length; i++) tids[i] = vcpus.threadId(i);
+        }
+        return tids;
     }
 
     private synchronized void teardown(RunState next) {

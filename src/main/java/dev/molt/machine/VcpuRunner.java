@@ -108,14 +108,14 @@ final class VcpuRunner implements Runnable {
                 case EXIT_INTR -> { }
                 case EXIT_SHUTDOWN -> {
                     // A triple fault: on a PC that resets the machine.
-                    events.accept(new MachineEvent.Reset("triple-fault"));
+                    events.accept(new MachineEvent.Reset(LifecycleCause.GUEST_RESET));
                     return;
                 }
                 case EXIT_SYSTEM_EVENT -> {
                     int type = run.get(JAVA_INT, Structs.Run.SYSTEM_EVENT_TYPE);
                     events.accept(switch (type) {
-                        case SYSTEM_EVENT_RESET -> new MachineEvent.Reset("guest-reset");
-                        case SYSTEM_EVENT_SHUTDOWN -> new MachineEvent.Shutdown("guest-shutdown");
+                        case SYSTEM_EVENT_RESET -> new MachineEvent.Reset(LifecycleCause.GUEST_RESET);
+                        case SYSTEM_EVENT_SHUTDOWN -> new MachineEvent.Shutdown(LifecycleCause.GUEST_SHUTDOWN);
                         default -> new MachineEvent.Fatal("guest crashed (KVM system event " + type + ") on vCPU "
                                 + index + "\n" + RegisterDump.of(v));
                     });

@@ -59,6 +59,11 @@ public final class VcpuThreads {
         return runners.get(i).vcpu();
     }
 
+    /** The host thread id (gettid) of vCPU {@code i}'s thread. */
+    public int threadId(int i) {
+        return runners.get(i).tid();
+    }
+
     public boolean paused() {
         return pauseRequested;
     }

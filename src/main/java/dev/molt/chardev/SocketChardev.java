@@ -13,11 +13,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
- * -chardev socket,path=P,server=on[,wait=off]: a listening unix socket. One client at a time gets
+ * -chardev socket,path=P|host=H,port=N,server=on[,wait=off]: a listening unix or TCP socket, or a
+ * client connection (server=off). One client at a time gets
  * the device's output and sends its input; output with no client connected is dropped, as in QEMU.
  * A stale socket file is replaced; a path that exists and is not a socket is an error.
  */
-public final class UnixSocketChardev implements Chardev {
+public final class SocketChardev implements Chardev {
     private final String id;
     private final Path path;
     private final ServerSocketChannel server;
@@ -27,7 +28,7 @@ public final class UnixSocketChardev implements Chardev {
     private volatile boolean closed;
     private final boolean ownsPath;
 
-    private UnixSocketChardev(String id, Path path, SocketChannel connected) {
+    private SocketChardev(String id, Path path, SocketChannel connected) {
         this.id = id;
         this.path = path;
         this.server = null;
@@ -37,31 +38,65 @@ public final class UnixSocketChardev implements Chardev {
     }
 
     /** A client socket (server=off): connects to a listener that must already exist. */
-    public static UnixSocketChardev connect(String id, Path path) {
+    public static SocketChardev connect(String id, Path path) {
         try {
             SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
             c.connect(UnixDomainSocketAddress.of(path));
-            return new UnixSocketChardev(id, path, c);
+            return new SocketChardev(id, path, c);
         } catch (IOException e) {
             throw new ChardevException("chardev '" + id + "': Failed to connect to '" + path + "': " + e.getMessage());
         }
     }
 
-    public UnixSocketChardev(String id, Path path, boolean wait) {
+    public SocketChardev(String id, Path path, boolean wait) {
+        this(id, path, listen(id, path), wait, true);
+    }
+
+    /** A listening TCP socket. */
+    public static SocketChardev tcpServer(String id, String host, int port, boolean wait) {
+        try {
+            ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.INET);
+            s.bind(new java.net.InetSocketAddress(host, port));
+            return new SocketChardev(id, null, s, wait, false);
+        } catch (IOException e) {
+            throw new ChardevException("chardev '" + id + "': cannot listen on " + host + ":" + port + ": " + e.getMessage());
+        }
+    }
+
+    /** A TCP client connection (server=off). */
+    public static SocketChardev tcpClient(String id, String host, int port) {
+        try {
+            SocketChannel c = SocketChannel.open(new java.net.InetSocketAddress(host, port));
+            return new SocketChardev(id, null, c);
+        } catch (IOException e) {
+            throw new ChardevException("chardev '" + id + "': Failed to connect to '" + host + ":" + port + "': " + e.getMessage());
+        }
+    }
+
+    private SocketChardev(String id, Path path, ServerSocketChannel listening, boolean wait, boolean ownsPath) {
         this.id = id;
         this.path = path;
-        this.server = listen(id, path);
-        this.ownsPath = true;
+        this.server = listening;
+        this.ownsPath = ownsPath;
         this.pump = new OutputPump(id, null);
         if (wait) {
-            System.err.println("molt: waiting for connection on: disconnected:unix:" + path + ",server=on");
+            System.err.println("molt: waiting for connection on: disconnected:" + describe() + ",server=on");
             try {
                 attach(server.accept());
             } catch (IOException e) {
-                throw new ChardevException("chardev '" + id + "': accept on " + path + " failed: " + e.getMessage());
+                throw new ChardevException("chardev '" + id + "': accept on " + describe() + " failed: " + e.getMessage());
             }
         }
         Thread.ofPlatform().name("chardev-accept-" + id).daemon(true).start(this::acceptLoop);
+    }
+
+    private String describe() {
+        if (path != null) return "unix:" + path;
+        try {
+            return "tcp:" + server.getLocalAddress();
+        } catch (IOException e) {
+            return "tcp";
+        }
     }
 
     static ServerSocketChannel listen(String id, Path path) {
@@ -142,7 +177,7 @@ public final class UnixSocketChardev implements Chardev {
             if (server != null) server.close();
             SocketChannel c = client;
             if (c != null) c.close();
-            if (ownsPath) Files.deleteIfExists(path);
+            if (ownsPath && path != null) Files.deleteIfExists(path);
         } catch (IOException ignored) {
             // Best effort at shutdown.
         }

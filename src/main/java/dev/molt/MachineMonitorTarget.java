@@ -1,0 +1,139 @@
+package dev.molt;
+
+import dev.molt.kvm.Kvm;
+import dev.molt.machine.LifecycleCause;
+import dev.molt.machine.Machine;
+import dev.molt.machine.MachineObserver;
+import dev.molt.machine.RunState;
+import dev.molt.memory.GuestRam;
+import dev.molt.memory.MemoryBackendConfig;
+import dev.molt.monitor.CommandError;
+import dev.molt.monitor.EventSink;
+import dev.molt.monitor.Events;
+import dev.molt.monitor.MonitorTarget;
+import dev.molt.monitor.ShutdownCause;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The machine as the monitors see it: QMP/HMP commands become machine calls, and the machine's
+ * run-state changes become QMP events. The only place where monitor and machine meet.
+ */
+final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
+    private final Machine machine;
+    private final Kvm kvm;
+    private final EventSink events;
+    private final String version;
+
+    MachineMonitorTarget(Machine machine, Kvm kvm, EventSink events, String version) {
+        this.machine = machine;
+        this.kvm = kvm;
+        this.events = events;
+        this.version = version;
+    }
+
+    // ---- commands ----
+
+    @Override
+    public String runState() {
+        return machine.state().qapiName;
+    }
+
+    @Override
+    public boolean running() {
+        return machine.state() == RunState.RUNNING;
+    }
+
+    @Override
+    public void stop() {
+        machine.pause();
+    }
+
+    @Override
+    public void cont() {
+        RunState s = machine.state();
+        switch (s) {
+            case RUNNING, PAUSED, PRELAUNCH -> machine.resume();
+            case INMIGRATE -> throw CommandError.generic("Migration is not complete");
+            case SHUTDOWN -> throw CommandError.generic("Resetting the Virtual Machine is required");
+            default -> throw CommandError.generic("Cannot continue a VM in state '" + s.qapiName + "'");
+        }
+    }
+
+    @Override
+    public void systemReset() {
+        machine.requestReset(LifecycleCause.HOST_QMP_SYSTEM_RESET);
+    }
+
+    @Override
+    public void quit() {
+        machine.requestShutdown(LifecycleCause.HOST_QMP_QUIT);
+    }
+
+    @Override
+    public Optional<String> name() {
+        return Optional.ofNullable(machine.config().name());
+    }
+
+    @Override
+    public List<CpuInfo> cpus() {
+        long[] tids = machine.vcpuThreadIds();
+        List<CpuInfo> out = new ArrayList<>(tids.length);
+        for (int i = 0; i < tids.length; i++) out.add(new CpuInfo(i, tids[i]));
+        return out;
+    }
+
+    @Override
+    public List<MemdevInfo> memdevs() {
+        MemoryBackendConfig backend = machine.config().ramBackend();
+        if (backend == null) return List.of(); // implicit RAM is not a memdev object, as in QEMU
+        GuestRam ram = machine.ram();
+        return List.of(new MemdevInfo(backend.id(), ram.size(), true, true, backend.prealloc(), backend.share(), "default"));
+    }
+
+    @Override
+    public boolean kvmPresent() {
+        return true;
+    }
+
+    @Override
+    public boolean kvmEnabled() {
+        return kvm != null;
+    }
+
+    @Override
+    public String version() {
+        return version;
+    }
+
+    // ---- events ----
+
+    @Override
+    public void stopped() {
+        events.emit(Events.stop());
+    }
+
+    @Override
+    public void resumed() {
+        events.emit(Events.resume());
+    }
+
+    @Override
+    public void reset(LifecycleCause cause) {
+        events.emit(Events.reset(toQapi(cause)));
+    }
+
+    @Override
+    public void shutdown(LifecycleCause cause) {
+        events.emit(Events.shutdown(toQapi(cause)));
+    }
+
+    private static ShutdownCause toQapi(LifecycleCause cause) {
+        for (ShutdownCause c : ShutdownCause.values()) {
+            if (c.wireName().equals(cause.qapiName)) return c;
+        }
+        return ShutdownCause.NONE;
+    }
+}

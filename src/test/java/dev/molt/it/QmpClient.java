@@ -1,0 +1,134 @@
+package dev.molt.it;
+
+import dev.molt.monitor.Json;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/** A minimal QMP client for the tests: sends commands, collects replies and events separately. */
+final class QmpClient implements AutoCloseable {
+    private final SocketChannel channel;
+    private final OutputStream out;
+    private final LinkedBlockingQueue<Map<String, Object>> replies = new LinkedBlockingQueue<>();
+    private final LinkedBlockingQueue<Map<String, Object>> events = new LinkedBlockingQueue<>();
+    final Map<String, Object> greeting;
+
+    private QmpClient(SocketChannel channel) throws IOException {
+        this.channel = channel;
+        this.out = Channels.newOutputStream(channel);
+        BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
+        this.greeting = object(in.readLine());
+        Thread.ofPlatform().daemon(true).start(() -> {
+            try {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    Map<String, Object> m = object(line);
+                    (m.containsKey("event") ? events : replies).add(m);
+                }
+            } catch (IOException ignored) {
+                // Connection closed.
+            }
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> object(String line) {
+        if (line == null) throw new AssertionError("QMP connection closed");
+        return (Map<String, Object>) Json.parse(line);
+    }
+
+    static QmpClient unix(Path socket, Duration timeout) throws Exception {
+        GuestIT.waitFor(() -> Files.exists(socket), timeout);
+        return connect(UnixDomainSocketAddress.of(socket), StandardProtocolFamily.UNIX);
+    }
+
+    static QmpClient connect(SocketAddress address, StandardProtocolFamily family) throws IOException {
+        SocketChannel c = SocketChannel.open(family);
+        c.connect(address);
+        return new QmpClient(c);
+    }
+
+    /** Negotiates capabilities; most tests start with this. */
+    QmpClient negotiated() throws IOException {
+        Map<String, Object> r = execute("qmp_capabilities");
+        if (!r.containsKey("return")) throw new AssertionError("qmp_capabilities failed: " + r);
+        return this;
+    }
+
+    void sendRaw(String text) throws IOException {
+        out.write(text.getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    Map<String, Object> execute(String command) throws IOException {
+        return execute(command, null);
+    }
+
+    Map<String, Object> execute(String command, Map<String, Object> arguments) throws IOException {
+        Map<String, Object> msg = arguments == null ? Json.object("execute", command)
+                : Json.object("execute", command, "arguments", arguments);
+        sendRaw(Json.write(msg) + "\n");
+        return reply(Duration.ofSeconds(30));
+    }
+
+    Map<String, Object> reply(Duration timeout) {
+        try {
+            Map<String, Object> r = replies.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (r == null) throw new AssertionError("no QMP reply within " + timeout);
+            return r;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    Map<String, Object> returned(String command) throws IOException {
+        Map<String, Object> r = execute(command);
+        if (!r.containsKey("return")) throw new AssertionError(command + " failed: " + r);
+        return (Map<String, Object>) r.get("return");
+    }
+
+    /** Waits for the event named {@code name}, discarding others before it. */
+    Map<String, Object> event(String name, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<String> seen = new ArrayList<>();
+        try {
+            while (true) {
+                long left = deadline - System.nanoTime();
+                Map<String, Object> e = left > 0 ? events.poll(left, TimeUnit.NANOSECONDS) : null;
+                if (e == null) throw new AssertionError("no " + name + " event within " + timeout + "; saw " + seen);
+                if (name.equals(e.get("event"))) return e;
+                seen.add(String.valueOf(e.get("event")));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    boolean connected() {
+        return channel.isOpen();
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}
