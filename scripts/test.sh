@@ -7,12 +7,17 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 molt_find_jdk
 command -v mvn >/dev/null || { echo "molt: Maven (mvn) is missing: apt-get install maven" >&2; exit 1; }
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
-# socat is the QMP client the wire-compatibility test uses (one molt's project did not write).
-if ! command -v socat >/dev/null; then
+# The wire-compatibility tests talk QMP with socat (a client molt's project did not write) and
+# compare molt's answers with Debian's QEMU on the same script.
+missing=()
+command -v socat >/dev/null || missing+=(socat)
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && apt-get install -y -qq socat) >/dev/null || { echo "molt: cannot install socat" >&2; exit 1; }
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null \
+      || { echo "molt: cannot install ${missing[*]}" >&2; exit 1; }
   else
-    echo "molt: socat is missing (the QMP wire-compatibility test uses it): apt-get install socat" >&2; exit 1
+    echo "molt: missing ${missing[*]} (used by the QMP compatibility tests): apt-get install ${missing[*]}" >&2; exit 1
   fi
 fi
 "$root/guest/build.sh"
