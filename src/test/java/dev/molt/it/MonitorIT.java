@@ -276,6 +276,42 @@ class MonitorIT {
     }
 
     /** Reads from {@code c} until {@code needle} appears; a watchdog closes the channel at the deadline. */
+    @Test
+    void qmpOnStdioAndQueryMemdev(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("console.log");
+        try (MoltProcess molt = molt(log, "-object", "memory-backend-memfd,id=ram0,size=256M,share=on",
+                "-machine", "memory-backend=ram0", "-qmp", "stdio")) {
+            molt.awaitLine(l -> l.startsWith("{\"QMP\""), T);
+            molt.send("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-memdev\",\"id\":7}\n");
+            int i = molt.awaitLine(l -> l.contains("\"id\": 7"), T);
+            String memdev = molt.lines().get(i);
+            assertTrue(memdev.contains("\"id\": \"ram0\"") && memdev.contains("\"size\": 268435456")
+                    && memdev.contains("\"share\": true"), memdev);
+            molt.send("{\"execute\":\"quit\"}\n");
+            assertEquals(0, molt.awaitExit(T));
+        }
+    }
+
+    @Test
+    void aMonitorPathThatIsNotASocketIsAnError(@TempDir Path dir) throws Exception {
+        Path notSocket = dir.resolve("qmp.sock");
+        Files.writeString(notSocket, "precious data");
+        try (MoltProcess molt = molt(dir.resolve("console.log"), "-qmp", "unix:" + notSocket + ",server=on,wait=off")) {
+            assertEquals(1, molt.awaitExit(T));
+            ErrorsIT.assertOneLineError(molt.stderr(), "exists and is not a socket");
+        }
+        assertEquals("precious data", Files.readString(notSocket));
+        // A stale socket (left by a killed process) is replaced.
+        try (var stale = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            Files.delete(notSocket);
+            stale.bind(java.net.UnixDomainSocketAddress.of(notSocket));
+        }
+        try (MoltProcess molt = molt(dir.resolve("console.log"), "-qmp", "unix:" + notSocket + ",server=on,wait=off");
+             QmpClient q = QmpClient.unix(notSocket, T).negotiated()) {
+            assertEquals("running", q.returned("query-status").get("status"));
+        }
+    }
+
     private static void readUntil(java.nio.channels.SocketChannel c, StringBuilder seen, String needle) throws java.io.IOException {
         Thread watchdog = Thread.ofPlatform().daemon(true).start(() -> {
             try {

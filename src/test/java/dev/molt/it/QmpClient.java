@@ -12,7 +12,6 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,9 +52,17 @@ final class QmpClient implements AutoCloseable {
         return (Map<String, Object>) Json.parse(line);
     }
 
+    /** Connects as soon as molt listens (a stale socket file may be there before molt replaces it). */
     static QmpClient unix(Path socket, Duration timeout) throws Exception {
-        GuestIT.waitFor(() -> Files.exists(socket), timeout);
-        return connect(UnixDomainSocketAddress.of(socket), StandardProtocolFamily.UNIX);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try {
+                return connect(UnixDomainSocketAddress.of(socket), StandardProtocolFamily.UNIX);
+            } catch (IOException e) {
+                if (System.nanoTime() > deadline) throw e;
+                Thread.sleep(50);
+            }
+        }
     }
 
     static QmpClient connect(SocketAddress address, StandardProtocolFamily family) throws IOException {
