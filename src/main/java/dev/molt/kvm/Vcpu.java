@@ -156,6 +156,142 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
+    // ---- whole-state accessors for save/restore (raw kernel structs, saved as they are) ----
+
+    public byte[] getRegs() {
+        return get("KVM_GET_REGS", Ioctls.GET_REGS, Structs.REGS_SIZE);
+    }
+
+    public void setRegs(byte[] v) {
+        put("KVM_SET_REGS", Ioctls.SET_REGS, v, Structs.REGS_SIZE);
+    }
+
+    public byte[] getSregs() {
+        return get("KVM_GET_SREGS", Ioctls.GET_SREGS, Structs.SREGS_SIZE);
+    }
+
+    public void setSregs(byte[] v) {
+        put("KVM_SET_SREGS", Ioctls.SET_SREGS, v, Structs.SREGS_SIZE);
+    }
+
+    public byte[] getLapic() {
+        return get("KVM_GET_LAPIC", Ioctls.GET_LAPIC, Structs.LAPIC_SIZE);
+    }
+
+    public void setLapic(byte[] v) {
+        put("KVM_SET_LAPIC", Ioctls.SET_LAPIC, v, Structs.LAPIC_SIZE);
+    }
+
+    public byte[] getVcpuEvents() {
+        return get("KVM_GET_VCPU_EVENTS", Ioctls.GET_VCPU_EVENTS, Structs.VCPU_EVENTS_SIZE);
+    }
+
+    public void setVcpuEvents(byte[] v) {
+        put("KVM_SET_VCPU_EVENTS", Ioctls.SET_VCPU_EVENTS, v, Structs.VCPU_EVENTS_SIZE);
+    }
+
+    public byte[] getDebugregs() {
+        return get("KVM_GET_DEBUGREGS", Ioctls.GET_DEBUGREGS, Structs.DEBUGREGS_SIZE);
+    }
+
+    public void setDebugregs(byte[] v) {
+        put("KVM_SET_DEBUGREGS", Ioctls.SET_DEBUGREGS, v, Structs.DEBUGREGS_SIZE);
+    }
+
+    public byte[] getXcrs() {
+        return get("KVM_GET_XCRS", Ioctls.GET_XCRS, Structs.XCRS_SIZE);
+    }
+
+    public void setXcrs(byte[] v) {
+        put("KVM_SET_XCRS", Ioctls.SET_XCRS, v, Structs.XCRS_SIZE);
+    }
+
+    /**
+     * KVM_GET_XSAVE2 when the VM reports a size (KVM_CAP_XSAVE2, for AMX and other large state), else
+     * KVM_GET_XSAVE's 4 KiB. Restore takes the same buffer through KVM_SET_XSAVE.
+     */
+    public byte[] getXsave(int xsave2Size) {
+        if (xsave2Size > Structs.XSAVE_SIZE) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(xsave2Size, 8);
+                Posix.ioctl(fd, "KVM_GET_XSAVE2", Ioctls.GET_XSAVE2, buf);
+                return buf.toArray(JAVA_BYTE);
+            }
+        }
+        return get("KVM_GET_XSAVE", Ioctls.GET_XSAVE, Structs.XSAVE_SIZE);
+    }
+
+    public void setXsave(byte[] v) {
+        if (v.length < Structs.XSAVE_SIZE) throw new IllegalArgumentException("KVM_SET_XSAVE: " + v.length + " bytes");
+        put("KVM_SET_XSAVE", Ioctls.SET_XSAVE, v, v.length);
+    }
+
+    /** KVM_GET_TSC_KHZ: the vCPU's TSC frequency; 0 when the host cannot tell (EIO). */
+    public int getTscKhz() {
+        long r = Syscall.raw(Syscall.IOCTL, fd.num(), Ioctls.GET_TSC_KHZ, 0, 0, 0, 0);
+        return r < 0 ? 0 : (int) r;
+    }
+
+    public void setTscKhz(int khz) {
+        Posix.ioctl(fd, "KVM_SET_TSC_KHZ", Ioctls.SET_TSC_KHZ, khz);
+    }
+
+    public List<CpuidEntry> getCpuid() {
+        int capacity = 256;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(8 + (long) capacity * Structs.CPUID_ENTRY_SIZE, 8);
+            buf.set(JAVA_INT, 0, capacity);
+            Posix.ioctl(fd, "KVM_GET_CPUID2", Ioctls.GET_CPUID2, buf);
+            return Kvm.CpuidCodec.decode(buf);
+        }
+    }
+
+    /**
+     * KVM_GET_MSRS for {@code indices}. KVM reads in order and stops at the first MSR it refuses;
+     * such an MSR is dropped and the read retried, so the result holds every readable MSR as
+     * (index, value) pairs.
+     */
+    public long[] getMsrs(int[] indices) {
+        java.util.List<Integer> wanted = new java.util.ArrayList<>();
+        for (int i : indices) wanted.add(i);
+        while (true) {
+            int n = wanted.size();
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(8 + (long) n * Structs.MSR_ENTRY_SIZE, 8);
+                buf.set(JAVA_INT, 0, n);
+                for (int i = 0; i < n; i++) buf.set(JAVA_INT, 8 + (long) i * Structs.MSR_ENTRY_SIZE, wanted.get(i));
+                int read = (int) Posix.ioctl(fd, "KVM_GET_MSRS", Ioctls.GET_MSRS, buf);
+                if (read == n) {
+                    long[] out = new long[2 * n];
+                    for (int i = 0; i < n; i++) {
+                        long o = 8 + (long) i * Structs.MSR_ENTRY_SIZE;
+                        out[2 * i] = buf.get(JAVA_INT, o) & 0xFFFFFFFFL;
+                        out[2 * i + 1] = buf.get(JAVA_LONG, o + 8);
+                    }
+                    return out;
+                }
+                wanted.remove(read);
+            }
+        }
+    }
+
+    private byte[] get(String what, long request, int size) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(size, 8);
+            Posix.ioctl(fd, what + " (vCPU " + id + ")", request, buf);
+            return buf.toArray(JAVA_BYTE);
+        }
+    }
+
+    private void put(String what, long request, byte[] v, int size) {
+        if (v.length != size) throw new IllegalArgumentException(what + ": " + v.length + " bytes, expected " + size);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(size, 8);
+            MemorySegment.copy(MemorySegment.ofArray(v), 0, buf, 0, size);
+            Posix.ioctl(fd, what + " (vCPU " + id + ")", request, buf);
+        }
+    }
+
     @Override
     public void close() {
         try {

@@ -133,6 +133,22 @@ public final class Vm implements AutoCloseable {
         }
     }
 
+    /**
+     * KVM_GET_DIRTY_LOG for one memory slot: fills {@code bitmap} (one bit per 4 KiB page, the
+     * caller sizes it to the slot rounded up to 64 pages) and, without manual protection, re-arms
+     * dirty tracking for the pages it reports.
+     */
+    public void getDirtyLog(int slot, MemorySegment bitmap) {
+        MemorySegment s = DIRTY_SCRATCH.get();
+        s.set(JAVA_INT, 0, slot);
+        s.set(JAVA_INT, 4, 0);
+        s.set(JAVA_LONG, 8, bitmap.address());
+        Posix.ioctl(fd, "KVM_GET_DIRTY_LOG slot " + slot, Ioctls.GET_DIRTY_LOG, s);
+    }
+
+    private static final ThreadLocal<MemorySegment> DIRTY_SCRATCH =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(16, 8));
+
     @Override
     public void close() {
         fd.close();

@@ -8,6 +8,7 @@ import dev.molt.devices.Serial16550;
 import dev.molt.kvm.CpuidEntry;
 import dev.molt.kvm.Kvm;
 import dev.molt.kvm.KvmCap;
+import dev.molt.kvm.Vcpu;
 import dev.molt.kvm.Vm;
 import dev.molt.machine.boot.BootEntry;
 import dev.molt.machine.boot.KernelLoader;
@@ -121,6 +122,18 @@ public final class Machine implements AutoCloseable {
     private void boot(RunState initial) {
         BootEntry entry = KernelLoader.load(config.kernel(), config.initrd(), config.cmdline(), ram.memory(), ram.ranges());
         MpTable.write(ram.memory(), config.cpus());
+        startVm(i -> {
+            List<CpuidEntry> cpuid = CpuidSetup.forVcpu(supportedCpuid, i, config.cpus(), tscDeadline, config.cpuFeatures());
+            return v -> VcpuBootSetup.configure(v, cpuid, bootMsrs, entry);
+        }, !initial.vcpusRun);
+        state = initial;
+    }
+
+    /**
+     * Creates the KVM VM skeleton (kvm-x86.md §1.1: TSS, irqchip, PIT, memory slots) and one thread
+     * per vCPU, each configuring its own vCPU with {@code configure}. Boot and restore differ only there.
+     */
+    private void startVm(java.util.function.IntFunction<java.util.function.Consumer<Vcpu>> configure, boolean paused) {
         Vm newVm = kvm.createVm();
         try {
             newVm.setTssAddr(TSS_ADDR);
@@ -137,13 +150,68 @@ public final class Machine implements AutoCloseable {
         vm = newVm;
         VcpuThreads threads = new VcpuThreads();
         for (int i = 0; i < config.cpus(); i++) {
-            List<CpuidEntry> cpuid = CpuidSetup.forVcpu(supportedCpuid, i, config.cpus(), tscDeadline, config.cpuFeatures());
-            threads.add(new VcpuRunner(newVm, i, threads, bus, v -> VcpuBootSetup.configure(v, cpuid, bootMsrs, entry),
-                    events::add), "vcpu" + i);
+            threads.add(new VcpuRunner(newVm, i, threads, bus, configure.apply(i), events::add), "vcpu" + i);
         }
         vcpus = threads;
-        threads.start(!initial.vcpusRun);
-        state = initial;
+        threads.start(paused);
+    }
+
+    /**
+     * Captures the whole machine state apart from RAM. The vCPUs must be stopped (a migration stops
+     * them first); {@code running} records whether the guest should run again at the destination.
+     */
+    public synchronized VmState captureState(boolean running) {
+        if (vcpus == null || !vcpus.paused()) throw new IllegalStateException("vCPUs must be stopped to capture state");
+        byte[] clock = vm.getClock(); // first, as close to the stop as possible
+        int xsave2 = vm.check(KvmCap.XSAVE2);
+        int[] msrIndices = VcpuStateIo.msrsToSave(kvm);
+        List<VcpuState> cpus = new java.util.ArrayList<>();
+        for (int i = 0; i < vcpus.count(); i++) {
+            int index = i;
+            cpus.add(vcpus.onVcpuThread(i, () -> VcpuStateIo.capture(vcpus.vcpu(index), xsave2, msrIndices)));
+        }
+        List<byte[]> chips = List.of(vm.getIrqchip(0), vm.getIrqchip(1), vm.getIrqchip(2));
+        return new VmState(cpus, clock, vm.getPit2(), chips, serial.state(), i8042.state(), running);
+    }
+
+    /**
+     * Builds the VM from a captured state over this machine's RAM (whose contents are already the
+     * guest's), restoring vCPUs, then VM-wide state, then devices (kvm-x86.md §2.3). The guest runs
+     * again only if it was running when captured; otherwise it stays paused.
+     */
+    public synchronized void loadState(VmState s) {
+        if (s.vcpus().size() != config.cpus()) {
+            throw new MachineException("the incoming VM has " + s.vcpus().size() + " vCPUs, this machine has " + config.cpus() + " (-smp)");
+        }
+        for (VcpuState v : s.vcpus()) {
+            if (!VcpuStateIo.sameStructSizes(v)) throw new MachineException(VcpuStateIo.describeMismatch(v));
+        }
+        if (vcpus != null) teardown(RunState.INMIGRATE);
+        startVm(i -> v -> VcpuStateIo.restore(v, s.vcpus().get(i), kvm), true);
+        if (vcpus.count() != s.vcpus().size() || vcpus.vcpu(0) == null) {
+            throw new MachineException("vCPU restore failed");
+        }
+        vm.setPit2(s.pit());
+        byte[] clock = s.clock().clone();
+        java.nio.ByteBuffer.wrap(clock).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(8, 0); // flags 0: guest time continues from the saved value
+        vm.setClock(clock);
+        for (byte[] chip : s.irqchips()) vm.setIrqchip(chip);
+        serial.restore(s.serial());
+        i8042.restore(s.i8042());
+        for (int i = 0; i < vcpus.count(); i++) {
+            int index = i;
+            vcpus.onVcpuThread(i, () -> {
+                vcpus.vcpu(index).kvmclockCtrl();
+                return null;
+            });
+        }
+        state = RunState.PAUSED;
+        if (s.running()) resume();
+    }
+
+    /** Sets the run state for the migration engine (inmigrate, finish-migrate, postmigrate...). */
+    public synchronized void setRunState(RunState s) {
+        state = s;
     }
 
     /**
