@@ -18,7 +18,16 @@ import dev.molt.machine.boot.BootException;
 import dev.molt.memory.MemoryException;
 import dev.molt.sys.ErrnoException;
 
+import dev.molt.migration.ChannelTransport;
+import dev.molt.migration.MigrationEngine;
+import dev.molt.migration.channel.AddressException;
+import dev.molt.migration.channel.IncomingOptions;
+import dev.molt.monitor.CommandError;
 import dev.molt.monitor.EventBus;
+import dev.molt.monitor.MigrationCommands;
+import dev.molt.monitor.PassedFds;
+import dev.molt.sys.Fd;
+import java.util.Optional;
 import dev.molt.monitor.Monitor;
 
 import java.io.IOException;
@@ -43,7 +52,8 @@ public final class Molt {
             status = run(args);
         } catch (UsageException e) {
             status = fail(e.getMessage());
-        } catch (KvmException | MemoryException | BootException | ChardevException | MachineException | ErrnoException e) {
+        } catch (KvmException | MemoryException | BootException | ChardevException | MachineException | ErrnoException
+                 | AddressException | CommandError e) {
             status = fail(e.getMessage());
         }
         System.out.flush();
@@ -88,8 +98,24 @@ public final class Molt {
             MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version());
             machine[0].setObserver(target);
             if (pidfile != null) writePidfile(pidfile);
-            machine[0].boot();
-            monitor = new Monitor(target, events);
+            PassedFds passedFds = new PassedFds();
+            MigrationEngine migration = new MigrationEngine(machine[0], events, new ChannelTransport(name ->
+                    passedFds.take(name).map(f -> new Fd(f.fd(), "fd:" + name)).orElseThrow(() ->
+                            new IOException("File descriptor named '" + name + "' has not been found"))));
+            IncomingOptions incoming = IncomingOptions.none();
+            for (String option : config.incoming()) incoming = incoming.with(option);
+            if (incoming.incoming()) {
+                Machine m = machine[0];
+                migration.allowIncoming(() -> m.requestExit("molt: load of migration failed: " + migration.lastError()));
+                var address = incoming.mainAddress();
+                if (address.isPresent()) {
+                    migration.startIncoming(new MigrationCommands.IncomingRequest(Optional.of(address.get().uri()),
+                            Optional.empty(), true), true);
+                }
+            } else {
+                machine[0].boot();
+            }
+            monitor = new Monitor(target, events, migration, passedFds);
             monitors.start(monitor, chardevs);
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));

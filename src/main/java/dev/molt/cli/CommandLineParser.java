@@ -111,7 +111,8 @@ public final class CommandLineParser {
         QMP(true, (s, a) -> s.legacyMonitor(a, Protocol.QMP, false), "qmp"),
         QMP_PRETTY(true, (s, a) -> s.legacyMonitor(a, Protocol.QMP, true), "qmp-pretty"),
         MONITOR(true, (s, a) -> s.legacyMonitor(a, Protocol.HMP, false), "monitor"),
-        MON(true, State::mon, "mon");
+        MON(true, State::mon, "mon"),
+        INCOMING(true, (s, a) -> s.incoming.add(a.value()), "incoming");
 
         private static final Map<String, Option> BY_NAME = new HashMap<>();
 
@@ -165,6 +166,7 @@ public final class CommandLineParser {
         boolean noReboot;
         boolean noShutdown;
         final List<MonitorConfig> monitors = new ArrayList<>();
+        final List<String> incoming = new ArrayList<>();
         boolean monitorGiven;
         int compatMonitors;
 
@@ -363,7 +365,11 @@ public final class CommandLineParser {
             VmConfig.Smp smpConfig = smp(machineConfig.type());
             record Name(Optional<String> guest, boolean debugThreads) {}
             Name nameConfig = name.read(r -> new Name(r.string("guest"), r.bool("debug-threads", false)));
-            Path kernelPath = kernel.orElseThrow(() -> new UsageException("no kernel given (use -kernel)"));
+            // An incoming guest brings its own memory: a kernel is only needed to boot afresh.
+            Path kernelPath = kernel.orElseGet(() -> {
+                if (incoming.isEmpty()) throw new UsageException("no kernel given (use -kernel)");
+                return Path.of("");
+            });
 
             addDefaultSerial();
             addDefaultMonitor();
@@ -372,7 +378,7 @@ public final class CommandLineParser {
             return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu, cpuFeatures,
                     List.copyOf(objects.values()), new VmConfig.Boot(kernelPath, append, initrd), chardevs, serialIds,
                     nographic, startPaused, nameConfig.guest(), nameConfig.debugThreads(), pidfile, nodefaults,
-                    noReboot, noShutdown, monitorConfigs)));
+                    noReboot, noShutdown, monitorConfigs, incoming)));
         }
 
         /**

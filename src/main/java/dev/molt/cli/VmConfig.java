@@ -37,6 +37,7 @@ import java.util.Optional;
  * @param nodefaults     {@code -nodefaults} (its effect on serial ports is already applied)
  * @param noReboot       {@code -no-reboot}: exit rather than reset when the guest reboots
  * @param noShutdown     {@code -no-shutdown}: stop rather than exit when the guest powers off
+ * @param incoming       {@code -incoming} values as given (a URI, {@code defer}, or a channel), in order
  * @param monitors       QMP and HMP monitors ({@code -qmp}, {@code -monitor}, {@code -mon}, and the
  *                       human monitor that -nographic multiplexes onto stdio)
  */
@@ -58,7 +59,8 @@ public record VmConfig(
         boolean nodefaults,
         boolean noReboot,
         boolean noShutdown,
-        List<MonitorConfig> monitors) {
+        List<MonitorConfig> monitors,
+        List<String> incoming) {
 
     /** 128 MiB, QEMU's default RAM size. */
     public static final long DEFAULT_RAM_SIZE = 128L << 20;
@@ -76,6 +78,7 @@ public record VmConfig(
         chardevs = Collections.unmodifiableMap(new LinkedHashMap<>(chardevs));
         serials = List.copyOf(serials);
         monitors = List.copyOf(monitors);
+        incoming = List.copyOf(incoming);
 
         var backendIds = new HashSet<String>();
         for (MemoryBackendConfig b : memoryBackends) {

@@ -64,6 +64,17 @@ public final class I8042 implements PortIoDevice {
     }
 
     /** The controller's complete state. */
+    /** The migration description of {@link State}. */
+    public static final dev.molt.migration.vmstate.VmStateDescription<State> VMSTATE =
+            dev.molt.migration.vmstate.VmStateDescription.of("i8042", 1, b -> b
+                    .u8("command-byte", State::commandByte).u8("output-port", State::outputPort)
+                    .u8("output-buffer", State::outputBuffer).bool("output-full", State::outputFull)
+                    .bool("last-write-was-command", State::lastWriteWasCommand)
+                    .u8("pending-write", st -> st.pendingWrite().ordinal(), 0, PendingWrite.values().length - 1)
+                    .construct(v -> new State(v.u8("command-byte"), v.u8("output-port"), v.u8("output-buffer"),
+                            v.bool("output-full"), v.bool("last-write-was-command"),
+                            PendingWrite.values()[v.u8("pending-write")])));
+
     public record State(int commandByte, int outputPort, int outputBuffer, boolean outputFull,
                         boolean lastWriteWasCommand, PendingWrite pendingWrite) {
         public State {

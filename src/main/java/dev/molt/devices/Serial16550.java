@@ -135,6 +135,17 @@ public final class Serial16550 implements PortIoDevice {
      * in {@code lsr} is implied by {@code rxFifo} and ignored on restore); the IIR is not stored
      * because it is computed from IER, the pending THRE flag and the other registers.
      */
+    /** The migration description of {@link State}: every register, the pending THRE flag and the RX FIFO. */
+    public static final dev.molt.migration.vmstate.VmStateDescription<State> VMSTATE =
+            dev.molt.migration.vmstate.VmStateDescription.of("serial16550", 1, b -> b
+                    .u8("dll", State::dll).u8("dlm", State::dlm).u8("ier", State::ier).u8("fcr", State::fcr)
+                    .u8("lcr", State::lcr).u8("mcr", State::mcr).u8("lsr", State::lsr).u8("msr", State::msr)
+                    .u8("scr", State::scr).bool("thr-empty-pending", State::thrEmptyPending)
+                    .bytes("rx-fifo", State::rxFifo, 0, RX_FIFO_CAPACITY)
+                    .construct(v -> new State(v.u8("dll"), v.u8("dlm"), v.u8("ier"), v.u8("fcr"), v.u8("lcr"),
+                            v.u8("mcr"), v.u8("lsr"), v.u8("msr"), v.u8("scr"), v.bool("thr-empty-pending"),
+                            v.bytes("rx-fifo"))));
+
     public record State(int dll, int dlm, int ier, int fcr, int lcr, int mcr, int lsr, int msr, int scr,
                         boolean thrEmptyPending, byte[] rxFifo) {
         public State {

@@ -146,6 +146,34 @@ public final class Vm implements AutoCloseable {
         Posix.ioctl(fd, "KVM_GET_DIRTY_LOG slot " + slot, Ioctls.GET_DIRTY_LOG, s);
     }
 
+    /**
+     * KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2) without INITIALLY_SET: KVM_GET_DIRTY_LOG then only
+     * reports, and molt re-protects pages explicitly with {@link #clearDirtyLog}. Returns false when
+     * the host lacks the capability (GET_DIRTY_LOG then re-protects by itself).
+     */
+    public boolean enableManualDirtyLogProtect() {
+        if (check(KvmCap.MANUAL_DIRTY_LOG_PROTECT2) <= 0) return false;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cap = a.allocate(104, 8);
+            cap.set(JAVA_INT, 0, KvmCap.MANUAL_DIRTY_LOG_PROTECT2.number);
+            cap.set(JAVA_LONG, 8, 1L); // KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE
+            Posix.ioctl(fd, "KVM_ENABLE_CAP MANUAL_DIRTY_LOG_PROTECT2", Ioctls.ENABLE_CAP, cap);
+            return true;
+        }
+    }
+
+    /** KVM_CLEAR_DIRTY_LOG: re-arms tracking for the pages set in {@code bitmap}, from {@code firstPage} (a multiple of 64). */
+    public void clearDirtyLog(int slot, long firstPage, long numPages, MemorySegment bitmap) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(24, 8);
+            s.set(JAVA_INT, 0, slot);
+            s.set(JAVA_INT, 4, (int) numPages);
+            s.set(JAVA_LONG, 8, firstPage);
+            s.set(JAVA_LONG, 16, bitmap.address());
+            Posix.ioctl(fd, "KVM_CLEAR_DIRTY_LOG slot " + slot, Ioctls.CLEAR_DIRTY_LOG, s);
+        }
+    }
+
     private static final ThreadLocal<MemorySegment> DIRTY_SCRATCH =
             ThreadLocal.withInitial(() -> Arena.global().allocate(16, 8));
 

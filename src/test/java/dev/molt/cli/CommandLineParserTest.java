@@ -77,7 +77,7 @@ class CommandLineParserTest {
                 new VmConfig.Memory(GIB, GIB, 0), new VmConfig.Smp(2, 2, 1, 2, 1), CpuModel.HOST, java.util.Map.of(), List.of(memfd),
                 new VmConfig.Boot(Path.of("guest.elf"), "mem=64M console=ttyS0", Optional.of(Path.of("initrd.img"))),
                 Map.of("serial0", new ChardevConfig.Stdio("serial0", true)), List.of("serial0"), true, true,
-                Optional.of("vm1"), false, Optional.of(Path.of("/run/vm.pid")), false, true, false, List.of());
+                Optional.of("vm1"), false, Optional.of(Path.of("/run/vm.pid")), false, true, false, List.of(), List.of());
         assertEquals(expected, c);
         assertEquals(Optional.of(memfd), c.ramBackend());
         assertEquals(List.of(new ChardevConfig.Stdio("serial0", true)), c.serialChardevs());

@@ -28,7 +28,7 @@ class ConfigRecordsTest {
                                    List<MemoryBackendConfig> backends, Map<String, ChardevConfig> chardevs, List<String> serials) {
         return new VmConfig(machine, memory, smp, VmConfig.CpuModel.HOST, Map.of(), backends,
                 new VmConfig.Boot(Path.of("k"), "", Optional.empty()), chardevs, serials, false, false, Optional.empty(), false,
-                Optional.empty(), false, false, false, List.of());
+                Optional.empty(), false, false, false, List.of(), List.of());
     }
 
     private static final VmConfig.Machine PLAIN = new VmConfig.Machine(VmConfig.MachineType.MICROVM, false, Optional.empty());

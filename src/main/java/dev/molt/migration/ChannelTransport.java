@@ -1,0 +1,91 @@
+package dev.molt.migration;
+
+import dev.molt.migration.channel.AddressException;
+import dev.molt.migration.channel.FdResolver;
+import dev.molt.migration.channel.Incoming;
+import dev.molt.migration.channel.MigrationAddress;
+import dev.molt.migration.channel.MigrationChannels;
+import dev.molt.migration.channel.MigrationStream;
+import dev.molt.migration.channel.Outgoing;
+import dev.molt.migration.channel.PendingIncoming;
+import dev.molt.monitor.MigrationCommands.IncomingRequest;
+import dev.molt.monitor.MigrationCommands.MigrateRequest;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+
+/** The engine's channels, opened by the channel layer from QMP's uri or channels arguments. */
+public final class ChannelTransport implements MigrationEngine.Transport {
+    private final FdResolver fds;
+
+    public ChannelTransport(FdResolver fds) {
+        this.fds = fds;
+    }
+
+    @Override
+    public MigrationEngine.OutgoingChannel connect(MigrateRequest request) throws IOException {
+        MigrationChannels channels;
+        try {
+            channels = MigrationChannels.forMigrate(request.uri(), request.channels());
+        } catch (AddressException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        if (channels.cpr().isPresent()) throw new IOException("a cpr channel is only used with mode cpr-transfer");
+        MigrationStream stream = Outgoing.open(channels.main(), fds);
+        return new MigrationEngine.OutgoingChannel() {
+            private boolean confirmed;
+
+            @Override
+            public OutputStream output() {
+                return stream.output();
+            }
+
+            @Override
+            public void confirm() throws IOException {
+                confirmed = true;
+                stream.close(); // reports late failures: close(2) errors, an exec command's exit status
+            }
+
+            @Override
+            public void close() {
+                if (!confirmed) stream.abort();
+            }
+        };
+    }
+
+    @Override
+    public MigrationEngine.IncomingChannel listen(IncomingRequest request) throws IOException {
+        MigrationAddress address;
+        try {
+            address = MigrationChannels.forIncoming(request.uri(), request.channels());
+        } catch (AddressException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        return listen(address);
+    }
+
+    public MigrationEngine.IncomingChannel listen(MigrationAddress address) throws IOException {
+        PendingIncoming pending = Incoming.listen(address, fds);
+        return new MigrationEngine.IncomingChannel() {
+            private MigrationStream stream;
+
+            @Override
+            public InputStream accept() throws IOException {
+                stream = pending.accept();
+                return stream.input();
+            }
+
+            @Override
+            public String describe() {
+                return pending.describe();
+            }
+
+            @Override
+            public void close() {
+                pending.close();
+                if (stream != null) stream.abort();
+            }
+        };
+    }
+}

@@ -1,0 +1,24 @@
+package dev.molt.migration;
+
+/** The migration parameter {@code mode}: what a migrate command does with the VM. */
+public enum MigrationMode {
+    /** Live precopy to another molt: RAM is streamed while the guest runs. */
+    NORMAL("normal"),
+    /** Stop, save everything to a file, quit; a later molt resumes from it. */
+    CPR_REBOOT("cpr-reboot"),
+    /** Hand RAM fds to an already started new molt over a cpr channel. */
+    CPR_TRANSFER("cpr-transfer"),
+    /** exec a new molt in place, keeping RAM fds. */
+    CPR_EXEC("cpr-exec");
+
+    public final String qapiName;
+
+    MigrationMode(String qapiName) {
+        this.qapiName = qapiName;
+    }
+
+    public static MigrationMode of(String name) {
+        for (MigrationMode m : values()) if (m.qapiName.equals(name)) return m;
+        throw new IllegalArgumentException("unknown migration mode " + name);
+    }
+}

@@ -1,0 +1,23 @@
+package dev.molt.migration;
+
+/** QAPI's MigrationStatus values molt goes through, with their wire names. */
+public enum MigrationStatus {
+    NONE("none"),
+    SETUP("setup"),
+    ACTIVE("active"),
+    DEVICE("device"),
+    CANCELLING("cancelling"),
+    CANCELLED("cancelled"),
+    COMPLETED("completed"),
+    FAILED("failed");
+
+    public final String qapiName;
+
+    MigrationStatus(String qapiName) {
+        this.qapiName = qapiName;
+    }
+
+    public boolean inProgress() {
+        return this == SETUP || this == ACTIVE || this == DEVICE || this == CANCELLING;
+    }
+}

@@ -1,0 +1,129 @@
+package dev.molt.migration;
+
+import dev.molt.machine.Machine;
+import dev.molt.memory.GuestRegion;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The source side of precopy: a first pass over all of RAM, then passes over the pages KVM's dirty
+ * log says the guest wrote since. Zero pages are sent as a flag, not as data.
+ */
+final class RamSender implements AutoCloseable {
+    static final int PAGE = 4096;
+    private static final MemorySegment ZERO = Arena.global().allocate(PAGE);
+
+    private final Machine machine;
+    private final List<GuestRegion> regions;
+    private final PageSink sink;
+    private final RateLimiter limiter;
+    private final MigrationStats stats;
+    private final BooleanSupplier cancelled;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment[] bitmaps;
+
+    RamSender(Machine machine, PageSink sink, RateLimiter limiter, MigrationStats stats, BooleanSupplier cancelled) {
+        this.machine = machine;
+        this.regions = machine.ram().memory().regions();
+        this.sink = sink;
+        this.limiter = limiter;
+        this.stats = stats;
+        this.cancelled = cancelled;
+        this.bitmaps = new MemorySegment[regions.size()];
+        for (int i = 0; i < regions.size(); i++) {
+            bitmaps[i] = arena.allocate(Machine.dirtyBitmapBytes(regions.get(i).size()), 8);
+        }
+        long total = 0;
+        for (GuestRegion r : regions) total += r.size();
+        stats.totalBytes = total;
+    }
+
+    /** Starts dirty tracking; call before the first pass so no write is missed. */
+    void startTracking() {
+        machine.setDirtyLogging(true);
+        syncDirty(); // clears whatever KVM had collected before the first pass
+        for (MemorySegment b : bitmaps) b.fill((byte) 0);
+    }
+
+    void stopTracking() {
+        try {
+            machine.setDirtyLogging(false);
+        } catch (IllegalStateException ignored) {
+            // The VM is already gone (a reset or shutdown raced with the migration).
+        }
+    }
+
+    /** Sends every page of RAM. */
+    void sendAll() throws IOException, InterruptedException {
+        long pages = stats.totalBytes / PAGE;
+        stats.remainingPages = pages;
+        for (int r = 0; r < regions.size(); r++) {
+            MemorySegment host = regions.get(r).host();
+            for (long off = 0; off < host.byteSize(); off += PAGE) {
+                sendPage(r, host, off);
+                stats.remainingPages--;
+            }
+        }
+        sink.endOfPass();
+        stats.passes++;
+    }
+
+    /** Fetches KVM's dirty log for all regions; returns how many pages were written since the last sync. */
+    long syncDirty() {
+        long dirty = 0;
+        for (int r = 0; r < regions.size(); r++) {
+            machine.fetchDirtyLog(r, bitmaps[r]);
+            for (long w = 0; w < bitmaps[r].byteSize(); w += 8) dirty += Long.bitCount(bitmaps[r].get(JAVA_LONG, w));
+        }
+        stats.dirtySyncCount++;
+        stats.remainingPages = dirty;
+        return dirty;
+    }
+
+    /** Sends the pages marked in the bitmaps of the last sync. */
+    void sendDirty() throws IOException, InterruptedException {
+        for (int r = 0; r < regions.size(); r++) {
+            MemorySegment host = regions.get(r).host();
+            MemorySegment bitmap = bitmaps[r];
+            for (long w = 0; w < bitmap.byteSize(); w += 8) {
+                long bits = bitmap.get(JAVA_LONG, w);
+                while (bits != 0) {
+                    int bit = Long.numberOfTrailingZeros(bits);
+                    bits &= bits - 1;
+                    long off = ((w / 8) * 64 + bit) * (long) PAGE;
+                    if (off < host.byteSize()) sendPage(r, host, off);
+                    stats.remainingPages--;
+                }
+            }
+        }
+        sink.endOfPass();
+        stats.passes++;
+    }
+
+    private void sendPage(int region, MemorySegment host, long off) throws IOException, InterruptedException {
+        if (cancelled.getAsBoolean()) throw new InterruptedException("cancelled");
+        MemorySegment page = host.asSlice(off, PAGE);
+        if (MemorySegment.mismatch(page, 0, PAGE, ZERO, 0, PAGE) == -1) {
+            sink.zeroPage(region, off);
+            stats.zeroPages++;
+            stats.transferredBytes += 16;
+        } else {
+            sink.dataPage(region, off, page);
+            stats.normalPages++;
+            stats.transferredBytes += PAGE + 16;
+            limiter.consume(PAGE);
+        }
+    }
+
+    @Override
+    public void close() {
+        stopTracking();
+        arena.close();
+    }
+}
