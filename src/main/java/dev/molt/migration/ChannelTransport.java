@@ -49,7 +49,9 @@ public final class ChannelTransport implements MigrationEngine.Transport {
 
             @Override
             public void close() {
-                if (!confirmed) stream.abort();
+                if (confirmed) return;
+                stream.abort(); // wakes blocked I/O, kills an exec command
+                closeQuietly(stream);
             }
         };
     }
@@ -63,6 +65,14 @@ public final class ChannelTransport implements MigrationEngine.Transport {
             throw new IOException(e.getMessage(), e);
         }
         return listen(address);
+    }
+
+    private static void closeQuietly(MigrationStream stream) {
+        try {
+            stream.close();
+        } catch (IOException ignored) {
+            // Reported elsewhere (the migration has already failed or completed).
+        }
     }
 
     public MigrationEngine.IncomingChannel listen(MigrationAddress address) throws IOException {
@@ -84,7 +94,7 @@ public final class ChannelTransport implements MigrationEngine.Transport {
             @Override
             public void close() {
                 pending.close();
-                if (stream != null) stream.abort();
+                if (stream != null) closeQuietly(stream);
             }
         };
     }

@@ -31,6 +31,7 @@ import java.util.Set;
  * the guest before {@link #finish()} (or {@link #next()} returning empty) succeeded.
  *
  * <p>Reads exactly the stream's bytes and no more (the caller's buffered stream may hold more).
+ * Not thread-safe; give it a buffered stream, as headers are read a few bytes at a time.
  */
 public final class StateStreamReader {
     /** What the reader does with a section of a given name. */

@@ -74,6 +74,29 @@ class StreamTest {
         assertEquals(body + checksum, HEX.formatHex(s));
     }
 
+    /** The annotated example of docs/migration-format.md, byte for byte. */
+    @Test
+    void theDocumentedExample() {
+        String documented = """
+                4d 4f 4c 54 56 4d 53 00 01 00 00 00 01 0a 72 61 6d 2d 6c 61 79 6f 75 74 00 00 00 00 01 00 00 00
+                46 00 00 00 00 00 00 00 00 10 00 00 01 00 00 00 01 00 00 00 0b 00 00 00 6d 69 63 72 6f 76 6d 2e
+                72 61 6d 00 00 01 00 00 00 00 00 01 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00
+                00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 03 72 61 6d 00 00 00 00 01 00 00 00 0e 00 00 00 00
+                00 00 00 01 00 00 00 00 00 10 00 00 00 00 00 00 04 01 0b 73 65 72 69 61 6c 31 36 35 35 30 00 00
+                00 00 01 00 00 00 0b 00 00 00 00 00 00 00 01 00 05 01 02 00 00 00 6f 6b 00 02 76 fd d2 8f
+                """.replaceAll("\\s+", "");
+        var layout = new RamLayoutState(List.of(new RamLayoutState.Block("microvm.ram", 0x10000,
+                List.of(new RamLayoutState.Range(0, 0x10000, 0)))));
+        byte[] s = Samples.stream(w -> {
+            w.ramLayout(layout);
+            w.zeroPage(0, 0x1000);
+            w.endOfPass();
+            w.section(UART, 0, Samples.uart());
+            w.finish();
+        });
+        assertEquals(documented, HEX.formatHex(s));
+    }
+
     @Test
     void sectionsRoundTripInOrderOrByExpect() {
         byte[] s = twoSections();

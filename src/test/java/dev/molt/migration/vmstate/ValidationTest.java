@@ -112,6 +112,9 @@ class ValidationTest {
         fails("section 's' field 's': length 300 exceeds 4", () -> desc.decode(new PayloadWriter().u32(300).toByteArray(), 1));
         fails("section 's' field 's': not valid UTF-8", () -> desc.decode(new PayloadWriter().u32(2).u8(0xC3).u8(0x28).u8(0).toByteArray(), 1));
         fails("section 's' field 's': not encodable as UTF-8 (an unpaired surrogate)", () -> desc.encode(new S("\uD800")));
+        fails("section 's' field 's': not valid UTF-8", () -> desc.decode(new PayloadWriter().u32(2).u8(0xC0).u8(0xAF).u8(0).toByteArray(), 1));
+        fails("section 's' field 's': not valid UTF-8", () -> desc.decode(new PayloadWriter().u32(3).u8(0xED).u8(0xA0).u8(0x80).u8(0).toByteArray(), 1));
+        fails("section 's' field 's': not valid UTF-8", () -> desc.decode(new PayloadWriter().u32(1).u8(0xE2).u8(0).toByteArray(), 1));
     }
 
     @Test
