@@ -47,13 +47,18 @@ public final class Molt {
     private Molt() {}
 
     public static void main(String[] args) {
+        long mainAt = MigrationEngine.wallNanos();
+        // A live update's new process finds what the old one handed over before creating anything.
+        InheritedCpr cpr = InheritedCpr.fromEnvironment();
         int status;
         try {
-            status = run(args);
+            status = run(args, cpr, mainAt);
         } catch (UsageException e) {
+            if (cpr != null) cpr.rollback(e.getMessage());
             status = fail(e.getMessage());
         } catch (KvmException | MemoryException | BootException | ChardevException | MachineException | ErrnoException
                  | AddressException | CommandError e) {
+            if (cpr != null) cpr.rollback(e.getMessage());
             status = fail(e.getMessage());
         }
         System.out.flush();
@@ -65,7 +70,7 @@ public final class Molt {
         return 1;
     }
 
-    static int run(String[] args) {
+    static int run(String[] args, InheritedCpr cpr, long mainAt) {
         VmConfig config = switch (CommandLineParser.parse(args)) {
             case CommandLineParser.Result.PrintAndExit p -> {
                 System.out.print(p.text());
@@ -74,6 +79,9 @@ public final class Molt {
             case CommandLineParser.Result.Run r -> r.config();
         };
         if (config == null) return 0;
+        if (cpr != null && config.incoming().isEmpty()) {
+            cpr.rollback("the new command line has no -incoming: molt never boots a fresh guest over the RAM of a running one");
+        }
 
         Kvm kvm = Kvm.open(System.getenv().getOrDefault("MOLT_KVM_DEVICE", Kvm.DEVICE));
         Map<String, Chardev> chardevs = new LinkedHashMap<>();
@@ -94,7 +102,8 @@ public final class Molt {
             Chardev console = config.serials().isEmpty()
                     ? new NullChardev("serial-none")
                     : chardevs.get(config.serials().getFirst());
-            machine[0] = Machine.create(machineConfig(config), kvm, console);
+            MachineConfig mc = machineConfig(config);
+            machine[0] = cpr == null ? Machine.create(mc, kvm, console) : Machine.create(mc, kvm, console, cpr.adoptRam(mc));
             MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version());
             machine[0].setObserver(target);
             if (pidfile != null) writePidfile(pidfile);
@@ -106,15 +115,26 @@ public final class Molt {
             for (String option : config.incoming()) incoming = incoming.with(option);
             if (incoming.incoming()) {
                 Machine m = machine[0];
-                migration.allowIncoming(() -> m.requestExit("molt: load of migration failed: " + migration.lastError()));
+                migration.allowIncoming(() -> {
+                    if (cpr != null) cpr.rollback("load of migration failed: " + migration.lastError());
+                    m.requestExit("molt: load of migration failed: " + migration.lastError());
+                });
+                MigrationEngine.CprInPlace inPlace = cpr == null ? null : new MigrationEngine.CprInPlace(cpr.state(), mainAt);
                 var address = incoming.mainAddress();
                 if (address.isPresent()) {
                     migration.startIncoming(new MigrationCommands.IncomingRequest(Optional.of(address.get().uri()),
-                            Optional.empty(), true), true);
+                            Optional.empty(), true), true, inPlace);
+                } else if (inPlace != null) {
+                    migration.startIncoming(null, true, inPlace); // remembers the CPR state for migrate-incoming
                 }
             } else {
                 machine[0].boot();
             }
+            migration.setBeforeExec(() -> {
+                for (Chardev c : chardevs.values()) if (c instanceof dev.molt.chardev.StdioChardev s) s.flush();
+                System.out.flush();
+                dev.molt.sys.Terminal.restoreAll();
+            });
             monitor = new Monitor(target, events, migration, passedFds);
             monitors.start(monitor, chardevs);
             int status = machine[0].runUntilExit();

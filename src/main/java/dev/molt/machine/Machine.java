@@ -91,6 +91,15 @@ public final class Machine implements AutoCloseable {
         }
     }
 
+    /** A machine over RAM that already holds a guest (a live update's inherited memfd). */
+    public static Machine create(MachineConfig config, Kvm kvm, Chardev console, GuestRam ram) {
+        if (ram.size() != config.ramSize()) {
+            throw new MachineException("the preserved guest RAM is " + ram.size() + " bytes but the command line asks for "
+                    + config.ramSize() + " (-m)");
+        }
+        return new Machine(config, kvm, ram, console);
+    }
+
     /** CPUID 0x80000008 EAX[7:0]: how many guest-physical address bits this host gives a guest. */
     static int physAddressBits(List<CpuidEntry> cpuid) {
         for (CpuidEntry e : cpuid) {
@@ -260,6 +269,20 @@ public final class Machine implements AutoCloseable {
      */
     public boolean dirtyLogReliable() {
         return kvm.flavour() != dev.molt.kvm.KvmFlavour.PVM;
+    }
+
+    /**
+     * Holds the vCPUs briefly for migration throttling (auto-converge) without changing the run
+     * state or emitting events; false if the guest is not running.
+     */
+    public synchronized boolean throttleStop() {
+        if (vcpus == null || state != RunState.RUNNING) return false;
+        vcpus.pauseAll();
+        return true;
+    }
+
+    public synchronized void throttleResume() {
+        if (vcpus != null && state == RunState.RUNNING) vcpus.resumeAll();
     }
 
     /** Ends molt with a failure status and {@code message} on stderr (a failed incoming migration). */

@@ -67,6 +67,21 @@ public final class ChannelTransport implements MigrationEngine.Transport {
         return listen(address);
     }
 
+    @Override
+    public String fileUri(MigrateRequest request) throws IOException {
+        MigrationChannels channels;
+        try {
+            channels = MigrationChannels.forMigrate(request.uri(), request.channels());
+        } catch (AddressException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        if (!(channels.main() instanceof MigrationAddress.File f)) {
+            // QEMU only warns that another channel "may quietly block" the exec; molt refuses.
+            throw new IOException("cpr-exec needs a file: migration URI for the device state (got " + channels.main().uri() + ")");
+        }
+        return f.uri();
+    }
+
     private static void closeQuietly(MigrationStream stream) {
         try {
             stream.close();

@@ -6,6 +6,9 @@ import dev.molt.machine.VmState;
 import dev.molt.monitor.CommandError;
 import dev.molt.monitor.EventSink;
 import dev.molt.monitor.Events;
+import dev.molt.migration.cpr.CprExec;
+import dev.molt.migration.cpr.CprState;
+import dev.molt.migration.cpr.CprStateFile;
 import dev.molt.monitor.MigrationCommands;
 
 import java.io.IOException;
@@ -31,6 +34,9 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile long startNanos, setupNanos, totalMillis = -1, downtimeMillis = -1, expectedDowntimeMillis = -1, setupMillis = -1;
     private volatile AutoCloseable activeChannel;
     private volatile boolean incomingAllowed;
+    private volatile int cpuThrottle;
+    private volatile Runnable beforeExec = () -> { };
+    private volatile Map<String, Object> cprBreakdown;
     private volatile Runnable onIncomingFailure = () -> { };
 
     /** Opens channels from QMP's uri/channels arguments (the channel layer, kept out of the engine). */
@@ -38,6 +44,9 @@ public final class MigrationEngine implements MigrationCommands {
         OutgoingChannel connect(MigrateRequest request) throws IOException;
 
         IncomingChannel listen(IncomingRequest request) throws IOException;
+
+        /** The request's main channel as a file: URI; an error for any other channel (cpr-exec needs a file). */
+        String fileUri(MigrateRequest request) throws IOException;
     }
 
     /** A connected outgoing stream. */
@@ -75,8 +84,9 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public void setParameters(Map<String, Object> parameters) {
-        if (parameters.containsKey("mode") && !"normal".equals(parameters.get("mode"))) {
-            throw CommandError.generic("molt supports migration mode 'normal' so far; '" + parameters.get("mode") + "' is not available yet");
+        Object mode = parameters.get("mode");
+        if (mode != null && !"normal".equals(mode) && !"cpr-exec".equals(mode)) {
+            throw CommandError.generic("molt supports migration modes 'normal' and 'cpr-exec' so far; '" + mode + "' is not available yet");
         }
         settings.setParameters(parameters);
     }
@@ -105,6 +115,19 @@ public final class MigrationEngine implements MigrationCommands {
         if (rs == RunState.POSTMIGRATE || rs == RunState.SHUTDOWN || rs == RunState.INTERNAL_ERROR) {
             throw CommandError.generic("Cannot migrate a VM in state '" + rs.qapiName + "'");
         }
+        boolean cprExec = settings.mode() == MigrationMode.CPR_EXEC;
+        java.nio.file.Path program = null;
+        String fileUri = null;
+        if (cprExec) {
+            // Everything that can be checked is checked while the guest still runs (qemu-cpr.md §3, §7).
+            try {
+                program = CprExec.resolveProgram(settings.cprExecCommand());
+                CprExec.requirePreservable(machine.ram().block());
+                fileUri = transport.fileUri(request);
+            } catch (IllegalArgumentException | IOException e) {
+                throw CommandError.generic(e.getMessage());
+            }
+        }
         OutgoingChannel channel;
         try {
             channel = transport.connect(request);
@@ -113,14 +136,97 @@ public final class MigrationEngine implements MigrationCommands {
         }
         begin();
         activeChannel = channel;
-        Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel));
+        if (cprExec) {
+            java.nio.file.Path prog = program;
+            String uri = fileUri;
+            Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, uri));
+        } else {
+            Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel));
+        }
+    }
+
+    /** Runs right before the exec of a live update: flushes consoles and gives the terminal back. */
+    public void setBeforeExec(Runnable hook) {
+        this.beforeExec = hook;
+    }
+
+    /**
+     * cpr-exec, old side: stop the guest, write the device state (no RAM pages: RAM stays in its
+     * memfd), hand the RAM fds and the CPR state to the new molt through exec. If the exec fails,
+     * the guest runs on here.
+     */
+    private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String fileUri) {
+        boolean wasRunning = machine.state() == RunState.RUNNING;
+        long stoppedAt = wallNanos();
+        long stopNanos = System.nanoTime();
+        boolean stopped = false;
+        try {
+            setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
+            setStatus(MigrationStatus.ACTIVE);
+            machine.pause();
+            stopped = true;
+            machine.setRunState(RunState.FINISH_MIGRATE);
+            setStatus(MigrationStatus.DEVICE);
+            try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
+                VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
+                writer.state(machine.captureState(wasRunning));
+                writer.finish();
+                out.flush();
+                channel.confirm();
+            }
+            long savedAt = wallNanos();
+            var block = machine.ram().block();
+            List<String> command = settings.cprExecCommand();
+            CprState state = new CprState(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())),
+                    CprExec.ownCommandLine(), fileUri, stoppedAt, savedAt, wallNanos(), wasRunning);
+            try (dev.molt.sys.Fd cprFd = CprStateFile.write(state)) {
+                downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
+                machine.setRunState(RunState.POSTMIGRATE);
+                finish(MigrationStatus.COMPLETED, null);
+                beforeExec.run();
+                String error = CprExec.exec(program, command, List.of(block.fd()), cprFd, Map.of());
+                // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
+                throw new IOException(error);
+            }
+        } catch (Exception e) {
+            if (stopped) {
+                machine.setRunState(RunState.PAUSED);
+                if (wasRunning) machine.resume();
+            }
+            fail(message(e));
+        }
+    }
+
+    public static long wallNanos() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
+
+    /**
+     * cpr-exec, new side: records the update as a completed migration whose downtime is the
+     * guest's true pause, from the old process stopping it to this one resuming it, and where it went.
+     */
+    public void completedCprExec(CprState cpr, long jvmStartWallNanos, long loadedWallNanos) {
+        long resumed = wallNanos();
+        cprBreakdown = new LinkedHashMap<>();
+        cprBreakdown.put("save", (cpr.savedAtNanos() - cpr.stoppedAtNanos()) / 1_000_000);
+        cprBreakdown.put("exec", Math.max(0, jvmStartWallNanos - cpr.execAtNanos()) / 1_000_000);
+        cprBreakdown.put("jvm-start", Math.max(0, jvmStartWallNanos - cpr.execAtNanos()) / 1_000_000);
+        cprBreakdown.put("restore", Math.max(0, loadedWallNanos - jvmStartWallNanos) / 1_000_000);
+        cprBreakdown.put("resume", Math.max(0, resumed - loadedWallNanos) / 1_000_000);
+        startNanos = System.nanoTime() - (resumed - cpr.stoppedAtNanos());
+        setupMillis = 0;
+        downtimeMillis = (resumed - cpr.stoppedAtNanos()) / 1_000_000;
+        totalMillis = downtimeMillis;
+        status = MigrationStatus.COMPLETED;
+        if (settings.capability("events")) events.emit(Events.migration(status.qapiName));
     }
 
     @Override
     public synchronized void migrateIncoming(IncomingRequest request) {
         if (!incomingAllowed) throw CommandError.generic("'-incoming' was not specified on the command line");
         if (status.inProgress()) throw CommandError.generic("The incoming migration has already been started");
-        startIncoming(request, request.exitOnError());
+        startIncoming(request, request.exitOnError(), cprIncoming);
     }
 
     @Override
@@ -143,6 +249,7 @@ public final class MigrationEngine implements MigrationCommands {
         Map<String, Object> m = new LinkedHashMap<>();
         if (status == MigrationStatus.NONE) return m;
         m.put("status", status.qapiName);
+        if (cpuThrottle > 0) m.put("cpu-throttle-percentage", (long) cpuThrottle);
         if (status == MigrationStatus.COMPLETED) {
             m.put("setup-time", setupMillis);
             m.put("downtime", downtimeMillis);
@@ -155,6 +262,7 @@ public final class MigrationEngine implements MigrationCommands {
             m.put("total-time", totalMillis);
         }
         if (stats.totalBytes > 0) m.put("ram", stats.ram());
+        if (status == MigrationStatus.COMPLETED && cprBreakdown != null) m.put("x-cpr-downtime-breakdown", cprBreakdown);
         if (status == MigrationStatus.FAILED && errorDesc != null) m.put("error-desc", errorDesc);
         return m;
     }
@@ -173,6 +281,21 @@ public final class MigrationEngine implements MigrationCommands {
 
     /** Starts listening (the destination listens before the source connects), then receives on a thread. */
     public synchronized void startIncoming(IncomingRequest request, boolean exitOnError) {
+        startIncoming(request, exitOnError, null);
+    }
+
+    /** Incoming for a live update: RAM is already in place, the stream must carry none. */
+    public synchronized void startIncoming(IncomingRequest request, boolean exitOnError, CprInPlace cpr) {
+        this.cprIncoming = cpr;
+        if (request != null) startIncoming0(request, exitOnError);
+    }
+
+    /** What the new molt of a cpr-exec update needs to report the update when the guest runs again. */
+    public record CprInPlace(CprState state, long jvmStartWallNanos) {}
+
+    private volatile CprInPlace cprIncoming;
+
+    private synchronized void startIncoming0(IncomingRequest request, boolean exitOnError) {
         IncomingChannel channel;
         try {
             channel = transport.listen(request);
@@ -188,11 +311,14 @@ public final class MigrationEngine implements MigrationCommands {
         try (channel) {
             setStatus(MigrationStatus.ACTIVE);
             VmState state;
+            CprInPlace cpr = cprIncoming;
             try (java.io.InputStream in = new java.io.BufferedInputStream(channel.accept(), 1 << 20)) {
-                state = VmStreamCodec.read(in, machine.ram(), stats, true);
+                state = VmStreamCodec.read(in, machine.ram(), stats, cpr == null);
             }
+            long loaded = wallNanos();
             machine.loadState(state);
-            finish(MigrationStatus.COMPLETED, null);
+            if (cpr != null) completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
+            else finish(MigrationStatus.COMPLETED, null);
         } catch (Exception e) {
             fail("load of migration failed: " + message(e));
             if (exitOnError) onIncomingFailure.run();
@@ -214,6 +340,8 @@ public final class MigrationEngine implements MigrationCommands {
             long passStart = System.nanoTime();
             ram.sendAll();
             long downtimeLimitMs = settings.number("downtime-limit");
+            Throttle throttle = new Throttle(machine);
+            try {
             while (true) {
                 double seconds = Math.max(1e-3, (System.nanoTime() - passStart) / 1e9);
                 long sent = stats.transferredBytes;
@@ -223,9 +351,20 @@ public final class MigrationEngine implements MigrationCommands {
                 stats.dirtyPagesRate = (long) (dirty / seconds);
                 expectedDowntimeMillis = (long) (dirty * (double) RamSender.PAGE / bytesPerSecond * 1000);
                 if (expectedDowntimeMillis <= downtimeLimitMs) break;
+                if (settings.capability("auto-converge") && stats.passes >= 2) {
+                    // The guest dirties memory faster than it can be sent: slow its vCPUs down, more each pass.
+                    int pct = throttle.percent() == 0 ? (int) settings.number("cpu-throttle-initial")
+                            : (int) Math.min(settings.number("max-cpu-throttle"), throttle.percent() + settings.number("cpu-throttle-increment"));
+                    throttle.set(pct);
+                    cpuThrottle = throttle.percent();
+                }
                 passStart = System.nanoTime();
                 if (settings.capability("events")) events.emit(Events.migrationPass(stats.passes + 1));
                 ram.sendDirty();
+            }
+            } finally {
+                throttle.close();
+                cpuThrottle = 0;
             }
             // Switch over: stop the guest, send what it dirtied last and the device state.
             long stopAt = System.nanoTime();

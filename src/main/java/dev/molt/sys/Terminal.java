@@ -42,10 +42,18 @@ public final class Terminal implements AutoCloseable {
             t.set(java.lang.foreign.ValueLayout.JAVA_BYTE, CC + VTIME, (byte) 0);
             Syscall.call("tcsetattr", Syscall.IOCTL, fd, TCSETS, t.address());
             Terminal term = new Terminal(fd, saved);
+            OPEN.add(term);
             // A signal (SIGTERM, Ctrl-C) ends the JVM without unwinding: give the user's terminal back anyway.
             Runtime.getRuntime().addShutdownHook(new Thread(term::close, "terminal-restore"));
             return term;
         }
+    }
+
+    private static final java.util.List<Terminal> OPEN = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Gives every terminal molt switched to raw mode back its settings (before an exec). */
+    public static void restoreAll() {
+        for (Terminal t : OPEN) t.close();
     }
 
     @Override

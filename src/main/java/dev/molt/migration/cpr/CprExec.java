@@ -1,0 +1,98 @@
+package dev.molt.migration.cpr;
+
+import dev.molt.memory.RamBlock;
+import dev.molt.sys.Errno;
+import dev.molt.sys.ErrnoException;
+import dev.molt.sys.Exec;
+import dev.molt.sys.Fd;
+import dev.molt.sys.Posix;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The exec half of a cpr-exec live update (old process): the checks that must pass before the
+ * guest stops, and the exec itself, keeping only the fds the new molt needs.
+ */
+public final class CprExec {
+    private CprExec() {}
+
+    /**
+     * Finds the program of {@code command} as execvp would; an error names what is wrong. Checked
+     * before the guest stops, so a typo never costs the guest a pause.
+     */
+    public static Path resolveProgram(List<String> command) {
+        if (command.isEmpty()) throw new IllegalArgumentException("cpr-exec mode requires setting cpr-exec-command");
+        String program = command.getFirst();
+        List<Path> candidates = new ArrayList<>();
+        if (program.contains("/")) {
+            candidates.add(Path.of(program));
+        } else {
+            for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+                candidates.add(Path.of(dir.isEmpty() ? "." : dir, program));
+            }
+        }
+        for (Path p : candidates) {
+            if (Files.isRegularFile(p) && Files.isExecutable(p)) return p.toAbsolutePath();
+        }
+        Path p = candidates.getFirst();
+        if (!Files.exists(p)) throw new IllegalArgumentException("cpr-exec-command: program '" + program + "' does not exist");
+        throw new IllegalArgumentException("cpr-exec-command: '" + program + "' is not an executable file");
+    }
+
+    /** RAM must be a shared memfd or file for the new process to map the same pages. */
+    public static void requirePreservable(RamBlock block) {
+        if (!block.preservable()) {
+            throw new IllegalArgumentException("Memory region " + block.name() + " is not compatible with CPR. share=on is required for "
+                    + "memory-backend objects, and aux-ram-share=on is required.");
+        }
+    }
+
+    /** This process's own command line, to go back to if the new molt cannot resume the guest. */
+    public static List<String> ownCommandLine() {
+        try {
+            byte[] raw = Files.readAllBytes(Path.of("/proc/self/cmdline"));
+            List<String> args = new ArrayList<>();
+            int start = 0;
+            for (int i = 0; i < raw.length; i++) {
+                if (raw[i] == 0) {
+                    args.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
+                    start = i + 1;
+                }
+            }
+            args.set(0, Files.readSymbolicLink(Path.of("/proc/self/exe")).toString());
+            return args;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read this process's command line: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Replaces this process: every fd but stdio, the RAM fds and the CPR state is closed by the
+     * exec. Returns only if execve failed, after putting close-on-exec back (QEMU's behaviour), with
+     * the reason.
+     */
+    public static String exec(Path program, List<String> command, List<Fd> keep, Fd cprState, Map<String, String> extraEnv) {
+        Exec.closeAllOnExec();
+        List<Fd> all = new ArrayList<>(keep);
+        all.add(cprState);
+        for (Fd fd : all) Posix.setCloexec(fd.num(), false);
+        Map<String, String> env = new HashMap<>(System.getenv());
+        env.remove(CprState.ROLLBACK_ENV);
+        env.put(CprState.ENV, String.valueOf(cprState.num()));
+        env.putAll(extraEnv);
+        try {
+            Exec.execve(program.toString(), command, env);
+            return "execve returned";
+        } catch (ErrnoException e) {
+            for (Fd fd : all) Posix.setCloexec(fd.num(), true);
+            return "execvp " + command.getFirst() + " failed: " + Errno.describe(e.errno());
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package dev.molt.migration.cpr;
+
+import dev.molt.migration.vmstate.VmStateDescription;
+
+import java.util.List;
+
+/**
+ * What a cpr-exec live update hands from the old molt to the new one besides the main stream:
+ * the fds it keeps open across exec (guest RAM by block name), the previous command line (to go
+ * back to if the new molt cannot resume the guest), where the device state is, and timestamps for
+ * reporting the guest's true pause. Carried in a memfd named by {@link #ENV}.
+ *
+ * @param previousCommand the old molt's full command line (executable first), for a rollback
+ * @param previousIncoming the -incoming value that makes the old command resume from the same state
+ * @param stoppedAtNanos  wall-clock time (ns since the epoch) when the guest was stopped
+ * @param execAtNanos     wall-clock time right before execve
+ */
+public record CprState(List<PreservedFd> fds, List<String> previousCommand, String previousIncoming,
+                       long stoppedAtNanos, long savedAtNanos, long execAtNanos, boolean wasRunning) {
+    /** The environment variable with the CPR state memfd's number (QEMU's is QEMU_CPR_EXEC_STATE). */
+    public static final String ENV = "MOLT_CPR_EXEC_STATE";
+    /** Set when the new molt gave up and re-ran the previous command: a second failure must not loop. */
+    public static final String ROLLBACK_ENV = "MOLT_CPR_ROLLBACK";
+
+    public CprState {
+        fds = List.copyOf(fds);
+        previousCommand = List.copyOf(previousCommand);
+    }
+
+    /** One preserved fd: a RAM block's memfd, by the block's name. */
+    public record PreservedFd(String name, int fd, long size) {}
+
+    static final VmStateDescription<PreservedFd> FD = VmStateDescription.of("cpr-fd", 1, b -> b
+            .string("name", PreservedFd::name, 255)
+            .u32("fd", PreservedFd::fd, 0, 1 << 20)
+            .u64("size", PreservedFd::size)
+            .construct(v -> new PreservedFd(v.string("name"), (int) v.u32("fd"), v.u64("size"))));
+
+    private record Arg(String value) {}
+
+    private static final VmStateDescription<Arg> ARG = VmStateDescription.of("cpr-arg", 1, b -> b
+            .string("value", Arg::value, 1 << 16)
+            .construct(v -> new Arg(v.string("value"))));
+
+    public static final VmStateDescription<CprState> DESCRIPTION = VmStateDescription.of("cpr-state", 1, b -> b
+            .list("fds", CprState::fds, FD, 256)
+            .list("previous-command", s -> s.previousCommand().stream().map(Arg::new).toList(), ARG, 4096)
+            .string("previous-incoming", CprState::previousIncoming, 1 << 16)
+            .u64("stopped-at", CprState::stoppedAtNanos)
+            .u64("saved-at", CprState::savedAtNanos)
+            .u64("exec-at", CprState::execAtNanos)
+            .bool("was-running", CprState::wasRunning)
+            .construct(v -> new CprState(v.list("fds", FD), v.list("previous-command", ARG).stream().map(Arg::value).toList(),
+                    v.string("previous-incoming"), v.u64("stopped-at"), v.u64("saved-at"), v.u64("exec-at"),
+                    v.bool("was-running"))));
+
+    public PreservedFd fd(String name) {
+        for (PreservedFd f : fds) if (f.name().equals(name)) return f;
+        return null;
+    }
+}

@@ -1,0 +1,49 @@
+package dev.molt.migration.cpr;
+
+import dev.molt.migration.vmstate.StateStreamReader;
+import dev.molt.migration.vmstate.StateStreamWriter;
+import dev.molt.sys.Fd;
+import dev.molt.sys.Posix;
+
+import java.io.ByteArrayOutputStream;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/** The CPR state's carrier: a memfd holding one cpr-state section in molt's state-stream format. */
+public final class CprStateFile {
+    private CprStateFile() {}
+
+    /** Writes {@code state} into a new memfd (close-on-exec; the caller clears that for the exec). */
+    public static Fd write(CprState state) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        StateStreamWriter w = new StateStreamWriter(bytes);
+        w.section(CprState.DESCRIPTION, 0, state);
+        w.finish();
+        byte[] b = bytes.toByteArray();
+        Fd fd = Posix.memfdCreate("MOLT_CPR_EXEC_STATE", Posix.MFD_CLOEXEC);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(b.length);
+            MemorySegment.copy(b, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, b.length);
+            long off = 0;
+            while (off < b.length) off += Posix.write(fd.num(), buf.asSlice(off), b.length - off);
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+        return fd;
+    }
+
+    /** Reads the state from an inherited memfd (from its start, through a fresh open of /proc/self/fd). */
+    public static CprState read(int fd) throws IOException {
+        try (InputStream in = new FileInputStream("/proc/self/fd/" + fd)) {
+            StateStreamReader r = new StateStreamReader(in);
+            r.register(CprState.DESCRIPTION);
+            CprState s = r.expect(CprState.DESCRIPTION, 0);
+            r.finish();
+            return s;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package dev.molt.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Map;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+
+/**
+ * Replacing this process with another program (a live update): execve keeps the PID and the fds
+ * without FD_CLOEXEC. The JDK opens most of its own fds without that flag, so everything is first
+ * marked close-on-exec in one call and only the fds meant for the new program are cleared again
+ * (java-platform.md §1.8).
+ */
+public final class Exec {
+    private Exec() {}
+
+    /** Marks every fd from 3 up close-on-exec. */
+    public static void closeAllOnExec() {
+        Syscall.call("close_range", Syscall.CLOSE_RANGE, 3, 0xFFFFFFFFL, Posix.CLOSE_RANGE_CLOEXEC);
+    }
+
+    /**
+     * execve(2). Returns only on failure, with the errno as an exception; on success this process
+     * is the new program.
+     */
+    public static void execve(String path, List<String> argv, Map<String, String> env) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment argvArr = a.allocate(ADDRESS, argv.size() + 1L);
+            for (int i = 0; i < argv.size(); i++) argvArr.setAtIndex(ADDRESS, i, a.allocateFrom(argv.get(i)));
+            argvArr.setAtIndex(ADDRESS, argv.size(), MemorySegment.NULL);
+            MemorySegment envArr = a.allocate(ADDRESS, env.size() + 1L);
+            int i = 0;
+            for (var e : env.entrySet()) envArr.setAtIndex(ADDRESS, i++, a.allocateFrom(e.getKey() + "=" + e.getValue()));
+            envArr.setAtIndex(ADDRESS, env.size(), MemorySegment.NULL);
+            Syscall.call("execve " + path, Syscall.EXECVE, a.allocateFrom(path).address(), argvArr.address(), envArr.address());
+        }
+    }
+
+    public static Fd dup(Fd fd, String what) {
+        int n = (int) Syscall.call("dup", Syscall.DUP, fd.num());
+        return new Fd(n, what);
+    }
+}
