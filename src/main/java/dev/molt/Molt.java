@@ -140,6 +140,10 @@ public final class Molt {
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
             return status;
+        } catch (RuntimeException e) {
+            // Before anything is released: inherited guest RAM must survive into the previous molt.
+            if (cpr != null) cpr.rollback(e.getMessage());
+            throw e;
         } finally {
             if (monitors != null) monitors.close();
             if (machine[0] != null) machine[0].close();
