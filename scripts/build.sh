@@ -9,5 +9,5 @@ command -v mvn >/dev/null || { echo "molt: Maven (mvn) is missing: apt-get insta
 command -v gcc >/dev/null || { echo "molt: gcc is missing (it builds the test guest): apt-get install gcc" >&2; exit 1; }
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 "$root/guest/build.sh"
-(cd "$root" && mvn -q -B -Dmaven.test.skip=true package)
+(cd "$root" && mvn -q -B -Dstyle.color=never -Dmaven.test.skip=true package)
 echo "built: $root/target/molt.jar and $root/guest/build/molt-guest.elf"
