@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the JDK 25 AOT cache for molt's restart path (JEP 483/514/515): a training run boots the
+# test guest, live-updates molt under it with cpr-exec, and lets the *new* process, the one whose
+# start-up is inside the guest's pause, record what it loads and links; it writes the cache when
+# it quits. The cache is named after the jar's hash: JDK 25.0.3 does not notice a changed jar
+# (JDK-8377932), so a cache must never be reused across builds (java-platform.md §2.1).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jar="$root/target/molt.jar"
+hash=$(sha256sum "$jar" | cut -c1-16)
+cache="$root/target/molt-$hash.aot"
+[ -f "$cache" ] && exit 0
+rm -f "$root"/target/molt-*.aot
+run=$(mktemp -d); molt=
+cleanup() { [ -n "$molt" ] && kill "$molt" 2>/dev/null; rm -rf "$run"; }
+trap cleanup EXIT
+args=(-machine microvm,aux-ram-share=on -m 256M -smp 2 -kernel "$root/guest/build/molt-guest.elf" -append "mem=16M"
+      -serial "file:$run/console.log" -display none -qmp "unix:$run/vm.qmp,server=on,wait=off")
+MOLT_NO_AOT=1 "$root/bin/molt" "${args[@]}" </dev/null 2>"$run/err" &
+molt=$!
+python3 - "$run/vm.qmp" "$run/vm.state" "$root/bin/molt" "$cache" "${args[@]}" <<'PY' || { echo "train-aot: training failed; molt runs without an AOT cache" >&2; cat "$run/err" >&2; exit 0; }
+import json, socket, sys, time
+qmp, state, molt, cache, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+def session():
+    for _ in range(600):
+        try:
+            s = socket.socket(socket.AF_UNIX); s.connect(qmp); f = s.makefile("rw"); f.readline()
+            cmd(f, "qmp_capabilities"); return f
+        except (OSError, ValueError): time.sleep(0.05)
+    raise SystemExit("no QMP")
+def cmd(f, name, **a):
+    f.write(json.dumps({"execute": name, **({"arguments": a} if a else {})}) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r: return r
+time.sleep(2)
+f = session()
+newcmd = ["/usr/bin/env", "MOLT_NO_AOT=1", "MOLT_JAVA_OPTS=-XX:AOTCacheOutput=" + cache, molt, *args, "-incoming", "file:" + state]
+cmd(f, "migrate-set-parameters", **{"mode": "cpr-exec", "cpr-exec-command": newcmd})
+r = cmd(f, "migrate", uri="file:" + state)
+if "error" in r: raise SystemExit(r["error"]["desc"])
+time.sleep(1)
+for _ in range(600):
+    try:
+        g = session()
+        if cmd(g, "query-status")["return"]["status"] == "running":
+            for c in ("query-migrate", "query-cpus-fast", "query-status"): cmd(g, c)
+            cmd(g, "quit"); break
+    except (OSError, ValueError, KeyError): pass
+    time.sleep(0.1)
+PY
+for _ in $(seq 1 300); do kill -0 "$molt" 2>/dev/null || break; sleep 0.1; done
+molt=
+[ -f "$cache" ] && echo "train-aot: AOT cache $cache" || echo "train-aot: no cache was written; molt runs without one" >&2
