@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""One update of the VMM under the test guest, measured from the host.
+molt: a cpr-exec live update; qemu (Debian 7.2, no CPR): stop, migrate to a file, start a new QEMU
+with -incoming file: (the way to update it without CPR). The guest console is appended to a file
+that is polled every millisecond: pause = largest gap between tick lines arriving around the update;
+qmp = time from the migrate command until the VMM answers query-status 'running' again.
+Usage: cpr_bench.py molt|molt-noaot|qemu RAM CPUS WORKDIR MOLT GUEST  -> prints 'pause_ms qmp_ms'"""
+import json, os, signal, socket, subprocess, sys, threading, time
+kind, ram, cpus, work, molt, guest = sys.argv[1:7]
+os.makedirs(work, exist_ok=True)
+log, qmp, state = f"{work}/con.log", f"{work}/vm.qmp", f"{work}/vm.state"
+for p in (log, qmp, state):
+    if os.path.exists(p): os.unlink(p)
+stamps, stop = [], False
+def poll():
+    pos, buf = 0, b""
+    while not stop:
+        try:
+            with open(log, "rb") as f:
+                f.seek(pos); data = f.read(); pos += len(data)
+        except FileNotFoundError: data = b""
+        if data:
+            now = time.monotonic(); buf += data
+            *lines, buf = buf.split(b"\n")
+            stamps.extend(now for l in lines if l.startswith(b"tick "))
+        time.sleep(0.001)
+threading.Thread(target=poll, daemon=True).start()
+if kind.startswith("molt"):
+    args = ["-machine", "microvm,aux-ram-share=on", "-m", ram, "-smp", cpus, "-kernel", guest, "-append", "mem=64M",
+            "-chardev", f"file,id=con,path={log},append=on", "-serial", "chardev:con", "-display", "none",
+            "-qmp", f"unix:{qmp},server=on,wait=off"]
+    base = [molt] if kind == "molt" else ["/usr/bin/env", "MOLT_NO_AOT=1", molt]
+    env = dict(os.environ); 
+    if kind != "molt": env["MOLT_NO_AOT"] = "1"
+    cmd = base + args
+else:
+    args = ["-enable-kvm", "-machine", "microvm", "-cpu", "host", "-m", ram, "-smp", cpus, "-kernel", guest, "-append", "mem=64M",
+            "-chardev", f"file,id=con,path={log},append=on", "-serial", "chardev:con", "-display", "none", "-nodefaults",
+            "-qmp", f"unix:{qmp},server=on,wait=off"]
+    env = dict(os.environ); cmd = ["qemu-system-x86_64"] + args
+procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)]
+def session():
+    for _ in range(3000):
+        try:
+            s = socket.socket(socket.AF_UNIX); s.connect(qmp); f = s.makefile("rw"); f.readline()
+            c(f, "qmp_capabilities"); return f
+        except (OSError, ValueError): time.sleep(0.001)
+    raise SystemExit("no QMP")
+def c(f, name, **a):
+    f.write(json.dumps({"execute": name, **({"arguments": a} if a else {})}) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r: return r
+try:
+    deadline = time.time() + 300
+    while len(stamps) < 40 * int(cpus):
+        if time.time() > deadline: print("timeout"); sys.exit(1)
+        time.sleep(0.01)
+    f = session()
+    t0 = time.monotonic()
+    if kind.startswith("molt"):
+        c(f, "migrate-set-parameters", **{"mode": "cpr-exec", "cpr-exec-command": cmd + ["-incoming", f"file:{state}"]})
+        t0 = time.monotonic()
+        c(f, "migrate", uri=f"file:{state}")
+        time.sleep(0.02)
+    else:
+        c(f, "migrate-set-parameters", **{"max-bandwidth": 0})
+        t0 = time.monotonic()
+        c(f, "migrate", uri=f"exec:cat > {state}")  # QEMU 7.2 has no file: URI (added in 8.2)
+        while c(f, "query-migrate")["return"].get("status") not in ("completed", "failed"): time.sleep(0.001)
+        c(f, "quit"); procs[0].wait()
+        os.unlink(qmp) if os.path.exists(qmp) else None
+        procs.append(subprocess.Popen(cmd + ["-incoming", f"exec:cat {state}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True))
+    if kind.startswith("molt"):
+        while True:
+            try:
+                g = session()
+                if c(g, "query-status")["return"]["status"] == "running": break
+            except (OSError, ValueError, KeyError): pass
+            time.sleep(0.001)
+        qmp_ms = (time.monotonic() - t0) * 1000
+    else:
+        # QEMU 7.2 answers QMP only once its incoming load is done; the guest's next tick says as much.
+        n = len(stamps)
+        while len(stamps) == n or stamps[-1] < t0: time.sleep(0.001)
+        qmp_ms = (stamps[-1] - t0) * 1000
+    time.sleep(1.0)
+    before = [t for t in stamps if t < t0]; after = [t for t in stamps if t >= t0]
+    seq = before[-1:] + after
+    pause = max(b - a for a, b in zip(seq, seq[1:])) * 1000
+    print(f"{pause:.1f} {qmp_ms:.1f}")
+finally:
+    stop = True
+    for p in procs:
+        try: os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError: pass
