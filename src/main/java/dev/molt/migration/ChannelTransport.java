@@ -25,12 +25,7 @@ public final class ChannelTransport implements MigrationEngine.Transport {
 
     @Override
     public MigrationEngine.OutgoingChannel connect(MigrateRequest request) throws IOException {
-        MigrationChannels channels;
-        try {
-            channels = MigrationChannels.forMigrate(request.uri(), request.channels());
-        } catch (AddressException e) {
-            throw new IOException(e.getMessage(), e);
-        }
+        MigrationChannels channels = channels(request);
         if (channels.cpr().isPresent()) throw new IOException("a cpr channel is only used with mode cpr-transfer");
         MigrationStream stream = Outgoing.open(channels.main(), fds);
         return new MigrationEngine.OutgoingChannel() {
@@ -69,17 +64,20 @@ public final class ChannelTransport implements MigrationEngine.Transport {
 
     @Override
     public String fileUri(MigrateRequest request) throws IOException {
-        MigrationChannels channels;
-        try {
-            channels = MigrationChannels.forMigrate(request.uri(), request.channels());
-        } catch (AddressException e) {
-            throw new IOException(e.getMessage(), e);
-        }
+        MigrationChannels channels = channels(request);
         if (!(channels.main() instanceof MigrationAddress.File f)) {
             // QEMU only warns that another channel "may quietly block" the exec; molt refuses.
             throw new IOException("cpr-exec needs a file: migration URI for the device state (got " + channels.main().uri() + ")");
         }
         return f.uri();
+    }
+
+    private static MigrationChannels channels(MigrateRequest request) throws IOException {
+        try {
+            return MigrationChannels.forMigrate(request.uri(), request.channels());
+        } catch (AddressException e) {
+            throw new IOException(e.getMessage(), e);
+        }
     }
 
     private static void closeQuietly(MigrationStream stream) {
