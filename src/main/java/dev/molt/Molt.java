@@ -130,13 +130,22 @@ public final class Molt {
             } else {
                 machine[0].boot();
             }
-            migration.setBeforeExec(() -> {
-                for (Chardev c : chardevs.values()) if (c instanceof dev.molt.chardev.StdioChardev s) s.flush();
-                System.out.flush();
-                dev.molt.sys.Terminal.restoreAll();
-            });
             monitor = new Monitor(target, events, migration, passedFds);
             monitors.start(monitor, chardevs);
+            Monitor mon = monitor;
+            MonitorSetup[] live = {monitors};
+            migration.setExecHooks(() -> {
+                for (Chardev c : chardevs.values()) if (c instanceof dev.molt.chardev.StdioChardev s) s.flush();
+                System.out.flush();
+                mon.drainOutput(Duration.ofMillis(200));
+                live[0].close();
+                dev.molt.sys.Terminal.restoreAll();
+            }, () -> {
+                // Only the listening sockets were closed; stdio sessions never stopped.
+                live[0] = MonitorSetup.bind(config.monitors().stream()
+                        .filter(m -> !(config.chardevs().get(m.chardev()) instanceof ChardevConfig.Stdio)).toList(), config.chardevs());
+                live[0].start(mon, chardevs);
+            });
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
             return status;
@@ -145,7 +154,7 @@ public final class Molt {
             if (cpr != null) cpr.rollback(e.getMessage());
             throw e;
         } finally {
-            if (monitors != null) monitors.close();
+            if (monitors != null) monitors.close(); // idempotent; a failed exec's replacement is closed at exit too
             if (machine[0] != null) machine[0].close();
             List<Chardev> open = new ArrayList<>(chardevs.values());
             for (Chardev c : open) c.close();

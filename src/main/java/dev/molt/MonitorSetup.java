@@ -82,17 +82,20 @@ final class MonitorSetup implements AutoCloseable {
         }
     }
 
+    /** Stops accepting and disconnects socket clients; stdio sessions are left alone. Idempotent. */
     @Override
     public void close() {
         for (MonitorServer s : servers) s.close();
-        if (servers.isEmpty()) {
+        servers.clear();
+        if (!bound.isEmpty()) {
             for (Bound b : bound) {
                 try {
                     b.listener().close();
                 } catch (Exception ignored) {
-                    // Closing at exit: nothing else to do.
+                    // Already closed by its server, or closing at exit: nothing else to do.
                 }
             }
+            bound.clear();
         }
     }
 }

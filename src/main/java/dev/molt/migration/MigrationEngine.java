@@ -36,6 +36,7 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile boolean incomingAllowed;
     private volatile int cpuThrottle;
     private volatile Runnable beforeExec = () -> { };
+    private volatile Runnable afterExecFailure = () -> { };
     private volatile Map<String, Object> cprBreakdown;
     private volatile Runnable onIncomingFailure = () -> { };
 
@@ -145,9 +146,14 @@ public final class MigrationEngine implements MigrationCommands {
         }
     }
 
-    /** Runs right before the exec of a live update: flushes consoles and gives the terminal back. */
-    public void setBeforeExec(Runnable hook) {
-        this.beforeExec = hook;
+    /**
+     * {@code before} runs right before the exec of a live update (flush consoles, stop accepting
+     * monitor clients so that no socket is accepted after the fds were marked close-on-exec, give
+     * the terminal back); {@code afterFailure} undoes it when the exec fails and this molt goes on.
+     */
+    public void setExecHooks(Runnable before, Runnable afterFailure) {
+        this.beforeExec = before;
+        this.afterExecFailure = afterFailure;
     }
 
     /**
@@ -186,6 +192,7 @@ public final class MigrationEngine implements MigrationCommands {
                 beforeExec.run();
                 String error = CprExec.exec(program, command, List.of(block.fd()), cprFd, Map.of());
                 // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
+                afterExecFailure.run();
                 throw new IOException(error);
             }
         } catch (Exception e) {
