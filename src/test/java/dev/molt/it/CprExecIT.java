@@ -191,11 +191,19 @@ class CprExecIT {
             }
             // The exec itself fails (ENOEXEC): the old molt resumes the guest and reports it.
             assertTrue(update(dir, List.of(badFormat.toString()), "file:" + state).containsKey("return"));
-            try (QmpClient q = QmpClient.unix(dir.resolve("vm.qmp"), T).negotiated()) {
-                Map<String, Object> m = MigrationIT.awaitStatus(q, "failed");
-                assertTrue(String.valueOf(m.get("error-desc")).contains("failed"), m.toString());
-                assertEquals("running", q.returned("query-status").get("status"));
+            // The monitor stops accepting around the exec attempt (as connections drop at an exec), so reconnect.
+            Map<String, Object> m = null;
+            long deadline = System.nanoTime() + T.toNanos();
+            while (m == null) {
+                try (QmpClient q = QmpClient.unix(dir.resolve("vm.qmp"), T).negotiated()) {
+                    Map<String, Object> now = q.returned("query-migrate");
+                    if ("failed".equals(now.get("status")) && "running".equals(q.returned("query-status").get("status"))) m = now;
+                } catch (java.io.IOException | AssertionError e) {
+                    if (System.nanoTime() > deadline) throw e;
+                }
+                Thread.sleep(100);
             }
+            assertTrue(String.valueOf(m.get("error-desc")).contains("failed"), m.toString());
             awaitMoreTicks(dir, 1, 20);
             assertConsecutive(dir);
         }
