@@ -354,6 +354,10 @@ public final class MigrationEngine implements MigrationCommands {
                 long sent = stats.transferredBytes;
                 double bytesPerSecond = Math.max(1, sent / ((System.nanoTime() - startNanos) / 1e9));
                 stats.mbps = bytesPerSecond * 8 / 1e6;
+                // avail-switchover-bandwidth: what the user says the link gives at switchover, when the
+                // measured rate (shared with other traffic) would underestimate it (QEMU's meaning).
+                long switchover = settings.number("avail-switchover-bandwidth");
+                if (switchover > 0) bytesPerSecond = switchover;
                 long dirty = ram.syncDirty();
                 stats.dirtyPagesRate = (long) (dirty / seconds);
                 expectedDowntimeMillis = (long) (dirty * (double) RamSender.PAGE / bytesPerSecond * 1000);
