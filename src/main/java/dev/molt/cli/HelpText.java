@@ -56,7 +56,8 @@ public final class HelpText {
                                 object sizes without suffix are in bytes
 
                 Linux boot:
-                -kernel bzImage use bzImage (or an ELF vmlinux) as the kernel image (required)
+                -kernel bzImage use bzImage (or an ELF vmlinux) as the kernel image (required
+                                unless -incoming brings a running guest)
                 -append cmdline use cmdline as the kernel command line
                 -initrd file    use file as the initial ram disk
 
@@ -64,13 +65,29 @@ public final class HelpText {
                 -chardev stdio,id=id[,signal=on|off]
                 -chardev file,id=id,path=path[,append=on|off]
                 -chardev socket,id=id,path=path[,server=on|off][,wait=on|off]
+                -chardev socket,id=id,host=host,port=port[,server=on|off][,wait=on|off]
                 -chardev null,id=id
                 -serial dev     connect the next serial port to dev: stdio, null, none,
-                                file:path, unix:path[,server=on|off][,wait=on|off] or
-                                chardev:id (at most 4 ports)
+                                file:path, unix:path[,server=on|off][,wait=on|off],
+                                tcp:host:port[,server=on|off][,wait=on|off] or chardev:id
+                                (at most 4 ports)
+
+                Monitors:
+                -qmp dev        QMP (JSON) monitor on dev: stdio, unix:path,server=on,wait=off
+                                or tcp:host:port,server=on,wait=off
+                -qmp-pretty dev the same, pretty-printed
+                -monitor dev    human monitor (HMP, prompt "(qemu) ") on dev, or none
+                -mon chardev=id[,mode=control|readline][,pretty=on|off]
+                                a monitor on a -chardev (control = QMP, readline = HMP)
+
+                Migration and live update:
+                -incoming uri   wait for an incoming migration: file:path[,offset=n],
+                                unix:path, tcp:host:port, exec:cmdline, fd:name, a
+                                MigrationChannel in JSON, or defer (then migrate-incoming)
 
                 Display:
-                -nographic      no display; with no -serial, COM1 is on stdio
+                -nographic      no display; with no -serial, COM1 and the human monitor share
+                                stdio (Ctrl-A c switches, Ctrl-A x quits, Ctrl-A h helps)
                 -display none   no display (molt has no other)
 
                 Without -serial, -nographic or -nodefaults, COM1 exists but its output is

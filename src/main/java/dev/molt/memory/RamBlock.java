@@ -23,12 +23,18 @@ public final class RamBlock implements AutoCloseable {
     private final boolean shared;
     private final long addr;
     private final MemorySegment host;
+    private final boolean namedFile;
 
     private RamBlock(String name, long size, Fd fd, boolean shared, long addr) {
+        this(name, size, fd, shared, addr, false);
+    }
+
+    private RamBlock(String name, long size, Fd fd, boolean shared, long addr, boolean namedFile) {
         this.name = name;
         this.size = size;
         this.fd = fd;
         this.shared = shared;
+        this.namedFile = namedFile;
         this.addr = addr;
         this.host = MemorySegment.ofAddress(addr).reinterpret(size);
     }
@@ -70,7 +76,7 @@ public final class RamBlock implements AutoCloseable {
         try {
             if (Posix.fileSize(fd) < size) Posix.ftruncate(fd, size);
             long addr = mapAligned(name, size, shared ? Posix.MAP_SHARED : Posix.MAP_PRIVATE, fd.num(), prealloc);
-            return new RamBlock(name, size, fd, shared, addr);
+            return new RamBlock(name, size, fd, shared, addr, true);
         } catch (RuntimeException e) {
             fd.close();
             throw translate(name, size, e);
@@ -148,6 +154,14 @@ public final class RamBlock implements AutoCloseable {
 
     public boolean shared() {
         return shared;
+    }
+
+    /**
+     * A shared block backed by a file with a name: another process can open the same pages by path,
+     * so with x-ignore-shared a migration sends none of them (QEMU's rule: shared and a named file).
+     */
+    public boolean sharedNamedFile() {
+        return shared && namedFile;
     }
 
     /** True when a new process can map these very pages again from the fd. */

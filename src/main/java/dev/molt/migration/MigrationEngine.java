@@ -320,7 +320,7 @@ public final class MigrationEngine implements MigrationCommands {
             VmState state;
             CprInPlace cpr = cprIncoming;
             try (java.io.InputStream in = new java.io.BufferedInputStream(channel.accept(), 1 << 20)) {
-                state = VmStreamCodec.read(in, machine.ram(), stats, cpr == null);
+                state = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam());
             }
             long loaded = wallNanos();
             machine.loadState(state);
@@ -341,9 +341,26 @@ public final class MigrationEngine implements MigrationCommands {
         try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 20);
              VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
              RamSender ram = new RamSender(machine, writer, limiter, stats, () -> cancelRequested)) {
-            ram.startTracking();
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
+            if (ignoresSharedRam()) {
+                // x-ignore-shared with a shared named file: the destination maps the same file, so no
+                // page is sent; the guest stops and only the device state goes.
+                long stopAt = System.nanoTime();
+                machine.pause();
+                stopped = true;
+                machine.setRunState(RunState.FINISH_MIGRATE);
+                setStatus(MigrationStatus.DEVICE);
+                writer.state(machine.captureState(wasRunning));
+                writer.finish();
+                out.flush();
+                channel.confirm();
+                downtimeMillis = (System.nanoTime() - stopAt) / 1_000_000;
+                machine.setRunState(RunState.POSTMIGRATE);
+                finish(MigrationStatus.COMPLETED, null);
+                return;
+            }
+            ram.startTracking();
             long passStart = System.nanoTime();
             ram.sendAll();
             long downtimeLimitMs = settings.number("downtime-limit");
@@ -414,6 +431,11 @@ public final class MigrationEngine implements MigrationCommands {
                 else fail(message(e));
             }
         }
+    }
+
+    /** x-ignore-shared applies: the capability is on and RAM is a shared named file both sides map. */
+    private boolean ignoresSharedRam() {
+        return settings.capability("x-ignore-shared") && machine.ram().block().sharedNamedFile();
     }
 
     // ---- status bookkeeping ----

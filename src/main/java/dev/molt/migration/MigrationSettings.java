@@ -19,7 +19,7 @@ public final class MigrationSettings {
     private final Map<String, Object> parameters = new LinkedHashMap<>();
     private final Map<String, Boolean> capabilities = new LinkedHashMap<>();
 
-    static final Set<String> SUPPORTED_CAPABILITIES = Set.of("events", "auto-converge");
+    static final Set<String> SUPPORTED_CAPABILITIES = Set.of("events", "auto-converge", "x-ignore-shared");
 
     public MigrationSettings() {
         parameters.put("throttle-trigger-threshold", 50L);

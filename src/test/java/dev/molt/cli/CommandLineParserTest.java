@@ -511,11 +511,30 @@ class CommandLineParserTest {
         }
 
         @Test
-        void tcpIsNotSupportedYet() {
-            assertEquals("molt: -chardev socket,id=t,host=localhost,port=4444: TCP sockets are not supported yet "
-                    + "(use a Unix socket: path=...)", error("-chardev", "socket,id=t,host=localhost,port=4444"));
-            assertEquals("molt: -chardev socket,id=t,port=4444,server=on: TCP sockets are not supported yet "
-                    + "(use a Unix socket: path=...)", error("-chardev", "socket,id=t,port=4444,server=on"));
+        void tcpSockets() {
+            assertEquals(new ChardevConfig.TcpSocket("t", "localhost", 4444, false, false),
+                    run("-chardev", "socket,id=t,host=localhost,port=4444").chardevs().get("t"));
+            assertEquals(new ChardevConfig.TcpSocket("t", "0.0.0.0", 4444, true, false),
+                    run("-chardev", "socket,id=t,port=4444,server=on,wait=off").chardevs().get("t"));
+            assertEquals(new ChardevConfig.TcpSocket("serial0", "127.0.0.1", 5555, true, false),
+                    run("-serial", "tcp:127.0.0.1:5555,server=on,wait=off").chardevs().get("serial0"));
+            assertEquals("molt: -chardev socket,id=t,host=h,port=70000: port 70000 is out of range",
+                    error("-chardev", "socket,id=t,host=h,port=70000"));
+        }
+
+        @Test
+        void monitors() {
+            VmConfig c = run("-qmp", "unix:/run/q.sock,server=on,wait=off", "-monitor", "stdio", "-serial", "null");
+            assertEquals(List.of(new dev.molt.monitor.MonitorConfig("compat_monitor0", dev.molt.monitor.Protocol.QMP, false,
+                    "-qmp unix:/run/q.sock,server=on,wait=off"), new dev.molt.monitor.MonitorConfig("compat_monitor1",
+                    dev.molt.monitor.Protocol.HMP, false, "-monitor stdio")), c.monitors());
+            assertEquals(new ChardevConfig.UnixSocket("compat_monitor0", Path.of("/run/q.sock"), true, false), c.chardevs().get("compat_monitor0"));
+            VmConfig mon = run("-chardev", "socket,id=m,path=/s,server=on,wait=off", "-mon", "chardev=m,mode=control");
+            assertEquals(dev.molt.monitor.Protocol.QMP, mon.monitors().getFirst().protocol());
+            assertEquals("molt: -mon chardev=nope: chardev \"nope\" not found", error("-mon", "chardev=nope"));
+            assertEquals("molt: -mon chardev=m,mode=x: Parameter 'mode' does not accept value 'x'",
+                    error("-chardev", "socket,id=m,path=/s,server=on,wait=off", "-mon", "chardev=m,mode=x"));
+            assertEquals(List.of(), run("-nographic", "-monitor", "none").monitors());
         }
 
         @Test
@@ -597,11 +616,12 @@ class CommandLineParserTest {
                     error("-serial", "chardev:c9"));
             assertEquals("molt: -serial chardev:c0: Device 'c0' is in use",
                     error("-chardev", "null,id=c0", "-serial", "chardev:c0", "-serial", "chardev:c0"));
-            assertEquals("molt: -serial mon:stdio: the monitor multiplexer (mon:) is not supported yet", error("-serial", "mon:stdio"));
+            assertEquals("molt: -serial mon:stdio: the monitor multiplexer (mon:) is not supported yet (-nographic multiplexes stdio)",
+                    error("-serial", "mon:stdio"));
             assertEquals("molt: -serial pty: unsupported character device 'pty' "
-                    + "(molt supports: stdio, null, none, file:PATH, unix:PATH, chardev:ID)", error("-serial", "pty"));
-            assertEquals("molt: -serial tcp::4444,server: unsupported character device 'tcp::4444,server' "
-                    + "(molt supports: stdio, null, none, file:PATH, unix:PATH, chardev:ID)", error("-serial", "tcp::4444,server"));
+                    + "(molt supports: stdio, null, none, file:PATH, unix:PATH, tcp:HOST:PORT, chardev:ID)", error("-serial", "pty"));
+            assertEquals(new ChardevConfig.TcpSocket("serial0", "0.0.0.0", 4444, true, true),
+                    run("-serial", "tcp::4444,server").chardevs().get("serial0"));
             assertEquals("molt: -serial file:: chardev: file: no filename given", error("-serial", "file:"));
             assertEquals("molt: -serial unix:/s,bogus=1: Invalid parameter 'bogus'", error("-serial", "unix:/s,bogus=1"));
             assertEquals("molt: -serial unix:/s,wait=off: 'wait' option is incompatible with socket in client connect mode",
@@ -624,8 +644,11 @@ class CommandLineParserTest {
         void nographicPutsCom1OnStdio() {
             VmConfig c = run("-nographic");
             assertTrue(c.nographic());
-            assertEquals(Map.of("serial0", new ChardevConfig.Stdio("serial0", true)), c.chardevs());
+            // As QEMU's mon:stdio: COM1 and the human monitor share stdio.
+            assertEquals(Map.of("serial0", new ChardevConfig.Stdio("serial0", true, true)), c.chardevs());
             assertEquals(List.of("serial0"), c.serials());
+            assertEquals(List.of(new dev.molt.monitor.MonitorConfig("serial0", dev.molt.monitor.Protocol.HMP, false, "-nographic")),
+                    c.monitors());
         }
 
         @Test

@@ -157,6 +157,32 @@ class MigrationIT {
     }
 
     @Test
+    void xIgnoreSharedSendsNoPagesOfASharedFile(@TempDir Path dir) throws Exception {
+        // Both molts map the same shared file as guest RAM: with x-ignore-shared no page is sent.
+        Path ramFile = Path.of("/dev/shm").resolve("molt-it-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        String[] ram = {"-object", "memory-backend-file,id=m0,size=256M,mem-path=" + ramFile + ",share=on", "-machine", "memory-backend=m0"};
+        String uri = "unix:" + dir.resolve("mig.sock");
+        Map<String, Object> cap = Map.of("capabilities", List.of(Map.of("capability", "x-ignore-shared", "state", true)));
+        try (Vm src = Vm.start(dir, "src", 2, "mem=64M", ram); QmpClient s = src.qmp()) {
+            List<String> dstArgs = new ArrayList<>(List.of(ram));
+            dstArgs.addAll(List.of("-incoming", "defer"));
+            try (Vm dst = Vm.start(dir, "dst", 2, "mem=64M", dstArgs.toArray(String[]::new)); QmpClient d = dst.qmp()) {
+                src.awaitTicks(2, 20);
+                assertTrue(s.execute("migrate-set-capabilities", cap).containsKey("return"));
+                assertTrue(d.execute("migrate-set-capabilities", cap).containsKey("return"));
+                d.execute("migrate-incoming", Map.of("uri", uri));
+                s.execute("migrate", Map.of("uri", uri));
+                Map<String, Object> done = awaitStatus(s, "completed", "failed");
+                assertEquals("completed", done.get("status"), done.toString());
+                assertEquals(0L, ((Number) ((Map<?, ?>) done.get("ram")).get("normal")).longValue(), "no page sent: " + done);
+                assertContinues(src, dst, 2);
+            }
+        } finally {
+            Files.deleteIfExists(ramFile);
+        }
+    }
+
+    @Test
     void deferredIncoming(@TempDir Path dir) throws Exception {
         String uri = "unix:" + dir.resolve("mig.sock");
         try (Vm src = Vm.start(dir, "src", 1, "mem=32M"); Vm dst = Vm.start(dir, "dst", 1, "mem=32M", "-incoming", "defer");
