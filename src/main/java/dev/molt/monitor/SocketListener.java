@@ -70,7 +70,7 @@ public final class SocketListener implements Listener {
         return new SocketListener(channel, description, Optional.empty());
     }
 
-    private static boolean isSocket(Path path) throws IOException {
+    static boolean isSocket(Path path) throws IOException {
         Object mode = Files.readAttributes(path, "unix:mode", LinkOption.NOFOLLOW_LINKS).get("mode");
         return mode instanceof Integer m && (m & 0170000) == 0140000;
     }

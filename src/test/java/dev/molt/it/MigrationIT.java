@@ -183,6 +183,49 @@ class MigrationIT {
     }
 
     @Test
+    void migrationToAnFdPassedWithGetfd(@TempDir Path dir) throws Exception {
+        // The client passes an open file with SCM_RIGHTS (python3's socket.send_fds, not molt's code),
+        // names it with getfd and migrates to fd:NAME.
+        Path state = dir.resolve("fd.state");
+        try (Vm src = Vm.start(dir, "src", 1, "mem=32M")) {
+            src.awaitTicks(1, 20);
+            String client = """
+                    import json, os, socket, sys, time
+                    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+                    f.readline()
+                    def cmd(m):
+                        f.write(json.dumps(m) + "\\n"); f.flush()
+                        while True:
+                            r = json.loads(f.readline())
+                            if "return" in r or "error" in r: return r
+                    cmd({"execute": "qmp_capabilities"})
+                    fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    socket.send_fds(s, [json.dumps({"execute": "getfd", "arguments": {"fdname": "mig"}}).encode() + b"\\n"], [fd])
+                    os.close(fd)
+                    while True:
+                        r = json.loads(f.readline())
+                        if "return" in r or "error" in r: break
+                    print("getfd", json.dumps(r))
+                    print("migrate", json.dumps(cmd({"execute": "migrate", "arguments": {"uri": "fd:mig"}})))
+                    for _ in range(600):
+                        m = cmd({"execute": "query-migrate"})["return"]
+                        if m.get("status") in ("completed", "failed"): break
+                        time.sleep(0.05)
+                    print("status", m.get("status"), m.get("error-desc", ""))
+                    """;
+            Process p = new ProcessBuilder("python3", "-c", client, src.qmpSocket().toString(), state.toString())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), out);
+            assertTrue(out.contains("getfd {\"return\": {}}"), out);
+            assertTrue(out.contains("status completed"), out);
+            try (Vm dst = Vm.start(dir, "dst", 1, "mem=32M", "-incoming", "file:" + state)) {
+                assertContinues(src, dst, 1);
+            }
+        }
+    }
+
+    @Test
     void deferredIncoming(@TempDir Path dir) throws Exception {
         String uri = "unix:" + dir.resolve("mig.sock");
         try (Vm src = Vm.start(dir, "src", 1, "mem=32M"); Vm dst = Vm.start(dir, "dst", 1, "mem=32M", "-incoming", "defer");
