@@ -50,7 +50,9 @@ final class HmpSession implements MonitorSession {
      */
     static HmpSession start(Monitor monitor, Connection connection, String name, boolean echo, Runnable onEnd) {
         HmpSession session = new HmpSession(monitor, connection, name, echo, onEnd);
-        Thread.ofVirtual().name(name).start(session::run);
+        // Platform threads: sessions may block in native calls (recvmsg on raw sockets), which would pin
+        // a virtual thread's carrier and starve every other session on a 2-core host.
+        Thread.ofPlatform().daemon(true).name(name).start(session::run);
         return session;
     }
 

@@ -37,7 +37,7 @@ final class OutputQueue {
         this.out = out;
         this.capacity = capacity;
         this.onFailure = onFailure;
-        Thread.ofVirtual().name("monitor-out-" + name).start(this::drain);
+        Thread.ofPlatform().daemon(true).name("monitor-out-" + name).start(this::drain);
     }
 
     /** Queues a reply, waiting while the queue is full; returns false if the client is gone. */
@@ -162,6 +162,6 @@ final class OutputQueue {
         changed.signalAll();
         if (failed) return;
         failed = true;
-        Thread.ofVirtual().name("monitor-drop").start(onFailure);
+        Thread.ofPlatform().daemon(true).name("monitor-drop").start(onFailure);
     }
 }

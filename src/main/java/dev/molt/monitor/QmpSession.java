@@ -43,7 +43,9 @@ final class QmpSession implements MonitorSession, QmpContext, EventBus.Subscribe
 
     static QmpSession start(Monitor monitor, Connection connection, String name, Runnable onEnd) {
         QmpSession session = new QmpSession(monitor, connection, name, onEnd);
-        Thread.ofVirtual().name(name).start(session::run);
+        // Platform threads: sessions may block in native calls (recvmsg on raw sockets), which would pin
+        // a virtual thread's carrier and starve every other session on a 2-core host.
+        Thread.ofPlatform().daemon(true).name(name).start(session::run);
         return session;
     }
 
