@@ -226,6 +226,34 @@ class MigrationIT {
     }
 
     @Test
+    void autoConvergeThrottlesAGuestThatDirtiesTooFast(@TempDir Path dir) throws Exception {
+        // 2 vCPUs rewriting 512 pages every 10 ms (~400 MB/s) against a 16 MiB/s link cannot converge.
+        String uri = "unix:" + dir.resolve("mig.sock");
+        try (Vm src = Vm.start(dir, "src", 2, "mem=32M dirty=512"); Vm dst = Vm.start(dir, "dst", 2, "mem=32M dirty=512", "-incoming", uri);
+             QmpClient s = src.qmp()) {
+            src.awaitTicks(2, 10);
+            dst.qmp().close();
+            s.execute("migrate-set-capabilities", Map.of("capabilities", List.of(Map.of("capability", "auto-converge", "state", true))));
+            s.execute("migrate-set-parameters", Map.of("max-bandwidth", 16L << 20));
+            s.execute("migrate", Map.of("uri", uri));
+            long deadline = System.nanoTime() + T.toNanos();
+            long throttle = 0;
+            while (throttle < 20) {
+                Map<String, Object> m = s.returned("query-migrate");
+                assertTrue(List.of("setup", "active").contains(m.get("status")), "still migrating: " + m);
+                throttle = m.get("cpu-throttle-percentage") instanceof Number n ? n.longValue() : 0;
+                if (System.nanoTime() > deadline) throw new AssertionError("no throttling: " + m);
+                Thread.sleep(100);
+            }
+            s.execute("migrate_cancel");
+            assertEquals("cancelled", awaitStatus(s, "cancelled", "failed").get("status"));
+            long n = src.last().get(0).n();
+            src.awaitTicks(2, n + 20);
+            assertTrue(src.ticks().stream().allMatch(Tick::ok));
+        }
+    }
+
+    @Test
     void deferredIncoming(@TempDir Path dir) throws Exception {
         String uri = "unix:" + dir.resolve("mig.sock");
         try (Vm src = Vm.start(dir, "src", 1, "mem=32M"); Vm dst = Vm.start(dir, "dst", 1, "mem=32M", "-incoming", "defer");
