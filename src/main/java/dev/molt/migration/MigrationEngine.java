@@ -86,8 +86,8 @@ public final class MigrationEngine implements MigrationCommands {
     @Override
     public void setParameters(Map<String, Object> parameters) {
         Object mode = parameters.get("mode");
-        if (mode != null && !"normal".equals(mode) && !"cpr-exec".equals(mode)) {
-            throw CommandError.generic("molt supports migration modes 'normal' and 'cpr-exec' so far; '" + mode + "' is not available yet");
+        if ("cpr-transfer".equals(mode)) {
+            throw CommandError.generic("molt supports migration modes 'normal', 'cpr-reboot' and 'cpr-exec' so far; 'cpr-transfer' is not available yet");
         }
         settings.setParameters(parameters);
     }
@@ -117,6 +117,14 @@ public final class MigrationEngine implements MigrationCommands {
             throw CommandError.generic("Cannot migrate a VM in state '" + rs.qapiName + "'");
         }
         boolean cprExec = settings.mode() == MigrationMode.CPR_EXEC;
+        boolean cprReboot = settings.mode() == MigrationMode.CPR_REBOOT;
+        if (cprReboot) {
+            try {
+                transport.fileUri(request); // the saved VM must outlive this process: a file
+            } catch (IOException e) {
+                throw CommandError.generic(e.getMessage().replace("cpr-exec", "cpr-reboot"));
+            }
+        }
         java.nio.file.Path program = null;
         String fileUri = null;
         if (cprExec) {
@@ -142,7 +150,7 @@ public final class MigrationEngine implements MigrationCommands {
             String uri = fileUri;
             Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, uri));
         } else {
-            Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel));
+            Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel, cprReboot));
         }
     }
 
@@ -334,7 +342,12 @@ public final class MigrationEngine implements MigrationCommands {
 
     // ---- outgoing ----
 
-    private void runOutgoing(OutgoingChannel channel) {
+    /**
+     * Normal mode: live precopy. cpr-reboot: the guest stops first (QEMU stops it at connect), then
+     * RAM (unless x-ignore-shared applies) and the device state go to the file, and the source ends
+     * in postmigrate, ready to quit; a later molt resumes from the file.
+     */
+    private void runOutgoing(OutgoingChannel channel, boolean stopFirst) {
         boolean wasRunning = machine.state() == RunState.RUNNING;
         boolean stopped = false;
         RateLimiter limiter = new RateLimiter(settings.number("max-bandwidth"));
@@ -351,6 +364,23 @@ public final class MigrationEngine implements MigrationCommands {
                 stopped = true;
                 machine.setRunState(RunState.FINISH_MIGRATE);
                 setStatus(MigrationStatus.DEVICE);
+                writer.state(machine.captureState(wasRunning));
+                writer.finish();
+                out.flush();
+                channel.confirm();
+                downtimeMillis = (System.nanoTime() - stopAt) / 1_000_000;
+                machine.setRunState(RunState.POSTMIGRATE);
+                finish(MigrationStatus.COMPLETED, null);
+                return;
+            }
+            if (stopFirst) {
+                long stopAt = System.nanoTime();
+                machine.pause();
+                stopped = true;
+                machine.setRunState(RunState.FINISH_MIGRATE);
+                setStatus(MigrationStatus.DEVICE);
+                limiter.setLimit(0);
+                ram.sendAll();
                 writer.state(machine.captureState(wasRunning));
                 writer.finish();
                 out.flush();
