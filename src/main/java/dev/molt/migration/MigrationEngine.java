@@ -172,15 +172,12 @@ public final class MigrationEngine implements MigrationCommands {
     private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String fileUri) {
         boolean wasRunning = machine.state() == RunState.RUNNING;
         long stoppedAt = wallNanos();
-        long stopNanos = System.nanoTime();
         boolean stopped = false;
         try {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
-            machine.pause();
+            long stopNanos = stopGuest();
             stopped = true;
-            machine.setRunState(RunState.FINISH_MIGRATE);
-            setStatus(MigrationStatus.DEVICE);
             try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
                 VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
                 writer.state(machine.captureState(wasRunning));
@@ -356,91 +353,31 @@ public final class MigrationEngine implements MigrationCommands {
              RamSender ram = new RamSender(machine, writer, limiter, stats, () -> cancelRequested)) {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
-            if (ignoresSharedRam()) {
-                // x-ignore-shared with a shared named file: the destination maps the same file, so no
-                // page is sent; the guest stops and only the device state goes.
-                long stopAt = System.nanoTime();
-                machine.pause();
-                stopped = true;
-                machine.setRunState(RunState.FINISH_MIGRATE);
-                setStatus(MigrationStatus.DEVICE);
-                writer.state(machine.captureState(wasRunning));
-                writer.finish();
-                out.flush();
-                channel.confirm();
-                downtimeMillis = (System.nanoTime() - stopAt) / 1_000_000;
-                machine.setRunState(RunState.POSTMIGRATE);
-                finish(MigrationStatus.COMPLETED, null);
-                return;
+            // x-ignore-shared with a shared named file: the destination maps the same file, so no page is sent.
+            boolean sendRam = !ignoresSharedRam();
+            boolean precopy = sendRam && !stopFirst;
+            if (precopy) {
+                ram.startTracking();
+                precopy(ram);
             }
-            if (stopFirst) {
-                long stopAt = System.nanoTime();
-                machine.pause();
-                stopped = true;
-                machine.setRunState(RunState.FINISH_MIGRATE);
-                setStatus(MigrationStatus.DEVICE);
-                limiter.setLimit(0);
-                ram.sendAll();
-                writer.state(machine.captureState(wasRunning));
-                writer.finish();
-                out.flush();
-                channel.confirm();
-                downtimeMillis = (System.nanoTime() - stopAt) / 1_000_000;
-                machine.setRunState(RunState.POSTMIGRATE);
-                finish(MigrationStatus.COMPLETED, null);
-                return;
-            }
-            ram.startTracking();
-            long passStart = System.nanoTime();
-            ram.sendAll();
-            long downtimeLimitMs = settings.number("downtime-limit");
-            Throttle throttle = new Throttle(machine);
-            try {
-            while (true) {
-                double seconds = Math.max(1e-3, (System.nanoTime() - passStart) / 1e9);
-                long sent = stats.transferredBytes;
-                double bytesPerSecond = Math.max(1, sent / ((System.nanoTime() - startNanos) / 1e9));
-                stats.mbps = bytesPerSecond * 8 / 1e6;
-                // avail-switchover-bandwidth: what the user says the link gives at switchover, when the
-                // measured rate (shared with other traffic) would underestimate it (QEMU's meaning).
-                long switchover = settings.number("avail-switchover-bandwidth");
-                if (switchover > 0) bytesPerSecond = switchover;
-                long dirty = ram.syncDirty();
-                stats.dirtyPagesRate = (long) (dirty / seconds);
-                expectedDowntimeMillis = (long) (dirty * (double) RamSender.PAGE / bytesPerSecond * 1000);
-                if (expectedDowntimeMillis <= downtimeLimitMs) break;
-                if (settings.capability("auto-converge") && stats.passes >= 2) {
-                    // The guest dirties memory faster than it can be sent: slow its vCPUs down, more each pass.
-                    int pct = throttle.percent() == 0 ? (int) settings.number("cpu-throttle-initial")
-                            : (int) Math.min(settings.number("max-cpu-throttle"), throttle.percent() + settings.number("cpu-throttle-increment"));
-                    throttle.set(pct);
-                    cpuThrottle = throttle.percent();
-                }
-                passStart = System.nanoTime();
-                if (settings.capability("events")) events.emit(Events.migrationPass(stats.passes + 1));
-                ram.sendDirty();
-            }
-            } finally {
-                throttle.close();
-                cpuThrottle = 0;
-            }
-            // Switch over: stop the guest, send what it dirtied last and the device state.
-            long stopAt = System.nanoTime();
-            machine.pause();
+            // Switch over: stop the guest, send what is left of RAM and the device state.
+            long stopAt = stopGuest();
             stopped = true;
-            machine.setRunState(RunState.FINISH_MIGRATE);
-            setStatus(MigrationStatus.DEVICE);
             limiter.setLimit(0); // the guest is stopped: send as fast as possible
-            ram.syncDirty();
-            if (machine.dirtyLogReliable()) {
-                ram.sendDirty();
-            } else {
-                // kvm_pvm's dirty log misses guest writes (measured: the destination resumed with stale
-                // pages), so with the guest stopped every page is sent again: correct, but the pause
-                // then grows with RAM. Hardware KVM sends only what the guest dirtied.
+            if (precopy) {
+                ram.syncDirty();
+                if (machine.dirtyLogReliable()) {
+                    ram.sendDirty();
+                } else {
+                    // kvm_pvm's dirty log misses guest writes (measured: the destination resumed with stale
+                    // pages), so with the guest stopped every page is sent again: correct, but the pause
+                    // then grows with RAM. Hardware KVM sends only what the guest dirtied.
+                    ram.sendAll();
+                }
+                ram.stopTracking();
+            } else if (sendRam) {
                 ram.sendAll();
             }
-            ram.stopTracking();
             writer.state(machine.captureState(wasRunning));
             writer.finish();
             out.flush();
@@ -461,6 +398,52 @@ public final class MigrationEngine implements MigrationCommands {
                 else fail(message(e));
             }
         }
+    }
+
+    /**
+     * Live precopy: a first pass over all of RAM, then passes over what the guest dirtied, until the
+     * rest fits the downtime limit at the measured (or given) bandwidth; auto-converge throttles the
+     * vCPUs of a guest that dirties faster than the link sends.
+     */
+    private void precopy(RamSender ram) throws IOException, InterruptedException {
+        long passStart = System.nanoTime();
+        ram.sendAll();
+        long downtimeLimitMs = settings.number("downtime-limit");
+        try (Throttle throttle = new Throttle(machine)) {
+            while (true) {
+                double seconds = Math.max(1e-3, (System.nanoTime() - passStart) / 1e9);
+                double bytesPerSecond = Math.max(1, stats.transferredBytes / ((System.nanoTime() - startNanos) / 1e9));
+                stats.mbps = bytesPerSecond * 8 / 1e6;
+                // avail-switchover-bandwidth: what the user says the link gives at switchover, when the
+                // measured rate (shared with other traffic) would underestimate it (QEMU's meaning).
+                long switchover = settings.number("avail-switchover-bandwidth");
+                if (switchover > 0) bytesPerSecond = switchover;
+                long dirty = ram.syncDirty();
+                stats.dirtyPagesRate = (long) (dirty / seconds);
+                expectedDowntimeMillis = (long) (dirty * (double) RamSender.PAGE / bytesPerSecond * 1000);
+                if (expectedDowntimeMillis <= downtimeLimitMs) return;
+                if (settings.capability("auto-converge") && stats.passes >= 2) {
+                    int pct = throttle.percent() == 0 ? (int) settings.number("cpu-throttle-initial")
+                            : (int) Math.min(settings.number("max-cpu-throttle"), throttle.percent() + settings.number("cpu-throttle-increment"));
+                    throttle.set(pct);
+                    cpuThrottle = throttle.percent();
+                }
+                passStart = System.nanoTime();
+                if (settings.capability("events")) events.emit(Events.migrationPass(stats.passes + 1));
+                ram.sendDirty();
+            }
+        } finally {
+            cpuThrottle = 0;
+        }
+    }
+
+    /** Stops the guest for the final part of a migration; returns when (System.nanoTime) it stopped. */
+    private long stopGuest() {
+        long stopAt = System.nanoTime();
+        machine.pause();
+        machine.setRunState(RunState.FINISH_MIGRATE);
+        setStatus(MigrationStatus.DEVICE);
+        return stopAt;
     }
 
     /** x-ignore-shared applies: the capability is on and RAM is a shared named file both sides map. */
