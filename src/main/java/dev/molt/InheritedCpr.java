@@ -7,9 +7,20 @@ import dev.molt.memory.RamBlock;
 import dev.molt.migration.cpr.CprExec;
 import dev.molt.migration.cpr.CprState;
 import dev.molt.migration.cpr.CprStateFile;
+import dev.molt.cli.UsageException;
+import dev.molt.migration.MigrationEngine;
+import dev.molt.migration.channel.ChannelType;
+import dev.molt.migration.channel.FdResolver;
+import dev.molt.migration.channel.Incoming;
+import dev.molt.migration.channel.MigrationAddress;
+import dev.molt.migration.channel.MigrationChannel;
+import dev.molt.migration.channel.MigrationStream;
+import dev.molt.migration.channel.PendingIncoming;
+import dev.molt.migration.cpr.CprTransfer;
 import dev.molt.sys.Fd;
 import dev.molt.sys.Posix;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,11 +36,54 @@ final class InheritedCpr {
     private final CprState state;
     private final Fd stateFd;
     private final List<Fd> preserved = new ArrayList<>();
+    /** cpr-transfer only: the channel from the old molt, hung up once the main channel listens. */
+    private final MigrationStream transferChannel;
 
-    private InheritedCpr(CprState state, Fd stateFd) {
+    private InheritedCpr(CprState state, Fd stateFd, MigrationStream transferChannel) {
         this.state = state;
         this.stateFd = stateFd;
+        this.transferChannel = transferChannel;
         for (CprState.PreservedFd f : state.fds()) preserved.add(new Fd(f.fd(), "cpr:" + f.name()));
+    }
+
+    /**
+     * cpr-transfer, new side: listens on the cpr channel of {@code -incoming} and blocks, before any
+     * guest object exists, until the old molt connects and hands over its CPR state and RAM fds.
+     */
+    static InheritedCpr receiveTransfer(MigrationAddress address) {
+        if (!(address instanceof MigrationAddress.Unix || address instanceof MigrationAddress.Fd)) {
+            throw new UsageException("bad cpr channel socket type; must be unix");
+        }
+        MigrationStream channel = null;
+        try (PendingIncoming listening = Incoming.listen(new MigrationChannel(ChannelType.CPR, address), FdResolver.inherited())) {
+            channel = listening.accept();
+            CprState s = CprTransfer.receive(channel);
+            return new InheritedCpr(s, null, channel);
+        } catch (IOException | RuntimeException e) {
+            if (channel != null) {
+                try {
+                    channel.close();
+                } catch (IOException ignored) {
+                    // Failing anyway; the old molt sees the hang-up and keeps the guest.
+                }
+            }
+            throw new UsageException("cpr-transfer: cannot receive the CPR state on " + address.uri() + ": " + e.getMessage());
+        }
+    }
+
+    /** What the incoming migration needs to finish this live update. */
+    MigrationEngine.CprInPlace inPlace(long mainAt) {
+        if (transferChannel == null) return MigrationEngine.CprInPlace.exec(state, mainAt);
+        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer);
+    }
+
+    /** Tells the old molt that the main channel listens: it stops the guest and sends its state now. */
+    private void hangUpTransfer() {
+        try {
+            transferChannel.close();
+        } catch (IOException ignored) {
+            // The old molt sees the hang-up either way.
+        }
     }
 
     /** Null unless this process was started by a live update. */
@@ -46,7 +100,7 @@ final class InheritedCpr {
         }
         try {
             CprState s = CprStateFile.read(fd);
-            InheritedCpr cpr = new InheritedCpr(s, new Fd(fd, "cpr-state"));
+            InheritedCpr cpr = new InheritedCpr(s, new Fd(fd, "cpr-state"), null);
             // Preserved fds go back to close-on-exec: no later child inherits guest RAM by accident.
             Posix.setCloexec(fd, true);
             for (Fd f : cpr.preserved) Posix.setCloexec(f.num(), true);
@@ -83,6 +137,13 @@ final class InheritedCpr {
      * device state and RAM. Does not return (on a second failure molt exits rather than loop).
      */
     void rollback(String reason) {
+        if (transferChannel != null) {
+            // Exiting closes the channels: the old molt, which never let go of the guest, keeps running it.
+            System.err.println("molt: cpr-transfer failed in the new process: " + reason + "; the guest runs on in the old molt");
+            System.err.flush();
+            dev.molt.sys.Terminal.restoreAll();
+            System.exit(1);
+        }
         System.err.println("molt: live update failed in the new process: " + reason);
         if (System.getenv(CprState.ROLLBACK_ENV) != null) {
             System.err.println("molt: the previous molt could not resume the guest either; giving up");

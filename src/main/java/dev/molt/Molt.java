@@ -82,10 +82,15 @@ public final class Molt {
         if (cpr != null && config.incoming().isEmpty()) {
             cpr.rollback("the new command line has no -incoming: molt never boots a fresh guest over the RAM of a running one");
         }
+        IncomingOptions incoming = IncomingOptions.none();
+        for (String option : config.incoming()) incoming = incoming.with(option);
+        if (cpr != null && incoming.cpr().isPresent()) System.err.println("molt: ignoring cpr channel for migration mode cpr-exec");
+        if (incoming.cpr().isPresent() && !incoming.incoming()) throw new UsageException("a cpr channel needs a main -incoming channel too");
 
         Kvm kvm = Kvm.open(System.getenv().getOrDefault("MOLT_KVM_DEVICE", Kvm.DEVICE));
         Map<String, Chardev> chardevs = new LinkedHashMap<>();
         Machine[] machine = new Machine[1];
+        InheritedCpr[] received = {cpr}; // cpr-exec's from the environment, or cpr-transfer's once received
         Runnable quit = () -> {
             if (machine[0] != null) machine[0].requestShutdown(LifecycleCause.HOST_UI);
         };
@@ -99,11 +104,14 @@ public final class Molt {
                 chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit));
             }
             monitors = MonitorSetup.bind(config.monitors(), config.chardevs());
+            // cpr-transfer: block here, before the guest's objects exist, until the old molt hands them over.
+            if (cpr == null && incoming.cpr().isPresent()) received[0] = InheritedCpr.receiveTransfer(incoming.cpr().get());
+            InheritedCpr inherited = received[0];
             Chardev console = config.serials().isEmpty()
                     ? new NullChardev("serial-none")
                     : chardevs.get(config.serials().getFirst());
             MachineConfig mc = machineConfig(config);
-            machine[0] = cpr == null ? Machine.create(mc, kvm, console) : Machine.create(mc, kvm, console, cpr.adoptRam(mc));
+            machine[0] = inherited == null ? Machine.create(mc, kvm, console) : Machine.create(mc, kvm, console, inherited.adoptRam(mc));
             MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version());
             machine[0].setObserver(target);
             if (pidfile != null) writePidfile(pidfile);
@@ -111,15 +119,13 @@ public final class Molt {
             MigrationEngine migration = new MigrationEngine(machine[0], events, new ChannelTransport(name ->
                     passedFds.take(name).map(f -> new Fd(f.fd(), "fd:" + name)).orElseThrow(() ->
                             new IOException("File descriptor named '" + name + "' has not been found"))));
-            IncomingOptions incoming = IncomingOptions.none();
-            for (String option : config.incoming()) incoming = incoming.with(option);
             if (incoming.incoming()) {
                 Machine m = machine[0];
                 migration.allowIncoming(() -> {
-                    if (cpr != null) cpr.rollback("load of migration failed: " + migration.lastError());
+                    if (inherited != null) inherited.rollback("load of migration failed: " + migration.lastError());
                     m.requestExit("molt: load of migration failed: " + migration.lastError());
                 });
-                MigrationEngine.CprInPlace inPlace = cpr == null ? null : new MigrationEngine.CprInPlace(cpr.state(), mainAt);
+                MigrationEngine.CprInPlace inPlace = inherited == null ? null : inherited.inPlace(mainAt);
                 var address = incoming.mainAddress();
                 if (address.isPresent()) {
                     migration.startIncoming(new MigrationCommands.IncomingRequest(Optional.of(address.get().uri()),
@@ -151,7 +157,7 @@ public final class Molt {
             return status;
         } catch (RuntimeException e) {
             // Before anything is released: inherited guest RAM must survive into the previous molt.
-            if (cpr != null) cpr.rollback(e.getMessage());
+            if (received[0] != null) received[0].rollback(e.getMessage());
             throw e;
         } finally {
             if (monitors != null) monitors.close(); // idempotent; a failed exec's replacement is closed at exit too

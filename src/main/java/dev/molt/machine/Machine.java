@@ -191,6 +191,15 @@ public final class Machine implements AutoCloseable {
      * again only if it was running when captured; otherwise it stays paused.
      */
     public synchronized void loadState(VmState s) {
+        loadState(s, () -> { });
+    }
+
+    /**
+     * As {@link #loadState(VmState)}, running {@code beforeResume} once the state is in place and
+     * before a guest that was running runs again (cpr-transfer tells the old molt it let go then).
+     * If it throws, the guest stays paused here.
+     */
+    public synchronized void loadState(VmState s, Runnable beforeResume) {
         if (s.vcpus().size() != config.cpus()) {
             throw new MachineException("the incoming VM has " + s.vcpus().size() + " vCPUs, this machine has " + config.cpus() + " (-smp)");
         }
@@ -217,6 +226,7 @@ public final class Machine implements AutoCloseable {
             });
         }
         state = RunState.PAUSED;
+        beforeResume.run();
         if (s.running()) resume();
     }
 

@@ -25,15 +25,18 @@ public final class ChannelTransport implements MigrationEngine.Transport {
 
     @Override
     public MigrationEngine.OutgoingChannel connect(MigrateRequest request) throws IOException {
-        MigrationChannels channels = channels(request);
-        if (channels.cpr().isPresent()) throw new IOException("a cpr channel is only used with mode cpr-transfer");
-        MigrationStream stream = Outgoing.open(channels.main(), fds);
+        MigrationStream stream = Outgoing.open(channels(request).main(), fds);
         return new MigrationEngine.OutgoingChannel() {
             private boolean confirmed;
 
             @Override
             public OutputStream output() {
                 return stream.output();
+            }
+
+            @Override
+            public InputStream input() {
+                return stream.input();
             }
 
             @Override
@@ -63,13 +66,34 @@ public final class ChannelTransport implements MigrationEngine.Transport {
     }
 
     @Override
-    public String fileUri(MigrateRequest request) throws IOException {
+    public String checkChannels(MigrateRequest request, MigrationMode mode) throws IOException {
         MigrationChannels channels = channels(request);
-        if (!(channels.main() instanceof MigrationAddress.File f)) {
-            // QEMU only warns that another channel "may quietly block" the exec; molt refuses.
-            throw new IOException("cpr-exec needs a file: migration URI for the device state (got " + channels.main().uri() + ")");
+        MigrationAddress main = channels.main();
+        switch (mode) {
+            case NORMAL -> { }
+            case CPR_REBOOT, CPR_EXEC -> {
+                if (!(main instanceof MigrationAddress.File)) {
+                    // The saved VM must outlive this process. For cpr-exec QEMU only warns that another
+                    // channel "may quietly block" the exec; molt refuses.
+                    throw new IOException(mode.qapiName + " needs a file: migration URI for the device state (got " + main.uri() + ")");
+                }
+            }
+            case CPR_TRANSFER -> {
+                if (main instanceof MigrationAddress.File) throw new IOException("Migration requires streamable transport (eg unix)");
+                if (channels.cpr().isEmpty()) throw new IOException("missing 'cpr' migration channel");
+                if (!(channels.cpr().get() instanceof MigrationAddress.Unix)) throw new IOException("bad cpr channel address; must be unix");
+            }
         }
-        return f.uri();
+        if (mode != MigrationMode.CPR_TRANSFER && channels.cpr().isPresent()) {
+            throw new IOException("a cpr channel is only used with mode cpr-transfer");
+        }
+        return main.uri();
+    }
+
+    @Override
+    public MigrationStream connectCpr(MigrateRequest request) throws IOException {
+        MigrationAddress cpr = channels(request).cpr().orElseThrow(() -> new IOException("missing 'cpr' migration channel"));
+        return Outgoing.open(cpr, fds);
     }
 
     private static MigrationChannels channels(MigrateRequest request) throws IOException {
@@ -102,6 +126,12 @@ public final class ChannelTransport implements MigrationEngine.Transport {
             @Override
             public String describe() {
                 return pending.describe();
+            }
+
+            @Override
+            public OutputStream returnPath() {
+                if (stream == null) throw new IllegalStateException("not connected yet");
+                return stream.output();
             }
 
             @Override

@@ -9,6 +9,7 @@ import dev.molt.monitor.Events;
 import dev.molt.migration.cpr.CprExec;
 import dev.molt.migration.cpr.CprState;
 import dev.molt.migration.cpr.CprStateFile;
+import dev.molt.migration.cpr.CprTransfer;
 import dev.molt.monitor.MigrationCommands;
 
 import java.io.IOException;
@@ -46,13 +47,23 @@ public final class MigrationEngine implements MigrationCommands {
 
         IncomingChannel listen(IncomingRequest request) throws IOException;
 
-        /** The request's main channel as a file: URI; an error for any other channel (cpr-exec needs a file). */
-        String fileUri(MigrateRequest request) throws IOException;
+        /**
+         * Checks the request's channels against the mode, in QEMU's words where QEMU has them
+         * (cpr-exec and cpr-reboot need a file, cpr-transfer a stream plus a unix cpr channel);
+         * returns the main channel's URI.
+         */
+        String checkChannels(MigrateRequest request, MigrationMode mode) throws IOException;
+
+        /** cpr-transfer: connects the request's cpr channel (a unix socket the new molt listens on). */
+        dev.molt.migration.channel.MigrationStream connectCpr(MigrateRequest request) throws IOException;
     }
 
     /** A connected outgoing stream. */
     public interface OutgoingChannel extends AutoCloseable {
         java.io.OutputStream output();
+
+        /** Bytes back from the destination (sockets and fd: only); cpr-transfer reads the new molt's reply here. */
+        java.io.InputStream input();
 
         /** Checks, after everything was written, that the far end took it (an exec command's exit status). */
         default void confirm() throws IOException { }
@@ -66,6 +77,9 @@ public final class MigrationEngine implements MigrationCommands {
         java.io.InputStream accept() throws IOException;
 
         String describe();
+
+        /** Bytes back to the source (sockets and fd: only), once {@link #accept()} returned. */
+        java.io.OutputStream returnPath();
 
         @Override
         void close();
@@ -85,10 +99,6 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public void setParameters(Map<String, Object> parameters) {
-        Object mode = parameters.get("mode");
-        if ("cpr-transfer".equals(mode)) {
-            throw CommandError.generic("molt supports migration modes 'normal', 'cpr-reboot' and 'cpr-exec' so far; 'cpr-transfer' is not available yet");
-        }
         settings.setParameters(parameters);
     }
 
@@ -110,32 +120,42 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public synchronized void migrate(MigrateRequest request) {
+        MigrationMode mode = settings.mode();
+        String mainUri;
+        try {
+            mainUri = transport.checkChannels(request, mode); // QEMU checks the transport before anything else
+        } catch (IOException e) {
+            throw CommandError.generic(e.getMessage());
+        }
         if (status.inProgress()) throw CommandError.generic("There's a migration process in progress");
         RunState rs = machine.state();
         if (rs == RunState.INMIGRATE) throw CommandError.generic("Guest is waiting for an incoming migration");
         if (rs == RunState.POSTMIGRATE || rs == RunState.SHUTDOWN || rs == RunState.INTERNAL_ERROR) {
             throw CommandError.generic("Cannot migrate a VM in state '" + rs.qapiName + "'");
         }
-        boolean cprExec = settings.mode() == MigrationMode.CPR_EXEC;
-        boolean cprReboot = settings.mode() == MigrationMode.CPR_REBOOT;
-        if (cprReboot) {
-            try {
-                transport.fileUri(request); // the saved VM must outlive this process: a file
-            } catch (IOException e) {
-                throw CommandError.generic(e.getMessage().replace("cpr-exec", "cpr-reboot"));
-            }
-        }
         java.nio.file.Path program = null;
-        String fileUri = null;
-        if (cprExec) {
-            // Everything that can be checked is checked while the guest still runs (qemu-cpr.md §3, §7).
+        // Everything that can be checked is checked while the guest still runs (qemu-cpr.md §3, §7).
+        try {
+            if (mode == MigrationMode.CPR_EXEC) program = CprExec.resolveProgram(settings.cprExecCommand());
+            if (mode == MigrationMode.CPR_EXEC || mode == MigrationMode.CPR_TRANSFER) CprExec.requirePreservable(machine.ram().block());
+        } catch (IllegalArgumentException e) {
+            throw CommandError.generic(e.getMessage());
+        }
+        if (mode == MigrationMode.CPR_TRANSFER) {
+            // As QEMU, the cpr channel is connected and the fds sent before migrate returns; the new
+            // molt's reply and the switch-over follow on the migration thread.
+            dev.molt.migration.channel.MigrationStream cpr;
             try {
-                program = CprExec.resolveProgram(settings.cprExecCommand());
-                CprExec.requirePreservable(machine.ram().block());
-                fileUri = transport.fileUri(request);
-            } catch (IllegalArgumentException | IOException e) {
+                cpr = transport.connectCpr(request);
+            } catch (IOException e) {
+                begin();
+                fail(e.getMessage());
                 throw CommandError.generic(e.getMessage());
             }
+            begin();
+            activeChannel = cpr::abort; // wakes the thread waiting for the new molt to hang up
+            Thread.ofPlatform().name("migration-cpr-transfer").daemon(true).start(() -> runCprTransfer(request, cpr));
+            return;
         }
         OutgoingChannel channel;
         try {
@@ -145,12 +165,12 @@ public final class MigrationEngine implements MigrationCommands {
         }
         begin();
         activeChannel = channel;
-        if (cprExec) {
+        if (mode == MigrationMode.CPR_EXEC) {
             java.nio.file.Path prog = program;
-            String uri = fileUri;
-            Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, uri));
+            Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, mainUri));
         } else {
-            Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel, cprReboot));
+            boolean stopFirst = mode == MigrationMode.CPR_REBOOT;
+            Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel, stopFirst));
         }
     }
 
@@ -206,6 +226,63 @@ public final class MigrationEngine implements MigrationCommands {
                 if (wasRunning) machine.resume();
             }
             fail(message(e));
+        }
+    }
+
+    /** The new molt's reply on the main channel once it loaded the state: it resumes the guest now. */
+    public static final int CPR_TRANSFER_RESUMING = 'R';
+
+    /**
+     * cpr-transfer, old side: the CPR state and RAM fds go to the new molt, which hangs up the cpr
+     * channel once it listens on the main channel; then the guest stops and its device state (no RAM
+     * pages: the new molt maps the same memfds) goes over the main channel. The guest is the new
+     * molt's only when it replies that it resumes it; if it fails or dies before that, the guest runs
+     * on here. Until the stop, failing or cancelling costs the guest nothing.
+     */
+    private void runCprTransfer(MigrateRequest request, dev.molt.migration.channel.MigrationStream cpr) {
+        boolean wasRunning = machine.state() == RunState.RUNNING;
+        boolean stopped = false;
+        OutgoingChannel channel = null;
+        try {
+            try (cpr) {
+                var block = machine.ram().block();
+                CprState state = new CprState(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())),
+                        CprExec.ownCommandLine(), "", 0, 0, 0, wasRunning);
+                CprTransfer.send(cpr, state, List.of(block.fd()));
+                CprTransfer.awaitHangup(cpr);
+            }
+            if (cancelRequested) throw new IOException("cancelled");
+            channel = transport.connect(request);
+            activeChannel = channel;
+            setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
+            setStatus(MigrationStatus.ACTIVE);
+            long stopNanos = stopGuest();
+            stopped = true;
+            java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16);
+            VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
+            writer.state(machine.captureState(wasRunning));
+            writer.finish();
+            out.flush();
+            // From here a cancel must not resume the guest: the new molt may already run it.
+            activeChannel = null;
+            int reply = channel.input().read();
+            if (reply != CPR_TRANSFER_RESUMING) {
+                throw new IOException("the new molt did not take the guest over (" + (reply < 0 ? "it closed the channel" : "reply " + reply) + ")");
+            }
+            channel.confirm();
+            downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
+            machine.setRunState(RunState.POSTMIGRATE);
+            finish(MigrationStatus.COMPLETED, null);
+        } catch (Exception e) {
+            boolean cancelled = cancelRequested && !stopped;
+            if (stopped) {
+                machine.setRunState(RunState.PAUSED);
+                if (wasRunning) machine.resume();
+            }
+            if (cancelled) finish(MigrationStatus.CANCELLED, null);
+            else fail(message(e));
+        } finally {
+            if (channel != null) channel.close();
         }
     }
 
@@ -302,8 +379,16 @@ public final class MigrationEngine implements MigrationCommands {
         if (request != null) startIncoming0(request, exitOnError);
     }
 
-    /** What the new molt of a cpr-exec update needs to report the update when the guest runs again. */
-    public record CprInPlace(CprState state, long jvmStartWallNanos) {}
+    /**
+     * What the new molt of a live update needs: for cpr-exec, what it reports when the guest runs
+     * again; for cpr-transfer ({@code transfer}), {@code onListening} hangs up the cpr channel once
+     * the main channel listens, which tells the old molt to stop the guest and send its state.
+     */
+    public record CprInPlace(CprState state, long jvmStartWallNanos, boolean transfer, Runnable onListening) {
+        public static CprInPlace exec(CprState state, long jvmStartWallNanos) {
+            return new CprInPlace(state, jvmStartWallNanos, false, () -> { });
+        }
+    }
 
     private volatile CprInPlace cprIncoming;
 
@@ -316,6 +401,7 @@ public final class MigrationEngine implements MigrationCommands {
         }
         begin();
         activeChannel = channel;
+        if (cprIncoming != null) cprIncoming.onListening().run();
         Thread.ofPlatform().name("migration-in").daemon(true).start(() -> runIncoming(channel, exitOnError));
     }
 
@@ -328,9 +414,23 @@ public final class MigrationEngine implements MigrationCommands {
                 state = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam());
             }
             long loaded = wallNanos();
-            machine.loadState(state);
-            if (cpr != null) completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
-            else finish(MigrationStatus.COMPLETED, null);
+            if (cpr != null && cpr.transfer()) {
+                // The old molt resumes the guest itself unless told, before the guest runs here, that it is ours.
+                machine.loadState(state, () -> {
+                    try {
+                        java.io.OutputStream reply = channel.returnPath();
+                        reply.write(CPR_TRANSFER_RESUMING);
+                        reply.flush();
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException("cannot tell the old molt that the guest resumes here: " + e.getMessage(), e);
+                    }
+                });
+                finish(MigrationStatus.COMPLETED, null);
+            } else {
+                machine.loadState(state);
+                if (cpr != null) completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
+                else finish(MigrationStatus.COMPLETED, null);
+            }
         } catch (Exception e) {
             fail("load of migration failed: " + message(e));
             if (exitOnError) onIncomingFailure.run();

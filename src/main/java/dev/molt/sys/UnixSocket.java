@@ -18,7 +18,7 @@ public final class UnixSocket {
     private UnixSocket() {}
 
     private static final int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 02000000;
-    private static final int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_CMSG_CLOEXEC = 0x40000000, MSG_CTRUNC = 0x8;
+    private static final int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_CMSG_CLOEXEC = 0x40000000, MSG_CTRUNC = 0x8, MSG_NOSIGNAL = 0x4000;
     private static final int SHUT_RDWR = 2;
     private static final int SUN_PATH_MAX = 108;
 
@@ -59,6 +59,11 @@ public final class UnixSocket {
      * the same message are closed: QMP passes one at a time).
      */
     public static Received recv(Fd fd, MemorySegment buf, long len) {
+        return recv(fd.num(), buf, len);
+    }
+
+    /** {@link #recv(Fd, MemorySegment, long)} on a socket borrowed by number. */
+    public static Received recv(int socket, MemorySegment buf, long len) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment iov = a.allocate(16, 8);
             iov.set(JAVA_LONG, 0, buf.address());
@@ -72,7 +77,7 @@ public final class UnixSocket {
             msg.set(JAVA_LONG, 40, controlLen);
             long n;
             do {
-                n = Syscall.raw(Syscall.RECVMSG, fd.num(), msg.address(), MSG_CMSG_CLOEXEC, 0, 0, 0);
+                n = Syscall.raw(Syscall.RECVMSG, socket, msg.address(), MSG_CMSG_CLOEXEC, 0, 0, 0);
             } while (n == -Errno.EINTR.value);
             if (n < 0) throw new ErrnoException("recvmsg", (int) -n);
             int passed = -1;
@@ -94,6 +99,36 @@ public final class UnixSocket {
                 throw new ErrnoException("recvmsg (control data truncated)", Errno.EINVAL.value);
             }
             return new Received((int) n, passed);
+        }
+    }
+
+    /**
+     * Sends one byte carrying {@code passed} with SCM_RIGHTS on the connected socket {@code socket}
+     * (cpr-transfer hands guest RAM memfds over this way, one fd per byte, as QEMU does).
+     */
+    public static void sendFd(int socket, int passed) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment data = a.allocate(1);
+            data.set(JAVA_BYTE, 0, (byte) ' ');
+            MemorySegment iov = a.allocate(16, 8);
+            iov.set(JAVA_LONG, 0, data.address());
+            iov.set(JAVA_LONG, 8, 1);
+            MemorySegment control = a.allocate(24, 8); // CMSG_SPACE(sizeof(int))
+            control.set(JAVA_LONG, 0, 20);             // CMSG_LEN(sizeof(int))
+            control.set(JAVA_INT, 8, SOL_SOCKET);
+            control.set(JAVA_INT, 12, SCM_RIGHTS);
+            control.set(JAVA_INT, 16, passed);
+            MemorySegment msg = a.allocate(56, 8);
+            msg.set(JAVA_LONG, 16, iov.address());
+            msg.set(JAVA_LONG, 24, 1);
+            msg.set(JAVA_LONG, 32, control.address());
+            msg.set(JAVA_LONG, 40, 24);
+            long n;
+            do {
+                n = Syscall.raw(Syscall.SENDMSG, socket, msg.address(), MSG_NOSIGNAL, 0, 0, 0);
+            } while (n == -Errno.EINTR.value);
+            if (n < 0) throw new ErrnoException("sendmsg", (int) -n);
+            if (n != 1) throw new ErrnoException("sendmsg (short write)", Errno.EIO.value);
         }
     }
 

@@ -18,11 +18,7 @@ public final class CprStateFile {
 
     /** Writes {@code state} into a new memfd (close-on-exec; the caller clears that for the exec). */
     public static Fd write(CprState state) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        StateStreamWriter w = new StateStreamWriter(bytes);
-        w.section(CprState.DESCRIPTION, 0, state);
-        w.finish();
-        byte[] b = bytes.toByteArray();
+        byte[] b = encode(state);
         Fd fd = Posix.memfdCreate("MOLT_CPR_EXEC_STATE", Posix.MFD_CLOEXEC);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(b.length);
@@ -39,11 +35,25 @@ public final class CprStateFile {
     /** Reads the state from an inherited memfd (from its start, through a fresh open of /proc/self/fd). */
     public static CprState read(int fd) throws IOException {
         try (InputStream in = new FileInputStream("/proc/self/fd/" + fd)) {
-            StateStreamReader r = new StateStreamReader(in);
-            r.register(CprState.DESCRIPTION);
-            CprState s = r.expect(CprState.DESCRIPTION, 0);
-            r.finish();
-            return s;
+            return decode(in);
         }
+    }
+
+    /** The state as one cpr-state section of molt's state-stream format (checksummed, versioned). */
+    static byte[] encode(CprState state) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        StateStreamWriter w = new StateStreamWriter(bytes);
+        w.section(CprState.DESCRIPTION, 0, state);
+        w.finish();
+        return bytes.toByteArray();
+    }
+
+    /** Reads exactly one encoded state from {@code in}; any damage is a VmStateException naming it. */
+    static CprState decode(InputStream in) {
+        StateStreamReader r = new StateStreamReader(new java.io.BufferedInputStream(in));
+        r.register(CprState.DESCRIPTION);
+        CprState s = r.expect(CprState.DESCRIPTION, 0);
+        r.finish();
+        return s;
     }
 }
