@@ -17,6 +17,7 @@ import dev.molt.migration.channel.MigrationChannel;
 import dev.molt.migration.channel.MigrationStream;
 import dev.molt.migration.channel.PendingIncoming;
 import dev.molt.migration.cpr.CprTransfer;
+import dev.molt.migration.cpr.Keeper;
 import dev.molt.sys.Fd;
 import dev.molt.sys.Posix;
 
@@ -39,11 +40,23 @@ final class InheritedCpr {
     /** cpr-transfer only: the channel from the old molt, hung up once the main channel listens. */
     private final MigrationStream transferChannel;
 
+    /** cpr-exec: the pipe to the keeper that guards this update, until told the guest is ours (-1: none). */
+    private int keeperFd;
+
     private InheritedCpr(CprState state, Fd stateFd, MigrationStream transferChannel) {
         this.state = state;
         this.stateFd = stateFd;
         this.transferChannel = transferChannel;
         for (CprState.PreservedFd f : state.fds()) preserved.add(new Fd(f.fd(), "cpr:" + f.name()));
+        // A keeper that relaunched the previous molt never had the pipe: its number means nothing here.
+        this.keeperFd = Keeper.RELAUNCH.equals(System.getenv(CprState.ROLLBACK_ENV)) ? -1 : state.keeperFd();
+    }
+
+    /** The guest is about to run in this process: the keeper may go. */
+    private void tookOver() {
+        if (keeperFd < 0) return;
+        Keeper.release(keeperFd, state.keeperPid());
+        keeperFd = -1;
     }
 
     /**
@@ -73,8 +86,8 @@ final class InheritedCpr {
 
     /** What the incoming migration needs to finish this live update. */
     MigrationEngine.CprInPlace inPlace(long mainAt) {
-        if (transferChannel == null) return MigrationEngine.CprInPlace.exec(state, mainAt);
-        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer);
+        if (transferChannel == null) return MigrationEngine.CprInPlace.exec(state, mainAt, this::tookOver);
+        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer, () -> { });
     }
 
     /** Tells the old molt that the main channel listens: it stops the guest and sends its state now. */
@@ -104,6 +117,7 @@ final class InheritedCpr {
             // Preserved fds go back to close-on-exec: no later child inherits guest RAM by accident.
             Posix.setCloexec(fd, true);
             for (Fd f : cpr.preserved) Posix.setCloexec(f.num(), true);
+            if (cpr.keeperFd >= 0) Posix.setCloexec(cpr.keeperFd, true);
             return cpr;
         } catch (Exception e) {
             System.err.println("molt: cannot read the live-update state from fd " + fd + ": " + e.getMessage());
@@ -149,13 +163,13 @@ final class InheritedCpr {
             System.err.println("molt: the previous molt could not resume the guest either; giving up");
             System.exit(1);
         }
-        List<String> cmd = new ArrayList<>(state.previousCommand());
-        cmd.add("-incoming");
-        cmd.add(state.previousIncoming());
+        List<String> cmd = CprExec.goBackCommand(state.previousCommand(), state.previousIncoming());
         System.err.println("molt: going back to the previous molt: " + String.join(" ", cmd));
         System.err.flush();
         dev.molt.sys.Terminal.restoreAll();
-        String error = CprExec.exec(Path.of(cmd.getFirst()), cmd, preserved, stateFd, Map.of(CprState.ROLLBACK_ENV, "1"));
+        List<Fd> keep = new ArrayList<>(preserved);
+        if (keeperFd >= 0) keep.add(new Fd(keeperFd, "molt-keeper (write)")); // the previous molt releases it
+        String error = CprExec.exec(Path.of(cmd.getFirst()), cmd, keep, stateFd, Map.of(CprState.ROLLBACK_ENV, "1"));
         System.err.println("molt: cannot go back to the previous molt: " + error);
         System.exit(1);
     }

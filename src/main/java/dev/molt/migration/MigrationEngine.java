@@ -10,6 +10,7 @@ import dev.molt.migration.cpr.CprExec;
 import dev.molt.migration.cpr.CprState;
 import dev.molt.migration.cpr.CprStateFile;
 import dev.molt.migration.cpr.CprTransfer;
+import dev.molt.migration.cpr.Keeper;
 import dev.molt.monitor.MigrationCommands;
 
 import java.io.IOException;
@@ -191,11 +192,16 @@ public final class MigrationEngine implements MigrationCommands {
      */
     private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String fileUri) {
         boolean wasRunning = machine.state() == RunState.RUNNING;
-        long stoppedAt = wallNanos();
         boolean stopped = false;
-        try {
+        var block = machine.ram().block();
+        List<dev.molt.sys.Fd> keep = List.of(block.fd());
+        List<String> previous = CprExec.ownCommandLine();
+        try (dev.molt.sys.Fd cprFd = CprStateFile.create();
+             // Started while the guest runs: guards the update against a new binary that dies before molt's code runs.
+             Keeper keeper = Keeper.start(keep, cprFd, CprExec.goBackCommand(previous, fileUri))) {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
+            long stoppedAt = wallNanos();
             long stopNanos = stopGuest();
             stopped = true;
             try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
@@ -206,20 +212,20 @@ public final class MigrationEngine implements MigrationCommands {
                 channel.confirm();
             }
             long savedAt = wallNanos();
-            var block = machine.ram().block();
             List<String> command = settings.cprExecCommand();
             CprState state = new CprState(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())),
-                    CprExec.ownCommandLine(), fileUri, stoppedAt, savedAt, wallNanos(), wasRunning);
-            try (dev.molt.sys.Fd cprFd = CprStateFile.write(state)) {
-                downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
-                machine.setRunState(RunState.POSTMIGRATE);
-                finish(MigrationStatus.COMPLETED, null);
-                beforeExec.run();
-                String error = CprExec.exec(program, command, List.of(block.fd()), cprFd, Map.of());
-                // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
-                afterExecFailure.run();
-                throw new IOException(error);
-            }
+                    previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning).withKeeper(keeper.pipe().num(), keeper.pid());
+            CprStateFile.writeInto(cprFd, state);
+            downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
+            machine.setRunState(RunState.POSTMIGRATE);
+            finish(MigrationStatus.COMPLETED, null);
+            beforeExec.run();
+            List<dev.molt.sys.Fd> crossing = new java.util.ArrayList<>(keep);
+            crossing.add(keeper.pipe());
+            String error = CprExec.exec(program, command, crossing, cprFd, Map.of());
+            // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
+            afterExecFailure.run();
+            throw new IOException(error);
         } catch (Exception e) {
             if (stopped) {
                 machine.setRunState(RunState.PAUSED);
@@ -384,9 +390,10 @@ public final class MigrationEngine implements MigrationCommands {
      * again; for cpr-transfer ({@code transfer}), {@code onListening} hangs up the cpr channel once
      * the main channel listens, which tells the old molt to stop the guest and send its state.
      */
-    public record CprInPlace(CprState state, long jvmStartWallNanos, boolean transfer, Runnable onListening) {
-        public static CprInPlace exec(CprState state, long jvmStartWallNanos) {
-            return new CprInPlace(state, jvmStartWallNanos, false, () -> { });
+    public record CprInPlace(CprState state, long jvmStartWallNanos, boolean transfer, Runnable onListening, Runnable tookOver) {
+        /** cpr-exec: {@code tookOver} runs when the guest is about to run here (it releases the keeper). */
+        public static CprInPlace exec(CprState state, long jvmStartWallNanos, Runnable tookOver) {
+            return new CprInPlace(state, jvmStartWallNanos, false, () -> { }, tookOver);
         }
     }
 
@@ -427,7 +434,7 @@ public final class MigrationEngine implements MigrationCommands {
                 });
                 finish(MigrationStatus.COMPLETED, null);
             } else {
-                machine.loadState(state);
+                machine.loadState(state, cpr != null ? cpr.tookOver() : () -> { });
                 if (cpr != null) completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
                 else finish(MigrationStatus.COMPLETED, null);
             }

@@ -98,4 +98,8 @@ public final class Posix {
     public static int write(int fd, MemorySegment buf, long len) {
         return (int) call("write", Syscall.WRITE, fd, buf.address(), len);
     }
+
+    public static int pwrite(int fd, MemorySegment buf, long len, long offset) {
+        return (int) call("pwrite", Syscall.PWRITE64, fd, buf.address(), len, offset, 0, 0);
+    }
 }

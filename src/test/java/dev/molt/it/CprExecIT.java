@@ -252,4 +252,64 @@ class CprExecIT {
             assertTrue(molt.stderr().contains("going back to the previous molt"), molt.stderr());
         }
     }
+
+    /**
+     * The new binary dies before any of molt's code runs (a crash at start, a wrapper that exits):
+     * the keeper started by the old molt sees its pipe close with no word and becomes the previous
+     * molt, which resumes the guest from the same RAM and state (in the keeper's PID: the original
+     * process is gone).
+     */
+    @ParameterizedTest(name = "new binary: {0}")
+    @ValueSource(strings = {"kill -SEGV $$", "exit 3"})
+    void aNewBinaryThatDiesAtStartIsReplacedByThePreviousMolt(String body, @TempDir Path dir) throws Exception {
+        Path pidfile = dir.resolve("molt.pid");
+        List<String> args = vmArgs(dir, 2, "512M", "-pidfile", pidfile.toString());
+        Path state = dir.resolve("vm.state");
+        Path broken = dir.resolve("broken-molt");
+        Files.writeString(broken, "#!/bin/sh\n" + body + "\n");
+        broken.toFile().setExecutable(true);
+        long relaunched = -1;
+        try (MoltProcess molt = MoltProcess.start(args.toArray(String[]::new))) {
+            awaitMoreTicks(dir, 2, 10);
+            long pid = molt.pid();
+            assertTrue(update(dir, List.of(broken.toString()), "file:" + state).containsKey("return"));
+            molt.awaitExit(T); // the PID itself is gone: the new binary died in it
+            Map<String, Object> done = awaitCompleted(dir);
+            awaitMoreTicks(dir, 2, 20);
+            assertConsecutive(dir);
+            relaunched = Long.parseLong(Files.readString(pidfile).trim());
+            assertTrue(relaunched != pid && ProcessHandle.of(relaunched).isPresent(), "relaunched as " + relaunched);
+            assertTrue(molt.stderr().contains("going back to the previous molt"), molt.stderr());
+            System.out.printf("[CprExecIT] %s: new binary '%s' died in PID %d; the keeper resumed the guest under the previous molt in PID %d (%s)%n",
+                    KvmHost.FLAVOUR, body, pid, relaunched, done.get("status"));
+        } finally {
+            if (relaunched > 0) ProcessHandle.of(relaunched).ifPresent(ProcessHandle::destroyForcibly);
+        }
+    }
+
+    /** After a good update the keeper is gone (released and reaped): no process is left holding guest RAM. */
+    @Test
+    void theKeeperLeavesOnceTheNewMoltHasTheGuest(@TempDir Path dir) throws Exception {
+        List<String> args = vmArgs(dir, 1, "256M");
+        Path state = dir.resolve("vm.state");
+        try (MoltProcess molt = MoltProcess.start(args.toArray(String[]::new))) {
+            awaitMoreTicks(dir, 1, 10);
+            assertTrue(update(dir, newMolt(args, state), "file:" + state).containsKey("return"));
+            awaitCompleted(dir);
+            GuestIT.waitFor(() -> ProcessHandle.of(molt.pid()).orElseThrow().children().findAny().isEmpty(), T);
+            assertTrue(ProcessHandle.of(molt.pid()).orElseThrow().children().findAny().isEmpty());
+            // A zombie would still be listed in /proc as the molt's child with state Z.
+            try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+                for (Path p : procs.filter(x -> x.getFileName().toString().matches("\\d+")).toList()) {
+                    try {
+                        String st = Files.readString(p.resolve("stat"));
+                        String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+                        assertTrue(!(f[1].equals(String.valueOf(molt.pid())) && f[0].equals("Z")), "zombie child " + p);
+                    } catch (java.io.IOException ignored) {
+                        // Gone meanwhile.
+                    }
+                }
+            }
+        }
+    }
 }

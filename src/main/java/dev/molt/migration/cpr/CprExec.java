@@ -73,6 +73,14 @@ public final class CprExec {
         }
     }
 
+    /** {@code previous} resuming from the device state at {@code stateUri} (a rollback's command). */
+    public static List<String> goBackCommand(List<String> previous, String stateUri) {
+        List<String> cmd = new ArrayList<>(previous);
+        cmd.add("-incoming");
+        cmd.add(stateUri);
+        return cmd;
+    }
+
     /**
      * Replaces this process: every fd but stdio, the RAM fds and the CPR state is closed by the
      * exec. Returns only if execve failed, after putting close-on-exec back (QEMU's behaviour), with

@@ -14,9 +14,12 @@ import java.util.List;
  * @param previousIncoming the -incoming value that makes the old command resume from the same state
  * @param stoppedAtNanos  wall-clock time (ns since the epoch) when the guest was stopped
  * @param execAtNanos     wall-clock time right before execve
+ * @param keeperFd        the write end of the pipe to the {@link Keeper} (-1 without one)
+ * @param keeperPid       the keeper's PID, a child the new molt reaps (0 without one)
  */
 public record CprState(List<PreservedFd> fds, List<String> previousCommand, String previousIncoming,
-                       long stoppedAtNanos, long savedAtNanos, long execAtNanos, boolean wasRunning) {
+                       long stoppedAtNanos, long savedAtNanos, long execAtNanos, boolean wasRunning,
+                       int keeperFd, long keeperPid) {
     /** The environment variable with the CPR state memfd's number (QEMU's is QEMU_CPR_EXEC_STATE). */
     public static final String ENV = "MOLT_CPR_EXEC_STATE";
     /** Set when the new molt gave up and re-ran the previous command: a second failure must not loop. */
@@ -25,6 +28,20 @@ public record CprState(List<PreservedFd> fds, List<String> previousCommand, Stri
     public CprState {
         fds = List.copyOf(fds);
         previousCommand = List.copyOf(previousCommand);
+    }
+
+    /** A state without a keeper (cpr-transfer, or before one is started). */
+    public CprState(List<PreservedFd> fds, List<String> previousCommand, String previousIncoming,
+                    long stoppedAtNanos, long savedAtNanos, long execAtNanos, boolean wasRunning) {
+        this(fds, previousCommand, previousIncoming, stoppedAtNanos, savedAtNanos, execAtNanos, wasRunning, -1, 0);
+    }
+
+    public CprState withKeeper(int fd, long pid) {
+        return new CprState(fds, previousCommand, previousIncoming, stoppedAtNanos, savedAtNanos, execAtNanos, wasRunning, fd, pid);
+    }
+
+    public CprState withFds(List<PreservedFd> newFds) {
+        return new CprState(newFds, previousCommand, previousIncoming, stoppedAtNanos, savedAtNanos, execAtNanos, wasRunning, keeperFd, keeperPid);
     }
 
     /** One preserved fd: a RAM block's memfd, by the block's name. */
@@ -42,7 +59,7 @@ public record CprState(List<PreservedFd> fds, List<String> previousCommand, Stri
             .string("value", Arg::value, 1 << 16)
             .construct(v -> new Arg(v.string("value"))));
 
-    public static final VmStateDescription<CprState> DESCRIPTION = VmStateDescription.of("cpr-state", 1, b -> b
+    public static final VmStateDescription<CprState> DESCRIPTION = VmStateDescription.of("cpr-state", 2, b -> b
             .list("fds", CprState::fds, FD, 256)
             .list("previous-command", s -> s.previousCommand().stream().map(Arg::new).toList(), ARG, 4096)
             .string("previous-incoming", CprState::previousIncoming, 1 << 16)
@@ -50,9 +67,12 @@ public record CprState(List<PreservedFd> fds, List<String> previousCommand, Stri
             .u64("saved-at", CprState::savedAtNanos)
             .u64("exec-at", CprState::execAtNanos)
             .bool("was-running", CprState::wasRunning)
+            .i32("keeper-fd", CprState::keeperFd, -1, 1 << 20).since(2)
+            .u64("keeper-pid", CprState::keeperPid).since(2)
             .construct(v -> new CprState(v.list("fds", FD), v.list("previous-command", ARG).stream().map(Arg::value).toList(),
                     v.string("previous-incoming"), v.u64("stopped-at"), v.u64("saved-at"), v.u64("exec-at"),
-                    v.bool("was-running"))));
+                    v.bool("was-running"), v.present("keeper-fd") ? v.i32("keeper-fd") : -1,
+                    v.present("keeper-pid") ? v.u64("keeper-pid") : 0)));
 
     public PreservedFd fd(String name) {
         for (PreservedFd f : fds) if (f.name().equals(name)) return f;

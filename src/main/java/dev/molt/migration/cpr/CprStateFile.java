@@ -18,18 +18,30 @@ public final class CprStateFile {
 
     /** Writes {@code state} into a new memfd (close-on-exec; the caller clears that for the exec). */
     public static Fd write(CprState state) throws IOException {
-        byte[] b = encode(state);
-        Fd fd = Posix.memfdCreate("MOLT_CPR_EXEC_STATE", Posix.MFD_CLOEXEC);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(b.length);
-            MemorySegment.copy(b, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, b.length);
-            long off = 0;
-            while (off < b.length) off += Posix.write(fd.num(), buf.asSlice(off), b.length - off);
-        } catch (RuntimeException e) {
+        Fd fd = create();
+        try {
+            writeInto(fd, state);
+        } catch (IOException | RuntimeException e) {
             fd.close();
             throw e;
         }
         return fd;
+    }
+
+    /** An empty state memfd, created early so that a keeper can hold it before the state is known. */
+    public static Fd create() {
+        return Posix.memfdCreate("MOLT_CPR_EXEC_STATE", Posix.MFD_CLOEXEC);
+    }
+
+    /** Writes {@code state} at the start of {@code fd} (readers read it from the start). */
+    public static void writeInto(Fd fd, CprState state) throws IOException {
+        byte[] b = encode(state);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(b.length);
+            MemorySegment.copy(b, 0, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, b.length);
+            long off = 0;
+            while (off < b.length) off += Posix.pwrite(fd.num(), buf.asSlice(off), b.length - off, off);
+        }
     }
 
     /** Reads the state from an inherited memfd (from its start, through a fresh open of /proc/self/fd). */

@@ -91,7 +91,6 @@ public final class CprTransfer {
             for (CprState.PreservedFd f : received) new Fd(f.fd(), f.name()).close();
             throw e;
         }
-        return new CprState(received, sent.previousCommand(), sent.previousIncoming(), sent.stoppedAtNanos(),
-                sent.savedAtNanos(), sent.execAtNanos(), sent.wasRunning());
+        return sent.withFds(received);
     }
 }
