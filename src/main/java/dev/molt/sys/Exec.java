@@ -27,15 +27,22 @@ public final class Exec {
      */
     public static void execve(String path, List<String> argv, Map<String, String> env) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment argvArr = a.allocate(ADDRESS, argv.size() + 1L);
-            for (int i = 0; i < argv.size(); i++) argvArr.setAtIndex(ADDRESS, i, a.allocateFrom(argv.get(i)));
-            argvArr.setAtIndex(ADDRESS, argv.size(), MemorySegment.NULL);
-            MemorySegment envArr = a.allocate(ADDRESS, env.size() + 1L);
-            int i = 0;
-            for (var e : env.entrySet()) envArr.setAtIndex(ADDRESS, i++, a.allocateFrom(e.getKey() + "=" + e.getValue()));
-            envArr.setAtIndex(ADDRESS, env.size(), MemorySegment.NULL);
-            Syscall.call("execve " + path, Syscall.EXECVE, a.allocateFrom(path).address(), argvArr.address(), envArr.address());
+            Syscall.call("execve " + path, Syscall.EXECVE, a.allocateFrom(path).address(), strings(a, argv).address(),
+                    environment(a, env).address());
         }
+    }
+
+    /** A NULL-terminated array of C strings, as execve's argv. */
+    static MemorySegment strings(Arena a, List<String> values) {
+        MemorySegment array = a.allocate(ADDRESS, values.size() + 1L);
+        for (int i = 0; i < values.size(); i++) array.setAtIndex(ADDRESS, i, a.allocateFrom(values.get(i)));
+        array.setAtIndex(ADDRESS, values.size(), MemorySegment.NULL);
+        return array;
+    }
+
+    /** execve's envp: NAME=value strings. */
+    static MemorySegment environment(Arena a, Map<String, String> env) {
+        return strings(a, env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
     }
 
     public static Fd dup(Fd fd, String what) {

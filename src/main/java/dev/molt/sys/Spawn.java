@@ -40,13 +40,8 @@ public final class Spawn {
     public static long start(List<String> argv, Map<String, String> env, List<Fd> inherit) {
         for (Fd fd : inherit) Posix.setCloexec(fd.num(), false);
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment argvArr = a.allocate(ADDRESS, argv.size() + 1L);
-            for (int i = 0; i < argv.size(); i++) argvArr.setAtIndex(ADDRESS, i, a.allocateFrom(argv.get(i)));
-            argvArr.setAtIndex(ADDRESS, argv.size(), MemorySegment.NULL);
-            MemorySegment envArr = a.allocate(ADDRESS, env.size() + 1L);
-            int i = 0;
-            for (var e : env.entrySet()) envArr.setAtIndex(ADDRESS, i++, a.allocateFrom(e.getKey() + "=" + e.getValue()));
-            envArr.setAtIndex(ADDRESS, env.size(), MemorySegment.NULL);
+            MemorySegment argvArr = Exec.strings(a, argv);
+            MemorySegment envArr = Exec.environment(a, env);
             MemorySegment pid = a.allocate(JAVA_INT);
             int error;
             try {
