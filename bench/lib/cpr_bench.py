@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """One update of the VMM under the test guest, measured from the host.
-molt: a cpr-exec live update; qemu (Debian 7.2, no CPR): stop, migrate to a file, start a new QEMU
+molt: a cpr-exec live update; molt-transfer: cpr-transfer to a second molt started beforehand
+(the pause is the switch-over; the new molt's start-up is outside it); qemu (Debian 7.2, no CPR): stop, migrate to a file, start a new QEMU
 with -incoming file: (the way to update it without CPR). The guest console is appended to a file
 that is polled every millisecond: pause = largest gap between tick lines arriving around the update;
 qmp = time from the migrate command until the VMM answers query-status 'running' again.
-Usage: cpr_bench.py molt|molt-noaot|qemu RAM CPUS WORKDIR MOLT GUEST  -> prints 'pause_ms qmp_ms'"""
+Usage: cpr_bench.py molt|molt-noaot|molt-transfer|molt-transfer-noaot|qemu RAM CPUS WORKDIR MOLT GUEST  -> prints 'pause_ms qmp_ms'"""
 import json, os, signal, socket, subprocess, sys, threading, time
 kind, ram, cpus, work, molt, guest = sys.argv[1:7]
 os.makedirs(work, exist_ok=True)
 log, qmp, state = f"{work}/con.log", f"{work}/vm.qmp", f"{work}/vm.state"
-for p in (log, qmp, state):
+newqmp, mainsock, cprsock = f"{work}/new.qmp", f"{work}/main.sock", f"{work}/cpr.sock"
+for p in (log, qmp, state, newqmp, mainsock, cprsock):
     if os.path.exists(p): os.unlink(p)
 stamps, stop = [], False
 def poll():
@@ -29,20 +31,25 @@ if kind.startswith("molt"):
     args = ["-machine", "microvm,aux-ram-share=on", "-m", ram, "-smp", cpus, "-kernel", guest, "-append", "mem=64M",
             "-chardev", f"file,id=con,path={log},append=on", "-serial", "chardev:con", "-display", "none",
             "-qmp", f"unix:{qmp},server=on,wait=off"]
-    base = [molt] if kind == "molt" else ["/usr/bin/env", "MOLT_NO_AOT=1", molt]
-    env = dict(os.environ); 
-    if kind != "molt": env["MOLT_NO_AOT"] = "1"
-    cmd = base + args
+    env = dict(os.environ)
+    if kind.endswith("noaot"): env["MOLT_NO_AOT"] = "1"
+    cmd = [molt] + args
 else:
     args = ["-enable-kvm", "-machine", "microvm", "-cpu", "host", "-m", ram, "-smp", cpus, "-kernel", guest, "-append", "mem=64M",
             "-chardev", f"file,id=con,path={log},append=on", "-serial", "chardev:con", "-display", "none", "-nodefaults",
             "-qmp", f"unix:{qmp},server=on,wait=off"]
     env = dict(os.environ); cmd = ["qemu-system-x86_64"] + args
 procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)]
-def session():
+transfer = kind.startswith("molt-transfer")
+if transfer:
+    target = [molt] + list(args)
+    target[target.index(f"unix:{qmp},server=on,wait=off")] = f"unix:{newqmp},server=on,wait=off"
+    target += ["-incoming", f"unix:{mainsock}", "-incoming", f"cpr,addr.transport=socket,addr.type=unix,addr.path={cprsock}"]
+    procs.append(subprocess.Popen(target, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env))
+def session(path=qmp):
     for _ in range(3000):
         try:
-            s = socket.socket(socket.AF_UNIX); s.connect(qmp); f = s.makefile("rw"); f.readline()
+            s = socket.socket(socket.AF_UNIX); s.connect(path); f = s.makefile("rw"); f.readline()
             c(f, "qmp_capabilities"); return f
         except (OSError, ValueError): time.sleep(0.001)
     raise SystemExit("no QMP")
@@ -58,7 +65,16 @@ try:
         time.sleep(0.01)
     f = session()
     t0 = time.monotonic()
-    if kind.startswith("molt"):
+    if transfer:
+        while not os.path.exists(cprsock): time.sleep(0.001)
+        time.sleep(0.5)  # the new molt is up and blocked on the cpr channel
+        c(f, "migrate-set-parameters", mode="cpr-transfer")
+        t0 = time.monotonic()
+        r = c(f, "migrate", channels=[
+            {"channel-type": "main", "addr": {"transport": "socket", "type": "unix", "path": mainsock}},
+            {"channel-type": "cpr", "addr": {"transport": "socket", "type": "unix", "path": cprsock}}])
+        if "error" in r: print("failed", r); sys.exit(1)
+    elif kind.startswith("molt"):
         c(f, "migrate-set-parameters", **{"mode": "cpr-exec", "cpr-exec-command": cmd + ["-incoming", f"file:{state}"]})
         t0 = time.monotonic()
         c(f, "migrate", uri=f"file:{state}")
@@ -75,7 +91,7 @@ try:
     if kind.startswith("molt"):
         while True:
             try:
-                g = session()
+                g = session(newqmp if transfer else qmp)
                 if c(g, "query-status")["return"]["status"] == "running": break
             except (OSError, ValueError, KeyError): pass
             time.sleep(0.001)

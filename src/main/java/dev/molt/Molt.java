@@ -130,6 +130,9 @@ public final class Molt {
                 if (address.isPresent()) {
                     migration.startIncoming(new MigrationCommands.IncomingRequest(Optional.of(address.get().uri()),
                             Optional.empty(), true), true, inPlace);
+                    // cpr-exec: the guest's pause includes everything until it resumes; on two cores the
+                    // monitors' start-up would compete with the restore for CPU, so they wait for it.
+                    if (inPlace != null && !inPlace.transfer()) migration.awaitIncoming();
                 } else if (inPlace != null) {
                     migration.startIncoming(null, true, inPlace); // remembers the CPR state for migrate-incoming
                 }

@@ -80,6 +80,8 @@ public final class ChannelTransport implements MigrationEngine.Transport {
             }
             case CPR_TRANSFER -> {
                 if (main instanceof MigrationAddress.File) throw new IOException("Migration requires streamable transport (eg unix)");
+                // The new molt replies on the main channel before its guest runs: the channel must go both ways.
+                if (main instanceof MigrationAddress.Exec) throw new IOException("cpr-transfer needs a main channel that goes both ways (unix, tcp or fd), not exec:");
                 if (channels.cpr().isEmpty()) throw new IOException("missing 'cpr' migration channel");
                 if (!(channels.cpr().get() instanceof MigrationAddress.Unix)) throw new IOException("bad cpr channel address; must be unix");
             }

@@ -313,8 +313,7 @@ public final class MigrationEngine implements MigrationCommands {
         setupMillis = 0;
         downtimeMillis = (resumed - cpr.stoppedAtNanos()) / 1_000_000;
         totalMillis = downtimeMillis;
-        status = MigrationStatus.COMPLETED;
-        if (settings.capability("events")) events.emit(Events.migration(status.qapiName));
+        setStatus(MigrationStatus.COMPLETED);
     }
 
     @Override
@@ -411,6 +410,22 @@ public final class MigrationEngine implements MigrationCommands {
         if (cprIncoming != null) cprIncoming.onListening().run();
         Thread.ofPlatform().name("migration-in").daemon(true).start(() -> runIncoming(channel, exitOnError));
     }
+
+    /** Blocks until the incoming migration in progress (if any) has completed or failed. */
+    public void awaitIncoming() {
+        synchronized (incomingDone) {
+            while (status.inProgress()) {
+                try {
+                    incomingDone.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    private final Object incomingDone = new Object();
 
     private void runIncoming(IncomingChannel channel, boolean exitOnError) {
         try (channel) {
@@ -582,6 +597,11 @@ public final class MigrationEngine implements MigrationCommands {
 
     private void setStatus(MigrationStatus s) {
         status = s;
+        if (!s.inProgress()) {
+            synchronized (incomingDone) {
+                incomingDone.notifyAll();
+            }
+        }
         if (settings.capability("events")) events.emit(Events.migration(s.qapiName));
     }
 

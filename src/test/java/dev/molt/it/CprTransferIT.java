@@ -173,6 +173,8 @@ class CprTransferIT {
                 new Case(Map.of("channels", List.of(main)), "missing 'cpr' migration channel"),
                 new Case(Map.of("channels", List.of(main, tcpCpr)), "bad cpr channel address; must be unix"),
                 new Case(Map.of("channels", List.of(fileMain, unixCpr)), "Migration requires streamable transport (eg unix)"),
+                new Case(Map.of("channels", List.of(Map.of("channel-type", "main", "addr", Map.of("transport", "exec", "args", List.of("cat"))), unixCpr)),
+                        "needs a main channel that goes both ways"),
                 // Nobody listens on the cpr socket: the connect fails before anything stops.
                 new Case(Map.of("channels", channels(dir)), "Failed to connect"));
         try (MoltProcess old = MoltProcess.start(vmArgs(dir, "old.qmp", 1, "256M").toArray(String[]::new))) {
