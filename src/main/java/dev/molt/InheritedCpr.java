@@ -113,17 +113,23 @@ final class InheritedCpr {
         }
         try {
             CprState s = CprStateFile.read(fd);
-            InheritedCpr cpr = new InheritedCpr(s, new Fd(fd, "cpr-state"), null);
-            // Preserved fds go back to close-on-exec: no later child inherits guest RAM by accident.
-            Posix.setCloexec(fd, true);
-            for (Fd f : cpr.preserved) Posix.setCloexec(f.num(), true);
-            if (cpr.keeperFd >= 0) Posix.setCloexec(cpr.keeperFd, true);
-            return cpr;
+            return new InheritedCpr(s, new Fd(fd, "cpr-state"), null);
         } catch (Exception e) {
             System.err.println("molt: cannot read the live-update state from fd " + fd + ": " + e.getMessage());
             System.exit(1);
             return null;
         }
+    }
+
+    /**
+     * Puts the inherited fds back to close-on-exec, so that no later child inherits guest RAM by
+     * accident. Separate from reading the state, which needs no system call: the first one waits
+     * for the syscall downcall to be linked (tens of ms, started on another thread at main).
+     */
+    void protect() {
+        if (stateFd != null) Posix.setCloexec(stateFd.num(), true);
+        for (Fd f : preserved) Posix.setCloexec(f.num(), true);
+        if (keeperFd >= 0) Posix.setCloexec(keeperFd, true);
     }
 
     CprState state() {
@@ -142,7 +148,9 @@ final class InheritedCpr {
             throw new MachineException("the preserved guest RAM block '" + name + "' is " + f.size()
                     + " bytes but the command line asks for " + config.ramSize() + " (-m)");
         }
-        Fd fd = preserved.get(state.fds().indexOf(f));
+        // By position, not indexOf: a record's equals bootstraps through invokedynamic, ~10 ms on the restart path.
+        Fd fd = null;
+        for (int i = 0; i < state.fds().size(); i++) if (state.fds().get(i) == f) fd = preserved.get(i);
         return GuestRam.adopt(RamBlock.adopt(name, fd, f.size()));
     }
 

@@ -48,6 +48,9 @@ public final class Molt {
 
     public static void main(String[] args) {
         long mainAt = MigrationEngine.wallNanos();
+        // Linking the one syscall downcall takes tens of ms: it runs while main reads the CPR state and
+        // the command line, which need no system call.
+        dev.molt.sys.Syscall.linkInBackground();
         // A live update's new process finds what the old one handed over before creating anything.
         InheritedCpr cpr = InheritedCpr.fromEnvironment();
         int status;
@@ -79,6 +82,7 @@ public final class Molt {
             case CommandLineParser.Result.Run r -> r.config();
         };
         if (config == null) return 0;
+        if (cpr != null) cpr.protect();
         if (cpr != null && config.incoming().isEmpty()) {
             cpr.rollback("the new command line has no -incoming: molt never boots a fresh guest over the RAM of a running one");
         }

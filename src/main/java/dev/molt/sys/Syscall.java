@@ -47,6 +47,14 @@ public final class Syscall {
     }
 
     /**
+     * Starts linking the downcall on a daemon thread, so that the first system call finds it ready
+     * (or waits for the rest of it: class initialisation is done once, by one thread).
+     */
+    public static void linkInBackground() {
+        Thread.ofPlatform().name("molt-link-syscall").daemon(true).start(() -> raw(GETPID, 0, 0, 0, 0, 0, 0));
+    }
+
+    /**
      * Makes the call; returns its result, or {@code -errno} on failure. For hot paths (KVM_RUN,
      * port I/O) that must not allocate an exception for an expected EINTR or EAGAIN.
      */
