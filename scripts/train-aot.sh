@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the JDK 25 AOT cache for molt's restart path (JEP 483/514/515): a training run boots the
 # test guest, live-updates molt under it with cpr-exec, and lets the *new* process, the one whose
-# start-up is inside the guest's pause, record what it loads and links; it writes the cache when
-# it quits. The cache is named after the jar's hash: JDK 25.0.3 does not notice a changed jar
+# start-up is inside the guest's pause, record what it loads and links. That process then runs the
+# old side's pause path too (an update whose exec fails), and writes the cache when it quits. The cache is named after the jar's hash: JDK 25.0.3 does not notice a changed jar
 # (JDK-8377932), so a cache must never be reused across builds (java-platform.md §2.1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,9 +18,10 @@ args=(-machine microvm,aux-ram-share=on -m 256M -smp 2 -kernel "$root/guest/buil
       -serial "file:$run/console.log" -display none -qmp "unix:$run/vm.qmp,server=on,wait=off")
 MOLT_NO_AOT=1 "$root/bin/molt" "${args[@]}" </dev/null 2>"$run/err" &
 molt=$!
-python3 - "$run/vm.qmp" "$run/vm.state" "$root/bin/molt" "$cache" "${args[@]}" <<'PY' || { echo "train-aot: training failed; molt runs without an AOT cache" >&2; cat "$run/err" >&2; exit 0; }
+printf 'not a program\n' >"$run/noexec"; chmod +x "$run/noexec"
+python3 - "$run/vm.qmp" "$run/vm.state" "$root/bin/molt" "$cache" "$run/noexec" "${args[@]}" <<'PY' || { echo "train-aot: training failed; molt runs without an AOT cache" >&2; cat "$run/err" >&2; exit 0; }
 import json, socket, sys, time
-qmp, state, molt, cache, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+qmp, state, molt, cache, noexec, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
 def session():
     for _ in range(600):
         try:
@@ -45,6 +46,18 @@ for _ in range(600):
         g = session()
         if cmd(g, "query-status")["return"]["status"] == "running":
             for c in ("query-migrate", "query-cpus-fast", "query-status"): cmd(g, c)
+            # The old side's pause path too (keeper, stop, state capture and save, exec): an update whose
+            # exec fails (ENOEXEC) runs all of it, then the guest resumes here and the cache is written at quit.
+            cmd(g, "migrate-set-parameters", **{"mode": "cpr-exec", "cpr-exec-command": [noexec]})
+            cmd(g, "migrate", uri="file:" + state)
+            break
+    except (OSError, ValueError, KeyError): pass
+    time.sleep(0.1)
+for _ in range(600):
+    try:
+        g = session()
+        m = cmd(g, "query-migrate")["return"]
+        if m.get("status") == "failed" and cmd(g, "query-status")["return"]["status"] == "running":
             cmd(g, "quit"); break
     except (OSError, ValueError, KeyError): pass
     time.sleep(0.1)

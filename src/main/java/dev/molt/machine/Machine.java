@@ -171,11 +171,24 @@ public final class Machine implements AutoCloseable {
      * Captures the whole machine state apart from RAM. The vCPUs must be stopped (a migration stops
      * them first); {@code running} records whether the guest should run again at the destination.
      */
+    /** Does what a state capture can do ahead, while the guest still runs (a migration calls it before the stop). */
+    public synchronized void prepareCapture() {
+        msrsToSave();
+    }
+
+    /** Which MSRs a state capture saves: asked of KVM once, not inside the guest's pause. */
+    private int[] msrsToSave() {
+        if (msrsToSave == null) msrsToSave = VcpuStateIo.msrsToSave(kvm);
+        return msrsToSave;
+    }
+
+    private int[] msrsToSave;
+
     public synchronized VmState captureState(boolean running) {
         if (vcpus == null || !vcpus.paused()) throw new IllegalStateException("vCPUs must be stopped to capture state");
         byte[] clock = vm.getClock(); // first, as close to the stop as possible
         int xsave2 = vm.check(KvmCap.XSAVE2);
-        int[] msrIndices = VcpuStateIo.msrsToSave(kvm);
+        int[] msrIndices = msrsToSave();
         List<VcpuState> cpus = new java.util.ArrayList<>();
         for (int i = 0; i < vcpus.count(); i++) {
             int index = i;

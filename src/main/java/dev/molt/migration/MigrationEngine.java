@@ -201,6 +201,7 @@ public final class MigrationEngine implements MigrationCommands {
              Keeper keeper = Keeper.start(keep, cprFd, CprExec.goBackCommand(previous, fileUri))) {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
+            machine.prepareCapture();
             long stoppedAt = wallNanos();
             long stopNanos = stopGuest();
             stopped = true;
@@ -561,6 +562,7 @@ public final class MigrationEngine implements MigrationCommands {
 
     /** Stops the guest for the final part of a migration; returns when (System.nanoTime) it stopped. */
     private long stopGuest() {
+        machine.prepareCapture();
         long stopAt = System.nanoTime();
         machine.pause();
         machine.setRunState(RunState.FINISH_MIGRATE);
