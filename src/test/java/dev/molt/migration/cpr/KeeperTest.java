@@ -1,0 +1,68 @@
+package dev.molt.migration.cpr;
+
+import dev.molt.sys.Fd;
+import dev.molt.sys.Posix;
+import dev.molt.sys.Spawn;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The keeper as a real child process: it leaves on a word and goes back on end-of-file. */
+class KeeperTest {
+    /** A "previous molt" that records what it inherited: the rollback marker and the state fd's target. */
+    private static List<String> recorder(Path out) {
+        return List.of("/bin/sh", "-c", "echo \"$MOLT_CPR_ROLLBACK $(readlink /proc/self/fd/$MOLT_CPR_EXEC_STATE)"
+                + " $(readlink /proc/self/fd/$0)\" > " + out, "HELD");
+    }
+
+    private static List<String> recorder(Path out, Fd held) {
+        List<String> cmd = new java.util.ArrayList<>(recorder(out));
+        cmd.set(3, String.valueOf(held.num()));
+        return cmd;
+    }
+
+    @Test
+    void aCancelledUpdateEndsTheKeeper(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("relaunched");
+        try (Fd ram = Posix.memfdCreate("ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create()) {
+            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram));
+            k.close(); // writes "cancel", reaps it
+            assertFalse(ProcessHandle.of(k.pid()).isPresent(), "reaped");
+            assertFalse(Files.exists(out), "nothing relaunched");
+        }
+    }
+
+    @Test
+    void aNewMoltThatResumedReleasesIt(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("relaunched");
+        try (Fd ram = Posix.memfdCreate("ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create()) {
+            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram));
+            Fd pipe = k.pipe();
+            int n = dev.molt.sys.Exec.dup(pipe, "as the new molt would hold it").num();
+            pipe.close();
+            Keeper.release(n, 0); // as the new molt: "resumed"
+            assertTrue(Spawn.waitFor(k.pid()) >= 0);
+            assertFalse(Files.exists(out), "nothing relaunched");
+        }
+    }
+
+    @Test
+    void endOfFileWithoutAWordGoesBackWithTheHeldFds(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("relaunched");
+        try (Fd ram = Posix.memfdCreate("guest-ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create()) {
+            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram));
+            k.pipe().close(); // the new molt died: the pipe's last write end is gone
+            assertEquals(0, Spawn.waitFor(k.pid()), "the relaunched command ran to its end");
+            String line = Files.readString(out).trim();
+            assertTrue(line.startsWith(Keeper.RELAUNCH + " /memfd:MOLT_CPR_EXEC_STATE"), line);
+            assertTrue(line.endsWith("/memfd:guest-ram (deleted)"), line);
+        }
+    }
+}
