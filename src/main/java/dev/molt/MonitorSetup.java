@@ -46,10 +46,7 @@ final class MonitorSetup implements AutoCloseable {
             switch (c) {
                 case ChardevConfig.Stdio s when s.mux() -> muxed.add(m);
                 case ChardevConfig.Stdio s -> stdio.add(m);
-                // QMP on a unix socket takes fds with SCM_RIGHTS (getfd), which needs raw sockets.
-                case ChardevConfig.UnixSocket u when u.server() && !u.waitForClient() ->
-                        bound.add(new Bound(m, m.protocol() == Protocol.QMP
-                                ? dev.molt.monitor.FdPassingUnixListener.listen(u.path()) : SocketListener.unix(u.path())));
+                case ChardevConfig.UnixSocket u when u.server() && !u.waitForClient() -> bound.add(new Bound(m, SocketListener.unix(u.path())));
                 case ChardevConfig.TcpSocket t when t.server() && !t.waitForClient() ->
                         bound.add(new Bound(m, SocketListener.tcp(t.host(), t.port())));
                 case ChardevConfig.UnixSocket u when u.server() -> throw waitUnsupported(m);
