@@ -389,6 +389,7 @@ class CprExecIT {
         try (MoltProcess molt = MoltProcess.start(args.toArray(String[]::new))) {
             awaitMoreTicks(dir, 2, 10);
             long pid = molt.pid();
+            Set<String> listening = listeningSockets(pid);
             assertTrue(update(dir, List.of(broken.toString()), "file:" + state).containsKey("return"));
             molt.awaitExit(T); // the PID itself is gone: the new binary died in it
             Map<String, Object> done = awaitCompleted(dir);
@@ -396,6 +397,7 @@ class CprExecIT {
             assertConsecutive(dir);
             relaunched = Long.parseLong(Files.readString(pidfile).trim());
             assertTrue(relaunched != pid && ProcessHandle.of(relaunched).isPresent(), "relaunched as " + relaunched);
+            assertEquals(listening, listeningSockets(relaunched), "the keeper kept the QMP socket listening for the previous molt");
             assertTrue(molt.stderr().contains("going back to the previous molt"), molt.stderr());
             System.out.printf("[CprExecIT] %s: new binary '%s' died in PID %d; the keeper resumed the guest under the previous molt in PID %d (%s)%n",
                     KvmHost.FLAVOUR, body, pid, relaunched, done.get("status"));
