@@ -24,6 +24,7 @@ import dev.molt.sys.Posix;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -136,6 +137,18 @@ final class InheritedCpr {
         return state;
     }
 
+    /**
+     * The preserved fds whose names start with {@code prefix} (the monitors' listening sockets), by
+     * name. Whoever takes one owns it; one it closes is left out if this molt goes back (see {@link #rollback}).
+     */
+    Map<String, Fd> fds(String prefix) {
+        Map<String, Fd> found = new LinkedHashMap<>();
+        for (int i = 0; i < preserved.size(); i++) {
+            if (state.fds().get(i).name().startsWith(prefix)) found.put(state.fds().get(i).name(), preserved.get(i));
+        }
+        return found;
+    }
+
     /** Maps the guest RAM the old process preserved; the command line must describe the same RAM. */
     GuestRam adoptRam(MachineConfig config) {
         String name = config.ramBackend() != null ? config.ramBackend().id() : GuestRam.IMPLICIT_BLOCK;
@@ -175,9 +188,22 @@ final class InheritedCpr {
         System.err.println("molt: going back to the previous molt: " + String.join(" ", cmd));
         System.err.flush();
         dev.molt.sys.Terminal.restoreAll();
-        List<Fd> keep = new ArrayList<>(preserved);
+        List<Fd> keep = new ArrayList<>(preserved.stream().filter(Fd::isOpen).toList());
+        Fd carrier = stateFd;
+        if (keep.size() < preserved.size()) {
+            // This molt closed some (a monitor socket it could not use): the previous one must not look for
+            // them, as their numbers may be reused by then.
+            List<CprState.PreservedFd> still = new ArrayList<>();
+            for (int i = 0; i < preserved.size(); i++) if (preserved.get(i).isOpen()) still.add(state.fds().get(i));
+            try {
+                carrier = CprStateFile.write(state.withFds(still));
+            } catch (IOException | RuntimeException e) {
+                System.err.println("molt: cannot go back to the previous molt: cannot write the live-update state: " + e.getMessage());
+                System.exit(1);
+            }
+        }
         if (keeperFd >= 0) keep.add(new Fd(keeperFd, "molt-keeper (write)")); // the previous molt releases it
-        String error = CprExec.exec(Path.of(cmd.getFirst()), cmd, keep, stateFd, Map.of(CprState.ROLLBACK_ENV, "1"));
+        String error = CprExec.exec(Path.of(cmd.getFirst()), cmd, keep, carrier, Map.of(CprState.ROLLBACK_ENV, "1"));
         System.err.println("molt: cannot go back to the previous molt: " + error);
         System.exit(1);
     }

@@ -1,7 +1,6 @@
 package dev.molt;
 
 import dev.molt.chardev.Chardev;
-import dev.molt.chardev.ChardevConfig;
 import dev.molt.chardev.ChardevException;
 import dev.molt.chardev.Chardevs;
 import dev.molt.chardev.NullChardev;
@@ -107,7 +106,9 @@ public final class Molt {
             for (String id : config.serials()) {
                 chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit));
             }
-            monitors = MonitorSetup.bind(config.monitors(), config.chardevs());
+            // cpr-exec: the listening sockets the old molt kept open across the exec (cpr-transfer brings none).
+            monitors = MonitorSetup.bind(config.monitors(), config.chardevs(),
+                    cpr == null ? Map.of() : cpr.fds(MonitorSetup.PRESERVED_PREFIX));
             // cpr-transfer: block here, before the guest's objects exist, until the old molt hands them over.
             if (cpr == null && incoming.cpr().isPresent()) received[0] = InheritedCpr.receiveTransfer(incoming.cpr().get());
             InheritedCpr inherited = received[0];
@@ -146,19 +147,15 @@ public final class Molt {
             monitor = new Monitor(target, events, migration, passedFds);
             monitors.start(monitor, chardevs);
             Monitor mon = monitor;
-            MonitorSetup[] live = {monitors};
+            MonitorSetup live = monitors;
             migration.setExecHooks(() -> {
                 for (Chardev c : chardevs.values()) if (c instanceof dev.molt.chardev.StdioChardev s) s.flush();
                 System.out.flush();
                 mon.drainOutput(Duration.ofMillis(200));
-                live[0].close();
+                live.stopAccepting(); // the sockets go on listening: the next molt serves them
                 dev.molt.sys.Terminal.restoreAll();
-            }, () -> {
-                // Only the listening sockets were closed; stdio sessions never stopped.
-                live[0] = MonitorSetup.bind(config.monitors().stream()
-                        .filter(m -> !(config.chardevs().get(m.chardev()) instanceof ChardevConfig.Stdio)).toList(), config.chardevs());
-                live[0].start(mon, chardevs);
-            });
+            }, live::resumeAccepting);
+            migration.setExecPreservedFds(live::preservedFds);
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
             return status;
@@ -167,7 +164,7 @@ public final class Molt {
             if (received[0] != null) received[0].rollback(e.getMessage());
             throw e;
         } finally {
-            if (monitors != null) monitors.close(); // idempotent; a failed exec's replacement is closed at exit too
+            if (monitors != null) monitors.close();
             if (machine[0] != null) machine[0].close();
             List<Chardev> open = new ArrayList<>(chardevs.values());
             for (Chardev c : open) c.close();

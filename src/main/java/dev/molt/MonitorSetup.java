@@ -4,16 +4,18 @@ import dev.molt.chardev.ChardevConfig;
 import dev.molt.chardev.ChardevException;
 import dev.molt.chardev.StdioChardev;
 import dev.molt.monitor.Connection;
-import dev.molt.monitor.Listener;
 import dev.molt.monitor.Monitor;
 import dev.molt.monitor.MonitorConfig;
 import dev.molt.monitor.MonitorServer;
 import dev.molt.monitor.Protocol;
 import dev.molt.monitor.SocketListener;
+import dev.molt.sys.Fd;
 import dev.molt.sys.Terminal;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -21,9 +23,21 @@ import java.util.Map;
  * Turns the command line's monitors into running QMP/HMP endpoints. Listening sockets are bound
  * first ({@link #bind}), so a bad path fails before the guest starts; sessions start afterwards
  * ({@link #start}), because nothing but the guest belongs on the start-up path.
+ *
+ * <p>Across a cpr-exec live update the listening sockets stay open: the old molt stops accepting
+ * ({@link #stopAccepting}) and hands them to the new one ({@link #preservedFds}), which serves
+ * them again instead of binding, so a client is never refused. Each is named in the CPR state by
+ * its endpoint ({@code monitor:unix:/run/vm.qmp}, {@code monitor:tcp:127.0.0.1:4444}) rather than
+ * by chardev id, because {@code -qmp}/{@code -monitor} ids follow the options' order, which a
+ * new command line may change.
  */
 final class MonitorSetup implements AutoCloseable {
-    private record Bound(MonitorConfig config, Listener listener) {}
+    /** The CPR-state names of monitors' listening sockets start with this. */
+    static final String PRESERVED_PREFIX = "monitor:";
+    /** The CPR state holds names of at most this many bytes; a longer endpoint is bound again instead. */
+    private static final int MAX_PRESERVED_NAME = 255;
+
+    private record Bound(MonitorConfig config, String preservedName, SocketListener listener, boolean inherited) {}
 
     private final List<Bound> bound = new ArrayList<>();
     private final List<MonitorConfig> stdio = new ArrayList<>();
@@ -31,27 +45,47 @@ final class MonitorSetup implements AutoCloseable {
     private final List<MonitorServer> servers = new ArrayList<>();
 
     static MonitorSetup bind(List<MonitorConfig> monitors, Map<String, ChardevConfig> chardevs) {
+        return bind(monitors, chardevs, Map.of());
+    }
+
+    /**
+     * @param inherited listening sockets a live update handed over, by preserved name: each serves
+     *     the monitor with the same endpoint. One that is unfit is closed and the endpoint bound
+     *     afresh, with a warning; one whose endpoint this command line no longer has is closed,
+     *     so that its clients are refused as when no molt listens.
+     */
+    static MonitorSetup bind(List<MonitorConfig> monitors, Map<String, ChardevConfig> chardevs, Map<String, Fd> inherited) {
         MonitorSetup setup = new MonitorSetup();
+        Map<String, Fd> unclaimed = new LinkedHashMap<>(inherited);
         try {
-            for (MonitorConfig m : monitors) setup.bindOne(m, chardevs.get(m.chardev()));
+            for (MonitorConfig m : monitors) setup.bindOne(m, chardevs.get(m.chardev()), unclaimed);
         } catch (RuntimeException e) {
-            setup.close();
+            // Inherited sockets stay open: this molt is about to go back to the previous one, which wants them.
+            for (Bound b : setup.bound) if (!b.inherited()) b.listener().close();
+            setup.bound.clear();
             throw e;
         }
+        unclaimed.values().forEach(Fd::close);
         return setup;
     }
 
-    private void bindOne(MonitorConfig m, ChardevConfig c) {
+    private void bindOne(MonitorConfig m, ChardevConfig c, Map<String, Fd> inherited) {
         try {
             switch (c) {
                 case ChardevConfig.Stdio s when s.mux() -> muxed.add(m);
                 case ChardevConfig.Stdio s -> stdio.add(m);
-                // QMP on a unix socket takes fds with SCM_RIGHTS (getfd), which needs raw sockets.
-                case ChardevConfig.UnixSocket u when u.server() && !u.waitForClient() ->
-                        bound.add(new Bound(m, m.protocol() == Protocol.QMP
-                                ? dev.molt.monitor.FdPassingUnixListener.listen(u.path()) : SocketListener.unix(u.path())));
-                case ChardevConfig.TcpSocket t when t.server() && !t.waitForClient() ->
-                        bound.add(new Bound(m, SocketListener.tcp(t.host(), t.port())));
+                case ChardevConfig.UnixSocket u when u.server() && !u.waitForClient() -> {
+                    String name = preservedName(c);
+                    Fd fd = inherited.remove(name);
+                    SocketListener l = fd == null ? null : inherit(m, fd, () -> SocketListener.inheritedUnix(fd, u.path()));
+                    bound.add(new Bound(m, name, l != null ? l : SocketListener.unix(u.path()), l != null));
+                }
+                case ChardevConfig.TcpSocket t when t.server() && !t.waitForClient() -> {
+                    String name = preservedName(c);
+                    Fd fd = inherited.remove(name);
+                    SocketListener l = fd == null ? null : inherit(m, fd, () -> SocketListener.inheritedTcp(fd, t.host(), t.port()));
+                    bound.add(new Bound(m, name, l != null ? l : SocketListener.tcp(t.host(), t.port()), l != null));
+                }
                 case ChardevConfig.UnixSocket u when u.server() -> throw waitUnsupported(m);
                 case ChardevConfig.TcpSocket t when t.server() -> throw waitUnsupported(m);
                 default -> throw new ChardevException(m.location() + ": a monitor needs stdio or a listening socket (server=on)");
@@ -61,13 +95,44 @@ final class MonitorSetup implements AutoCloseable {
         }
     }
 
+    private interface Inherit {
+        SocketListener get() throws IOException;
+    }
+
+    /** The inherited listener, or null (the fd closed, a warning printed) if the socket is unfit. */
+    private static SocketListener inherit(MonitorConfig m, Fd fd, Inherit inherit) {
+        try {
+            return inherit.get();
+        } catch (IOException e) {
+            System.err.println("molt: warning: " + m.location() + ": the listening socket the previous molt handed over (fd "
+                    + fd.num() + ") cannot be used: " + e.getMessage() + "; listening anew");
+            fd.close();
+            return null;
+        }
+    }
+
+    /** The CPR-state name of a listening monitor socket: its endpoint as the command line gives it. */
+    static String preservedName(ChardevConfig c) {
+        return PRESERVED_PREFIX + switch (c) {
+            case ChardevConfig.UnixSocket u -> "unix:" + u.path().toAbsolutePath().normalize();
+            case ChardevConfig.TcpSocket t -> "tcp:" + t.host() + ":" + t.port();
+            default -> throw new IllegalArgumentException("not a listening socket: " + c);
+        };
+    }
+
     private static ChardevException waitUnsupported(MonitorConfig m) {
         return new ChardevException(m.location() + ": monitors do not hold the guest's start for a client (wait=on); use wait=off");
     }
 
-    /** Starts accepting clients and the stdio sessions. */
+    /**
+     * Starts accepting clients and the stdio sessions. Clients already waiting on an inherited
+     * socket connected during the live update: they get the events emitted before they were served.
+     */
     void start(Monitor monitor, Map<String, dev.molt.chardev.Chardev> openChardevs) {
-        for (Bound b : bound) servers.add(MonitorServer.start(monitor, b.config().protocol(), b.listener()));
+        for (Bound b : bound) {
+            servers.add(b.inherited() ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
+                    : MonitorServer.start(monitor, b.config().protocol(), b.listener()));
+        }
         for (MonitorConfig m : stdio) {
             Terminal.makeRaw(0); // QEMU's stdio backend is raw too; the monitor echoes what is typed
             if (m.protocol() == Protocol.HMP) monitor.startHmp(Connection.stdio(), true);
@@ -84,20 +149,39 @@ final class MonitorSetup implements AutoCloseable {
         }
     }
 
-    /** Stops accepting and disconnects socket clients; stdio sessions are left alone. Idempotent. */
+    /**
+     * The listening sockets to hand to the next molt of a live update, by preserved name. They stay
+     * this setup's: if the exec fails, they are served here again.
+     */
+    Map<String, Fd> preservedFds() {
+        Map<String, Fd> fds = new LinkedHashMap<>();
+        for (Bound b : bound) {
+            if (b.preservedName().getBytes(StandardCharsets.UTF_8).length <= MAX_PRESERVED_NAME) fds.put(b.preservedName(), b.listener().fd());
+        }
+        return fds;
+    }
+
+    /**
+     * Before a live update's exec: no client is accepted any more (one accepted now would be cut
+     * off by the exec), but the sockets go on listening, so clients wait for the next molt instead
+     * of being refused. Connected clients are left alone: the exec closes them, or, if it fails,
+     * they go on.
+     */
+    void stopAccepting() {
+        for (MonitorServer s : servers) s.stopAccepting();
+    }
+
+    /** After a failed exec: accepting again, first the clients that waited meanwhile. */
+    void resumeAccepting() {
+        for (MonitorServer s : servers) s.resumeAccepting();
+    }
+
+    /** Stops listening and disconnects socket clients; stdio sessions are left alone. Idempotent. */
     @Override
     public void close() {
         for (MonitorServer s : servers) s.close();
         servers.clear();
-        if (!bound.isEmpty()) {
-            for (Bound b : bound) {
-                try {
-                    b.listener().close();
-                } catch (Exception ignored) {
-                    // Already closed by its server, or closing at exit: nothing else to do.
-                }
-            }
-            bound.clear();
-        }
+        for (Bound b : bound) b.listener().close(); // those no server owned yet
+        bound.clear();
     }
 }

@@ -39,6 +39,7 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile int cpuThrottle;
     private volatile Runnable beforeExec = () -> { };
     private volatile Runnable afterExecFailure = () -> { };
+    private volatile java.util.function.Supplier<Map<String, dev.molt.sys.Fd>> execPreservedFds = Map::of;
     private volatile Map<String, Object> cprBreakdown;
     private volatile Runnable onIncomingFailure = () -> { };
 
@@ -186,6 +187,15 @@ public final class MigrationEngine implements MigrationCommands {
     }
 
     /**
+     * Fds besides guest RAM that the new molt of a cpr-exec update inherits, by the name it finds
+     * them under in the CPR state (the monitors' listening sockets, so that no client is refused
+     * during the update). They stay their owner's: if the exec fails, this molt goes on using them.
+     */
+    public void setExecPreservedFds(java.util.function.Supplier<Map<String, dev.molt.sys.Fd>> fds) {
+        this.execPreservedFds = fds;
+    }
+
+    /**
      * cpr-exec, old side: stop the guest, write the device state (no RAM pages: RAM stays in its
      * memfd), hand the RAM fds and the CPR state to the new molt through exec. If the exec fails,
      * the guest runs on here.
@@ -194,7 +204,10 @@ public final class MigrationEngine implements MigrationCommands {
         boolean wasRunning = machine.state() == RunState.RUNNING;
         boolean stopped = false;
         var block = machine.ram().block();
-        List<dev.molt.sys.Fd> keep = List.of(block.fd());
+        // Besides RAM, the monitors' listening sockets: the keeper holds them too, for a previous molt it relaunches.
+        Map<String, dev.molt.sys.Fd> extraFds = execPreservedFds.get();
+        List<dev.molt.sys.Fd> keep = new java.util.ArrayList<>(List.of(block.fd()));
+        keep.addAll(extraFds.values());
         List<String> previous = CprExec.ownCommandLine();
         try (dev.molt.sys.Fd cprFd = CprStateFile.create();
              // Started while the guest runs: guards the update against a new binary that dies before molt's code runs.
@@ -214,7 +227,9 @@ public final class MigrationEngine implements MigrationCommands {
             }
             long savedAt = wallNanos();
             List<String> command = settings.cprExecCommand();
-            CprState state = new CprState(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())),
+            List<CprState.PreservedFd> preserved = new java.util.ArrayList<>(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())));
+            extraFds.forEach((name, fd) -> preserved.add(new CprState.PreservedFd(name, fd.num(), 0)));
+            CprState state = new CprState(preserved,
                     previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning).withKeeper(keeper.pipe().num(), keeper.pid());
             CprStateFile.writeInto(cprFd, state);
             downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;

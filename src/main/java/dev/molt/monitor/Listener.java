@@ -1,17 +1,28 @@
 package dev.molt.monitor;
 
 import java.io.IOException;
+import java.util.Optional;
 
 /**
- * Where a monitor server gets its clients. {@link SocketListener} listens on a unix or TCP socket;
- * a listening fd inherited across exec (live update) can be served by an implementation that
- * accepts on that fd and wraps each client fd in a {@link Connection}.
+ * Where a monitor server gets its clients: {@link SocketListener} listens on a unix or TCP socket,
+ * bound afresh or inherited across exec (live update). Accepting can stop and start again without
+ * the socket ever ceasing to listen, so that a client connecting meanwhile waits instead of being
+ * refused.
  */
 public interface Listener extends AutoCloseable {
-    /** Blocks until a client connects; throws once the listener is closed. */
-    Connection accept() throws IOException;
+    /** Waits until a client connects and accepts it; empty if {@link #wakeup()} ended the wait. */
+    Optional<Connection> accept() throws IOException;
 
-    /** Stops listening; a blocked {@link #accept()} must then return or throw. */
+    /** Accepts a client that is already waiting, without waiting; empty if none is. */
+    Optional<Connection> acceptWaiting() throws IOException;
+
+    /**
+     * Makes a waiting {@link #accept()} return empty (or the next one, if none waits now); the
+     * socket goes on listening.
+     */
+    void wakeup();
+
+    /** Stops listening; call it once no thread is in {@link #accept()} any more. */
     @Override
     void close();
 

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -68,7 +69,8 @@ public final class Monitor {
 
     /** Starts serving one client (stdio, an inherited fd, an accepted socket) in the given protocol. */
     public MonitorSession start(Protocol protocol, Connection connection) {
-        return protocol.open(this, connection, protocol.name().toLowerCase() + "-" + sessionCount.incrementAndGet(), () -> {});
+        return protocol.open(this, connection, protocol.name().toLowerCase() + "-" + sessionCount.incrementAndGet(),
+                OptionalLong.empty(), () -> {});
     }
 
     /**

@@ -1,6 +1,9 @@
 package dev.molt.monitor;
 
 import java.io.IOException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -10,9 +13,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * concurrently, each in its own session. A client that misbehaves or vanishes only ends its own
  * session; the server goes on accepting until closed. At most {@value #MAX_CLIENTS} clients are
  * served at once; more are hung up on at once, so a connection flood cannot exhaust molt.
+ *
+ * <p>Accepting can pause while the socket keeps listening (a live update execs the next molt,
+ * which serves the same socket): clients that connect meanwhile wait, and when accepting starts
+ * again they are served first and get the QMP events they missed while they waited.
  */
 public final class MonitorServer implements AutoCloseable {
     static final int MAX_CLIENTS = 64;
+    private static final Duration STOP_WAIT = Duration.ofSeconds(2);
 
     private final Monitor monitor;
     private final Protocol protocol;
@@ -20,6 +28,9 @@ public final class MonitorServer implements AutoCloseable {
     private final Set<MonitorSession> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicInteger counter = new AtomicInteger();
     private volatile boolean closed;
+    private volatile boolean accepting;
+    private Thread acceptor; // guarded by this
+    private long stoppedAtEvent; // guarded by this
 
     private MonitorServer(Monitor monitor, Protocol protocol, Listener listener) {
         this.monitor = monitor;
@@ -30,39 +41,92 @@ public final class MonitorServer implements AutoCloseable {
     /** Starts accepting on {@code listener}; the server owns it from now on. */
     public static MonitorServer start(Monitor monitor, Protocol protocol, Listener listener) {
         MonitorServer server = new MonitorServer(monitor, protocol, listener);
-        Thread.ofPlatform().name(protocol.name().toLowerCase() + "-accept").daemon(true).start(server::acceptLoop);
+        server.startAccepting(OptionalLong.empty());
         return server;
     }
 
-    private void acceptLoop() {
-        while (!closed) {
-            Connection connection;
+    /**
+     * Starts accepting on a listener this process inherited across exec. The clients already
+     * waiting connected while no molt accepted (during the live update), so after capabilities
+     * negotiation they get the events this process emitted before (QEMU would have sent them
+     * RESUME too), as far as {@link EventBus} retains them.
+     */
+    public static MonitorServer startInherited(Monitor monitor, Protocol protocol, Listener listener) {
+        MonitorServer server = new MonitorServer(monitor, protocol, listener);
+        server.startAccepting(OptionalLong.of(0));
+        return server;
+    }
+
+    private void startAccepting(OptionalLong missedFrom) {
+        accepting = true;
+        acceptor = Thread.ofPlatform().name(protocol.name().toLowerCase() + "-accept").daemon(true)
+                .start(() -> acceptLoop(missedFrom));
+    }
+
+    /**
+     * Stops accepting but leaves the socket listening and the sessions running; returns once no
+     * client can be accepted any more. New clients wait in the socket's backlog meanwhile.
+     */
+    public synchronized void stopAccepting() {
+        if (!accepting) return;
+        accepting = false;
+        stoppedAtEvent = monitor.events().emitted();
+        listener.wakeup();
+        try {
+            acceptor.join(STOP_WAIT);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        acceptor = null;
+    }
+
+    /** Accepts again after {@link #stopAccepting()}; the clients that waited get the events emitted since. */
+    public synchronized void resumeAccepting() {
+        if (accepting || closed) return;
+        startAccepting(OptionalLong.of(stoppedAtEvent));
+    }
+
+    private void acceptLoop(OptionalLong missedFrom) {
+        if (missedFrom.isPresent()) {
+            // Whoever waited is served first, all of them, before anyone who connects from now on.
+            try {
+                for (Optional<Connection> c; accepting && (c = listener.acceptWaiting()).isPresent(); ) serve(c.get(), missedFrom);
+            } catch (IOException e) {
+                // The accept loop below meets the same error and deals with it.
+            }
+        }
+        while (accepting) {
+            Optional<Connection> connection;
             try {
                 connection = listener.accept();
             } catch (IOException e) {
-                if (closed) return;
+                if (!accepting) return;
                 // A client that reset before it was accepted is its own problem; running out of fds
                 // is not, and must not turn this loop into a busy spin.
                 pause();
                 continue;
             }
-            if (sessions.size() >= MAX_CLIENTS) {
-                connection.close();
-                continue;
-            }
-            String name = protocol.name().toLowerCase() + "-" + counter.incrementAndGet();
-            // A session can end before open() returns: the lock makes its removal wait for its addition.
-            MonitorSession[] self = new MonitorSession[1];
-            synchronized (self) {
-                self[0] = protocol.open(monitor, connection, name, () -> {
-                    synchronized (self) {
-                        sessions.remove(self[0]);
-                    }
-                });
-                sessions.add(self[0]);
-            }
-            if (closed) self[0].close();
+            connection.ifPresent(c -> serve(c, OptionalLong.empty()));
         }
+    }
+
+    private void serve(Connection connection, OptionalLong missedFrom) {
+        if (sessions.size() >= MAX_CLIENTS) {
+            connection.close();
+            return;
+        }
+        String name = protocol.name().toLowerCase() + "-" + counter.incrementAndGet();
+        // A session can end before open() returns: the lock makes its removal wait for its addition.
+        MonitorSession[] self = new MonitorSession[1];
+        synchronized (self) {
+            self[0] = protocol.open(monitor, connection, name, missedFrom, () -> {
+                synchronized (self) {
+                    sessions.remove(self[0]);
+                }
+            });
+            sessions.add(self[0]);
+        }
+        if (closed) self[0].close();
     }
 
     private static void pause() {
@@ -87,10 +151,14 @@ public final class MonitorServer implements AutoCloseable {
         return listener.describe();
     }
 
-    /** Stops accepting and disconnects every client. */
+    /** Stops accepting, stops listening and disconnects every client. Idempotent. */
     @Override
     public void close() {
-        closed = true;
+        synchronized (this) {
+            if (closed) return;
+            stopAccepting();
+            closed = true;
+        }
         listener.close();
         sessions.forEach(MonitorSession::close);
     }

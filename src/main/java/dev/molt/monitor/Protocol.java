@@ -1,21 +1,28 @@
 package dev.molt.monitor;
 
+import java.util.OptionalLong;
+
 /** The two monitor protocols, each knowing how to serve a client. */
 public enum Protocol {
     /** QEMU Machine Protocol: JSON commands, replies and events ({@code -qmp}). */
     QMP {
         @Override
-        MonitorSession open(Monitor monitor, Connection connection, String name, Runnable onEnd) {
-            return QmpSession.start(monitor, connection, name, onEnd);
+        MonitorSession open(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
+            return QmpSession.start(monitor, connection, name, missedFrom, onEnd);
         }
     },
     /** The human monitor: a {@code (qemu) } prompt and text commands ({@code -monitor}). */
     HMP {
         @Override
-        MonitorSession open(Monitor monitor, Connection connection, String name, Runnable onEnd) {
+        MonitorSession open(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
             return HmpSession.start(monitor, connection, name, true, onEnd);
         }
     };
 
-    abstract MonitorSession open(Monitor monitor, Connection connection, String name, Runnable onEnd);
+    /**
+     * Serves one client. {@code missedFrom}: the client waited while nobody accepted (see
+     * {@link MonitorServer}), so QMP hands it the events from that event number on once it has
+     * negotiated capabilities; HMP has no events.
+     */
+    abstract MonitorSession open(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd);
 }

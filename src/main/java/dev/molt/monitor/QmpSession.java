@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -32,17 +33,23 @@ final class QmpSession implements MonitorSession, QmpContext, EventBus.Subscribe
     private final QmpFramer framer = new QmpFramer();
     private volatile boolean negotiated;
     private final List<Runnable> afterReply = new ArrayList<>();
+    private final OptionalLong missedFrom;
 
-    private QmpSession(Monitor monitor, Connection connection, String name, Runnable onEnd) {
+    private QmpSession(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
         this.monitor = monitor;
         this.connection = connection;
+        this.missedFrom = missedFrom;
         this.onEnd = onEnd;
         this.out = new OutputQueue(name, connection.output(), OutputQueue.DEFAULT_CAPACITY, connection::close);
         monitor.register(out);
     }
 
-    static QmpSession start(Monitor monitor, Connection connection, String name, Runnable onEnd) {
-        QmpSession session = new QmpSession(monitor, connection, name, onEnd);
+    /**
+     * @param missedFrom present for a client that waited while nobody accepted: once negotiated it
+     *     gets the events from that event number on (see {@link EventBus#subscribe(EventBus.Subscriber, long)})
+     */
+    static QmpSession start(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
+        QmpSession session = new QmpSession(monitor, connection, name, missedFrom, onEnd);
         // Platform threads: sessions may block in native calls (recvmsg on raw sockets), which would pin
         // a virtual thread's carrier and starve every other session on a 2-core host.
         Thread.ofPlatform().daemon(true).name(name).start(session::run);
@@ -177,7 +184,13 @@ final class QmpSession implements MonitorSession, QmpContext, EventBus.Subscribe
     @Override
     public void completeNegotiation() {
         negotiated = true;
-        monitor.events().subscribe(this);
+        if (missedFrom.isPresent()) {
+            // After the reply, which the client waits for first; replaying and subscribing in one step
+            // (under the bus's lock) means no event is missed or sent twice in between.
+            afterReply(() -> monitor.events().subscribe(this, missedFrom.getAsLong()));
+        } else {
+            monitor.events().subscribe(this);
+        }
     }
 
     @Override

@@ -1,13 +1,13 @@
 package dev.molt.monitor;
 
+import dev.molt.sys.ErrnoException;
+import dev.molt.sys.EventFd;
+import dev.molt.sys.Fd;
+import dev.molt.sys.ListenSocket;
+import dev.molt.sys.UnixSocket;
+
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -15,18 +15,36 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HexFormat;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** A listening unix or TCP socket, as {@code -qmp unix:PATH,server} and {@code -qmp tcp:HOST:PORT,server} make. */
+/**
+ * A listening unix or TCP socket, as {@code -qmp unix:PATH,server} and {@code -qmp tcp:HOST:PORT,server}
+ * make, on a raw socket fd: clients of a unix socket can pass fds with SCM_RIGHTS (getfd, which the
+ * JDK's channels cannot receive), and the socket can be handed to the next molt across exec (live
+ * update) and served there again, so that it never stops listening. Accepting waits in poll(2) beside
+ * a wake-up eventfd, so {@link #accept()} must run on a platform thread.
+ */
 public final class SocketListener implements Listener {
-    private final ServerSocketChannel channel;
+    /** Clients that may wait to be accepted (for instance while molt execs its next version). */
+    static final int BACKLOG = MonitorServer.MAX_CLIENTS;
+
+    private final Fd fd;
+    private final EventFd wake;
     private final String description;
     private final Optional<Path> ownedPath;
 
-    private SocketListener(ServerSocketChannel channel, String description, Optional<Path> ownedPath) {
-        this.channel = channel;
+    private SocketListener(Fd fd, String description, Optional<Path> ownedPath) {
+        this.fd = fd;
         this.description = description;
         this.ownedPath = ownedPath;
+        try {
+            ListenSocket.setNonBlocking(fd); // accept after poll must not block if the client gave up meanwhile
+            this.wake = new EventFd("wake-up of " + description);
+        } catch (ErrnoException e) {
+            fd.close();
+            throw e;
+        }
     }
 
     /**
@@ -40,34 +58,65 @@ public final class SocketListener implements Listener {
             throw new IOException(path + " exists and is not a socket");
         }
         Path temp = path.toAbsolutePath().resolveSibling(".m" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
-        ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        Fd fd;
         try {
-            channel.bind(UnixDomainSocketAddress.of(temp));
+            fd = UnixSocket.listen(temp.toString(), BACKLOG);
+        } catch (ErrnoException e) {
+            throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
+        }
+        try {
             Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-------"));
             Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | RuntimeException e) {
-            channel.close();
+            fd.close();
             Files.deleteIfExists(temp);
             throw e;
         }
-        return new SocketListener(channel, "unix:" + path, Optional.of(path));
+        return new SocketListener(fd, "unix:" + path, Optional.of(path));
     }
 
-    /** Listens on TCP {@code host:port}; port 0 picks a free port (see {@link #localAddress()}). */
+    /** Listens on TCP {@code host:port}; port 0 picks a free port (see {@link #describe()}). */
     public static SocketListener tcp(String host, int port) throws IOException {
-        ServerSocketChannel channel = ServerSocketChannel.open(StandardProtocolFamily.INET);
+        InetAddress address = InetAddress.getByName(host);
+        Fd fd;
         try {
-            channel.bind(new InetSocketAddress(host, port));
-        } catch (IOException | RuntimeException e) {
-            channel.close();
-            throw e;
+            fd = ListenSocket.tcp(address, port, BACKLOG);
+        } catch (ErrnoException e) {
+            throw new IOException("cannot listen on tcp:" + host + ":" + port + ": " + e.getMessage(), e);
         }
-        return new SocketListener(channel, "tcp:" + host + ":" + ((InetSocketAddress) channel.getLocalAddress()).getPort(), Optional.empty());
+        return new SocketListener(fd, "tcp:" + host + ":" + ListenSocket.localPort(fd), Optional.empty());
     }
 
-    /** Serves an already listening channel (for instance {@link System#inheritedChannel()}); the caller owns any path. */
-    public static SocketListener of(ServerSocketChannel channel, String description) {
-        return new SocketListener(channel, description, Optional.empty());
+    /**
+     * Serves a unix socket listening at {@code path} that the previous molt handed over across
+     * exec. Throws, naming what is wrong, if {@code fd} is not a listening unix stream socket or
+     * nothing is at {@code path} any more (no client could reach it); the fd is left to the caller then.
+     */
+    public static SocketListener inheritedUnix(Fd fd, Path path) throws IOException {
+        check(fd, Set.of(ListenSocket.AF_UNIX), "unix");
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS) || !isSocket(path)) {
+            throw new IOException("no socket is at " + path + " any more");
+        }
+        return new SocketListener(fd, "unix:" + path, Optional.of(path));
+    }
+
+    /** Serves a TCP socket listening on {@code host:port} that the previous molt handed over; see {@link #inheritedUnix}. */
+    public static SocketListener inheritedTcp(Fd fd, String host, int port) throws IOException {
+        check(fd, Set.of(ListenSocket.AF_INET, ListenSocket.AF_INET6), "TCP");
+        int bound = ListenSocket.localPort(fd);
+        if (port != 0 && bound != port) throw new IOException("it listens on port " + bound + ", not " + port);
+        return new SocketListener(fd, "tcp:" + host + ":" + bound, Optional.empty());
+    }
+
+    private static void check(Fd fd, Set<Integer> families, String kind) throws IOException {
+        ListenSocket.Kind k;
+        try {
+            k = ListenSocket.kind(fd);
+        } catch (ErrnoException e) {
+            throw new IOException("it is not a socket (" + e.getMessage() + ")", e);
+        }
+        if (!families.contains(k.domain()) || !k.stream()) throw new IOException("it is not a " + kind + " stream socket");
+        if (!k.listening()) throw new IOException("it is not listening");
     }
 
     static boolean isSocket(Path path) throws IOException {
@@ -76,27 +125,53 @@ public final class SocketListener implements Listener {
     }
 
     @Override
-    public Connection accept() throws IOException {
-        SocketChannel client = channel.accept();
-        return Connection.of(client);
-    }
-
-    public SocketAddress localAddress() {
+    public Optional<Connection> accept() throws IOException {
         try {
-            return channel.getLocalAddress();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            while (ListenSocket.awaitClient(fd, wake.fd())) {
+                Optional<Connection> client = acceptWaiting();
+                if (client.isPresent()) return client;
+                // The client gave up before it was accepted: wait on.
+            }
+            wake.clear();
+            return Optional.empty();
+        } catch (ErrnoException e) {
+            throw new IOException("accept on " + description + ": " + e.getMessage(), e);
+        } catch (IllegalStateException e) {
+            throw new IOException(description + " is closed", e);
         }
     }
 
-    /** Stops listening and removes the socket file this listener created. */
+    @Override
+    public Optional<Connection> acceptWaiting() throws IOException {
+        try {
+            return ListenSocket.acceptWaiting(fd).map(SocketConnection::new);
+        } catch (ErrnoException e) {
+            throw new IOException("accept on " + description + ": " + e.getMessage(), e);
+        } catch (IllegalStateException e) {
+            throw new IOException(description + " is closed", e);
+        }
+    }
+
+    @Override
+    public void wakeup() {
+        try {
+            wake.signal();
+        } catch (IllegalStateException closed) {
+            // Closed: nobody waits.
+        }
+    }
+
+    /** The listening socket, to hand over across exec; it stays this listener's. */
+    public Fd fd() {
+        return fd;
+    }
+
+    /** Stops listening and removes the socket file this listener serves. */
     @Override
     public void close() {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // Closing a listening socket does not fail in a way anyone could act on.
-        }
+        if (!fd.isOpen()) return;
+        fd.close();
+        wake.close();
         ownedPath.ifPresent(p -> {
             try {
                 if (isSocket(p)) Files.deleteIfExists(p);

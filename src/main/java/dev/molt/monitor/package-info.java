@@ -25,8 +25,10 @@
  *       answers "not available yet".</li>
  *   <li>{@link dev.molt.monitor.Connection}: a client's byte streams, however obtained (socket,
  *       stdio, an fd inherited across exec); {@link dev.molt.monitor.Listener}: where a
- *       {@link dev.molt.monitor.MonitorServer} gets clients ({@link dev.molt.monitor.SocketListener},
- *       or a caller's own listener on an inherited listening fd).</li>
+ *       {@link dev.molt.monitor.MonitorServer} gets clients ({@link dev.molt.monitor.SocketListener}:
+ *       a unix or TCP socket, bound afresh or inherited across a live update's exec). A server can
+ *       stop accepting while its socket goes on listening, and the clients that waited meanwhile
+ *       get the events they missed.</li>
  *   <li>{@link dev.molt.monitor.Json}: the JSON reader and writer (no dependencies).</li>
  * </ul>
  *

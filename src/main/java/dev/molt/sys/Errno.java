@@ -31,6 +31,7 @@ public enum Errno {
     EPIPE(32, "Broken pipe"),
     ERANGE(34, "Numerical result out of range"),
     ENOSYS(38, "Function not implemented"),
+    ENOTSOCK(88, "Socket operation on non-socket"),
     EOPNOTSUPP(95, "Operation not supported"),
     EADDRINUSE(98, "Address already in use"),
     ECONNRESET(104, "Connection reset by peer"),

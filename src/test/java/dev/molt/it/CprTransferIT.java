@@ -106,7 +106,7 @@ class CprTransferIT {
             CprExecIT.assertConsecutive(dir);
             assertTrue(old.alive() && neu.alive());
             // RAM went by fd, never through the stream: the new process maps the old one's memfd.
-            assertTrue(CprExecIT.fdTargets(neu.pid()).stream().anyMatch(f -> f.startsWith("/memfd:microvm.ram")));
+            assertTrue(CprExecIT.fds(neu.pid()).values().stream().anyMatch(f -> f.startsWith("/memfd:microvm.ram")));
             System.out.printf("[CprTransferIT] %s: %d vCPU(s), %s: old pid %d -> new pid %d, pause %d ms, ticks ok%n",
                     KvmHost.FLAVOUR, cpus, ram, old.pid(), neu.pid(), downtime);
         }

@@ -26,6 +26,7 @@ final class QmpClient implements AutoCloseable {
     private final OutputStream out;
     private final LinkedBlockingQueue<Map<String, Object>> replies = new LinkedBlockingQueue<>();
     private final LinkedBlockingQueue<Map<String, Object>> events = new LinkedBlockingQueue<>();
+    private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
     final Map<String, Object> greeting;
 
     private QmpClient(SocketChannel channel) throws IOException {
@@ -43,6 +44,7 @@ final class QmpClient implements AutoCloseable {
             } catch (IOException ignored) {
                 // Connection closed.
             }
+            closed.countDown();
         });
     }
 
@@ -69,6 +71,16 @@ final class QmpClient implements AutoCloseable {
         SocketChannel c = SocketChannel.open(family);
         c.connect(address);
         return new QmpClient(c);
+    }
+
+    /** A client on an already connected channel; waits for the greeting. */
+    static QmpClient over(SocketChannel channel) throws IOException {
+        return new QmpClient(channel);
+    }
+
+    /** Waits until the server closed the connection; true if it did within {@code timeout}. */
+    boolean awaitClosed(Duration timeout) throws InterruptedException {
+        return closed.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Negotiates capabilities; most tests start with this. */

@@ -150,6 +150,15 @@ final class LineClient implements AutoCloseable {
         return this;
     }
 
+    /** True if nothing at all arrives within {@code millis} (the server is not serving this client). */
+    boolean quietFor(long millis) throws InterruptedException {
+        Object chunk = chunks.poll(millis, TimeUnit.MILLISECONDS);
+        if (chunk == null) return true;
+        if (chunk == EOF) chunks.add(EOF);
+        else pending.writeBytes((byte[]) chunk);
+        return false;
+    }
+
     /** True when the server closed the connection (within the timeout). */
     boolean closedByServer() throws InterruptedException {
         while (true) {

@@ -1,0 +1,47 @@
+package dev.molt.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A wake-up signal that a thread waiting in poll(2) on other fds can also wait for: an eventfd,
+ * non-blocking and close-on-exec (it is never handed to a new program).
+ */
+public final class EventFd implements AutoCloseable {
+    private static final int EFD_NONBLOCK = 04000, EFD_CLOEXEC = 02000000;
+
+    private final Fd fd;
+
+    public EventFd(String what) {
+        fd = new Fd((int) Syscall.call("eventfd2", Syscall.EVENTFD2, 0, EFD_NONBLOCK | EFD_CLOEXEC), what);
+    }
+
+    public Fd fd() {
+        return fd;
+    }
+
+    /** Makes the fd readable until {@link #clear()}; signals do not add up beyond that. */
+    public void signal() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocate(JAVA_LONG);
+            one.set(JAVA_LONG, 0, 1L);
+            // Fails (EAGAIN) only when the counter is about to overflow: it is readable then anyway.
+            Syscall.raw(Syscall.WRITE, fd.num(), one.address(), 8, 0, 0, 0);
+        }
+    }
+
+    /** Consumes the signal, so that the fd is not readable again until the next one. */
+    public void clear() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(JAVA_LONG);
+            Syscall.raw(Syscall.READ, fd.num(), buf.address(), 8, 0, 0, 0); // EAGAIN: there was none
+        }
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+}
