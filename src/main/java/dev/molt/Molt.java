@@ -4,6 +4,7 @@ import dev.molt.chardev.Chardev;
 import dev.molt.chardev.ChardevException;
 import dev.molt.chardev.Chardevs;
 import dev.molt.chardev.NullChardev;
+import dev.molt.chardev.SocketChardev;
 import dev.molt.cli.CommandLineParser;
 import dev.molt.cli.UsageException;
 import dev.molt.cli.VmConfig;
@@ -103,8 +104,10 @@ public final class Molt {
         MonitorSetup monitors = null;
         try {
             // Only the serial ports' backends are opened as chardevs; monitors serve theirs themselves.
+            // cpr-exec: a socket backend takes the sockets the old molt kept open, its console client included.
+            Map<String, Fd> inheritedChardevFds = cpr == null ? Map.of() : cpr.fds(SocketChardev.PRESERVED_PREFIX);
             for (String id : config.serials()) {
-                chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit));
+                chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit, inheritedChardevFds));
             }
             // cpr-exec: the listening sockets the old molt kept open across the exec (cpr-transfer brings none).
             monitors = MonitorSetup.bind(config.monitors(), config.chardevs(),
@@ -155,7 +158,11 @@ public final class Molt {
                 live.stopAccepting(); // the sockets go on listening: the next molt serves them
                 dev.molt.sys.Terminal.restoreAll();
             }, live::resumeAccepting);
-            migration.setExecPreservedFds(live::preservedFds);
+            migration.setExecPreservedFds(() -> {
+                Map<String, Fd> fds = new LinkedHashMap<>(live.preservedFds());
+                for (Chardev c : chardevs.values()) if (c instanceof SocketChardev sc) fds.putAll(sc.preservedFds());
+                return fds;
+            });
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
             return status;

@@ -1,5 +1,9 @@
 package dev.molt.chardev;
 
+import dev.molt.sys.Fd;
+
+import java.util.Map;
+
 /** Opens the character backend a {@link ChardevConfig} describes. */
 public final class Chardevs {
     private Chardevs() {}
@@ -9,15 +13,23 @@ public final class Chardevs {
      * @param onQuit     what Ctrl-A x does
      */
     public static Chardev open(ChardevConfig config, boolean muxEscapes, Runnable onQuit) {
+        return open(config, muxEscapes, onQuit, Map.of());
+    }
+
+    /**
+     * @param inherited sockets a live update handed over, by name ({@link SocketChardev#PRESERVED_PREFIX}):
+     *                  a socket backend takes its own instead of binding or connecting again
+     */
+    public static Chardev open(ChardevConfig config, boolean muxEscapes, Runnable onQuit, Map<String, Fd> inherited) {
         return switch (config) {
             case ChardevConfig.Stdio s -> new StdioChardev(s.id(), muxEscapes, onQuit);
             case ChardevConfig.File f -> new FileChardev(f.id(), f.path(), f.append());
             case ChardevConfig.UnixSocket u -> u.server()
-                    ? new SocketChardev(u.id(), u.path(), u.waitForClient())
-                    : SocketChardev.connect(u.id(), u.path());
+                    ? SocketChardev.unixServer(u.id(), u.path(), u.waitForClient(), inherited)
+                    : SocketChardev.unixClient(u.id(), u.path(), inherited);
             case ChardevConfig.TcpSocket t -> t.server()
-                    ? SocketChardev.tcpServer(t.id(), t.host(), t.port(), t.waitForClient())
-                    : SocketChardev.tcpClient(t.id(), t.host(), t.port());
+                    ? SocketChardev.tcpServer(t.id(), t.host(), t.port(), t.waitForClient(), inherited)
+                    : SocketChardev.tcpClient(t.id(), t.host(), t.port(), inherited);
             case ChardevConfig.Null n -> new NullChardev(n.id());
         };
     }

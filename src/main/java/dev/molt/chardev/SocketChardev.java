@@ -1,155 +1,233 @@
 package dev.molt.chardev;
 
+import dev.molt.sys.ErrnoException;
+import dev.molt.sys.Fd;
+import dev.molt.sys.ListenSocket;
+import dev.molt.sys.SocketStream;
+import dev.molt.sys.UnixSocket;
+
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
+import java.net.InetAddress;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * -chardev socket,path=P|host=H,port=N,server=on[,wait=off]: a listening unix or TCP socket, or a
- * client connection (server=off). One client at a time gets
- * the device's output and sends its input; output with no client connected is dropped, as in QEMU.
- * A stale socket file is replaced; a path that exists and is not a socket is an error.
+ * client connection (server=off). One client at a time gets the device's output and sends its
+ * input; output with no client connected is dropped, as in QEMU. A stale socket file is replaced; a
+ * path that exists and is not a socket is an error.
+ *
+ * <p>The sockets are raw fds so that a cpr-exec live update can hand them to the new molt
+ * ({@link #preservedFds()}, taken back with the {@code inherited} map of the factories): a
+ * console client stays connected across the update and the listening socket never refuses one.
  */
 public final class SocketChardev implements Chardev {
+    /** The names of this backend's fds in a live update's CPR state start with this. */
+    public static final String PRESERVED_PREFIX = "chardev:";
+    private static final int BACKLOG = 4;
+
     private final String id;
-    private final Path path;
-    private final ServerSocketChannel server;
+    private final String description;
+    private final Fd listening;
+    private final Path ownedPath;
     private final OutputPump pump;
     private volatile CharInput input;
-    private volatile SocketChannel client;
+    private volatile SocketStream client;
+    private volatile boolean clientGone;
     private volatile boolean closed;
-    private final boolean ownsPath;
 
-    private SocketChardev(String id, Path path, SocketChannel connected) {
+    private SocketChardev(String id, String description, Fd listening, Path ownedPath) {
         this.id = id;
-        this.path = path;
-        this.server = null;
-        this.ownsPath = false;
+        this.description = description;
+        this.listening = listening;
+        this.ownedPath = ownedPath;
         this.pump = new OutputPump(id, null);
-        attach(connected);
     }
 
-    /** A client socket (server=off): connects to a listener that must already exist. */
-    public static SocketChardev connect(String id, Path path) {
+    private static String listenName(String id) {
+        return PRESERVED_PREFIX + id + ":listen";
+    }
+
+    private static String clientName(String id) {
+        return PRESERVED_PREFIX + id + ":client";
+    }
+
+    /** A listening unix socket at {@code path}, or the one a live update handed over. */
+    public static SocketChardev unixServer(String id, Path path, boolean wait, Map<String, Fd> inherited) {
+        Fd l = takeListening(inherited, listenName(id), ListenSocket.AF_UNIX);
+        if (l != null && !isSocketFile(path)) {
+            l.close(); // the path no longer leads to it: bind afresh
+            l = null;
+        }
+        if (l == null) l = bindUnix(id, path);
+        return server(id, "unix:" + path, l, path, wait, inherited);
+    }
+
+    /** A listening TCP socket, or the one a live update handed over. */
+    public static SocketChardev tcpServer(String id, String host, int port, boolean wait, Map<String, Fd> inherited) {
+        Fd l = takeListening(inherited, listenName(id), -1);
+        if (l == null) {
+            try {
+                l = ListenSocket.tcp(InetAddress.getByName(host), port, BACKLOG);
+            } catch (IOException | ErrnoException e) {
+                throw new ChardevException("chardev '" + id + "': cannot listen on " + host + ":" + port + ": " + e.getMessage());
+            }
+        }
+        return server(id, "tcp:" + host + ":" + port, l, null, wait, inherited);
+    }
+
+    /** A client connection to a unix listener that must exist (server=off), or the inherited one. */
+    public static SocketChardev unixClient(String id, Path path, Map<String, Fd> inherited) {
+        SocketChardev c = new SocketChardev(id, "unix:" + path, null, null);
+        Fd fd = takeConnected(inherited, clientName(id));
         try {
-            SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
-            c.connect(UnixDomainSocketAddress.of(path));
-            return new SocketChardev(id, path, c);
-        } catch (IOException e) {
+            if (fd == null) fd = UnixSocket.connect(path.toString());
+        } catch (ErrnoException e) {
+            c.close();
             throw new ChardevException("chardev '" + id + "': Failed to connect to '" + path + "': " + e.getMessage());
         }
+        c.attach(fd);
+        return c;
     }
 
-    public SocketChardev(String id, Path path, boolean wait) {
-        this(id, path, listen(id, path), wait, true);
-    }
-
-    /** A listening TCP socket. */
-    public static SocketChardev tcpServer(String id, String host, int port, boolean wait) {
+    /** A TCP client connection (server=off), or the inherited one. */
+    public static SocketChardev tcpClient(String id, String host, int port, Map<String, Fd> inherited) {
+        SocketChardev c = new SocketChardev(id, "tcp:" + host + ":" + port, null, null);
+        Fd fd = takeConnected(inherited, clientName(id));
         try {
-            ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.INET);
-            s.bind(new java.net.InetSocketAddress(host, port));
-            return new SocketChardev(id, null, s, wait, false);
-        } catch (IOException e) {
-            throw new ChardevException("chardev '" + id + "': cannot listen on " + host + ":" + port + ": " + e.getMessage());
-        }
-    }
-
-    /** A TCP client connection (server=off). */
-    public static SocketChardev tcpClient(String id, String host, int port) {
-        try {
-            SocketChannel c = SocketChannel.open(new java.net.InetSocketAddress(host, port));
-            return new SocketChardev(id, null, c);
-        } catch (IOException e) {
+            if (fd == null) fd = ListenSocket.connectTcp(InetAddress.getByName(host), port);
+        } catch (IOException | ErrnoException e) {
+            c.close();
             throw new ChardevException("chardev '" + id + "': Failed to connect to '" + host + ":" + port + "': " + e.getMessage());
         }
+        c.attach(fd);
+        return c;
     }
 
-    private SocketChardev(String id, Path path, ServerSocketChannel listening, boolean wait, boolean ownsPath) {
-        this.id = id;
-        this.path = path;
-        this.server = listening;
-        this.ownsPath = ownsPath;
-        this.pump = new OutputPump(id, null);
-        if (wait) {
-            System.err.println("molt: waiting for connection on: disconnected:" + describe() + ",server=on");
+    private static SocketChardev server(String id, String description, Fd listening, Path path, boolean wait, Map<String, Fd> inherited) {
+        SocketChardev c = new SocketChardev(id, description, listening, path);
+        Fd kept = takeConnected(inherited, clientName(id));
+        if (kept != null) {
+            c.attach(kept); // the console client of the molt before the update
+        } else if (wait) {
+            System.err.println("molt: waiting for connection on: disconnected:" + description + ",server=on");
             try {
-                attach(server.accept());
-            } catch (IOException e) {
-                throw new ChardevException("chardev '" + id + "': accept on " + describe() + " failed: " + e.getMessage());
+                c.attach(UnixSocket.accept(listening));
+            } catch (ErrnoException e) {
+                c.close();
+                throw new ChardevException("chardev '" + id + "': accept on " + description + " failed: " + e.getMessage());
             }
         }
-        Thread.ofPlatform().name("chardev-accept-" + id).daemon(true).start(this::acceptLoop);
+        Thread.ofPlatform().name("chardev-accept-" + id).daemon(true).start(c::acceptLoop);
+        return c;
     }
 
-    private String describe() {
-        if (path != null) return "unix:" + path;
+    /** An inherited fd named {@code name} if it is a listening stream socket (of {@code domain}, unless -1). */
+    private static Fd takeListening(Map<String, Fd> inherited, String name, int domain) {
+        Fd fd = inherited.get(name);
+        if (fd == null) return null;
         try {
-            return "tcp:" + server.getLocalAddress();
+            ListenSocket.Kind k = ListenSocket.kind(fd);
+            if (k.stream() && k.listening() && (domain < 0 || k.domain() == domain)) return fd;
+        } catch (ErrnoException e) {
+            // Not a socket: fall through.
+        }
+        System.err.println("molt: chardev: the inherited fd " + fd.num() + " for " + name + " is not a listening socket; binding afresh");
+        return null;
+    }
+
+    /** An inherited fd named {@code name} if it is a connected stream socket. */
+    private static Fd takeConnected(Map<String, Fd> inherited, String name) {
+        Fd fd = inherited.get(name);
+        if (fd == null) return null;
+        try {
+            ListenSocket.Kind k = ListenSocket.kind(fd);
+            if (k.stream() && !k.listening()) return fd;
+        } catch (ErrnoException e) {
+            // Not a socket: fall through.
+        }
+        System.err.println("molt: chardev: the inherited fd " + fd.num() + " for " + name + " is not a connected socket; dropped");
+        return null;
+    }
+
+    private static boolean isSocketFile(Path path) {
+        try {
+            Object mode = Files.readAttributes(path, "unix:mode", LinkOption.NOFOLLOW_LINKS).get("mode");
+            return mode instanceof Integer m && (m & 0170000) == 0140000;
         } catch (IOException e) {
-            return "tcp";
+            return false;
         }
     }
 
-    static ServerSocketChannel listen(String id, Path path) {
+    private static Fd bindUnix(String id, Path path) {
         try {
-            if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                Object type = Files.readAttributes(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS).get("mode");
-                boolean socket = type instanceof Integer mode && (mode & 0170000) == 0140000;
-                if (!socket) throw new ChardevException("chardev '" + id + "': " + path + " exists and is not a socket");
+            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+                if (!isSocketFile(path)) throw new ChardevException("chardev '" + id + "': " + path + " exists and is not a socket");
                 Files.delete(path);
             }
-            ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-            s.bind(UnixDomainSocketAddress.of(path));
+            Fd fd = UnixSocket.listen(path.toString(), BACKLOG);
             Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
-            return s;
-        } catch (IOException e) {
+            return fd;
+        } catch (IOException | ErrnoException e) {
             throw new ChardevException("chardev '" + id + "': cannot listen on " + path + ": " + e.getMessage());
         }
     }
 
     private void acceptLoop() {
         while (!closed) {
+            Fd c;
             try {
-                SocketChannel c = server.accept();
-                if (client != null && client.isOpen()) {
-                    c.close(); // one client at a time, as QEMU's socket chardev
-                    continue;
-                }
-                attach(c);
-            } catch (IOException e) {
+                c = UnixSocket.accept(listening); // accept4 works for TCP as well
+            } catch (ErrnoException e) {
                 if (closed) return;
+                continue;
             }
+            if (client != null && !clientGone) {
+                c.close(); // one client at a time, as QEMU's socket chardev
+                continue;
+            }
+            attach(c);
         }
     }
 
-    private void attach(SocketChannel c) {
-        client = c;
-        OutputStream out = Channels.newOutputStream(c);
-        pump.setSink(out);
+    private synchronized void attach(Fd fd) {
+        SocketStream previous = client;
+        if (previous != null) previous.close();
+        SocketStream s = new SocketStream(fd);
+        client = s;
+        clientGone = false;
+        pump.setSink(s.output());
         CharInput in = input;
-        if (in != null) startReader(c, in);
+        if (in != null) startReader(s, in);
     }
 
-    private void startReader(SocketChannel c, CharInput in) {
-        InputStream is = Channels.newInputStream(c);
-        InputPump.start(id, is, in, null, () -> {
-            pump.setSink(null);
-            try {
-                c.close();
-            } catch (IOException ignored) {
-                // Already gone.
+    private void startReader(SocketStream s, CharInput in) {
+        InputPump.start(id, s.input(), in, null, () -> {
+            synchronized (this) {
+                if (client != s) return;
+                // Gone, but its fd stays open until the next client replaces it: a live update may
+                // have just listed its number among the fds to hand over, which must not be reused meanwhile.
+                pump.setSink(null);
+                clientGone = true;
             }
-            if (client == c) client = null;
         });
+    }
+
+    /**
+     * The fds a cpr-exec update hands to the new molt: the listening socket and the connected
+     * client, by name. The output queued so far is written out first.
+     */
+    public Map<String, Fd> preservedFds() {
+        pump.flush();
+        Map<String, Fd> fds = new LinkedHashMap<>();
+        if (listening != null) fds.put(listenName(id), listening);
+        SocketStream c = client;
+        if (c != null && !clientGone) fds.put(clientName(id), c.fd());
+        return fds;
     }
 
     @Override
@@ -159,13 +237,13 @@ public final class SocketChardev implements Chardev {
 
     @Override
     public void write(byte[] data, int off, int len) {
-        if (client != null) pump.write(data, off, len);
+        if (client != null && !clientGone) pump.write(data, off, len);
     }
 
     @Override
     public void connect(CharInput in) {
         this.input = in;
-        SocketChannel c = client;
+        SocketStream c = client;
         if (c != null) startReader(c, in);
     }
 
@@ -173,13 +251,23 @@ public final class SocketChardev implements Chardev {
     public void close() {
         closed = true;
         pump.close();
-        try {
-            if (server != null) server.close();
-            SocketChannel c = client;
-            if (c != null) c.close();
-            if (ownsPath && path != null) Files.deleteIfExists(path);
-        } catch (IOException ignored) {
-            // Best effort at shutdown.
+        SocketStream c = client;
+        if (c != null) c.close();
+        if (listening != null) {
+            UnixSocket.shutdown(listening); // wakes the accepting thread
+            listening.close();
         }
+        if (ownedPath != null) {
+            try {
+                Files.deleteIfExists(ownedPath);
+            } catch (IOException ignored) {
+                // Best effort at shutdown.
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return description;
     }
 }

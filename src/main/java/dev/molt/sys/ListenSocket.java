@@ -55,6 +55,25 @@ public final class ListenSocket {
         }
     }
 
+    /** A TCP connection to {@code address:port} (close-on-exec), for a client-mode socket backend. */
+    public static Fd connectTcp(InetAddress address, int port) {
+        int family = address instanceof Inet4Address ? AF_INET : AF_INET6;
+        String what = "tcp:" + address.getHostAddress() + ":" + port;
+        Fd fd = new Fd((int) Syscall.call("socket " + what, Syscall.SOCKET, family, SOCK_STREAM | SOCK_CLOEXEC, 0), what);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment sa = inetAddress(a, address, port);
+            long r;
+            do {
+                r = Syscall.raw(Syscall.CONNECT, fd.num(), sa.address(), sa.byteSize(), 0, 0, 0);
+            } while (r == -Errno.EINTR.value);
+            if (r < 0) throw new ErrnoException("connect " + what, (int) -r);
+            return fd;
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
     private static MemorySegment inetAddress(Arena a, InetAddress address, int port) {
         byte[] raw = address.getAddress();
         if (address instanceof Inet4Address) {

@@ -24,15 +24,31 @@ public final class UnixSocket {
 
     /** A listening socket bound to {@code path} (which must not exist). */
     public static Fd listen(String path, int backlog) {
+        return addressed("bind", path, (fd, addr, len) -> {
+            Syscall.call("bind " + path, Syscall.BIND, fd.num(), addr.address(), len);
+            Syscall.call("listen " + path, Syscall.LISTEN, fd.num(), backlog);
+        });
+    }
+
+    /** A socket connected to the listener at {@code path} (close-on-exec). */
+    public static Fd connect(String path) {
+        return addressed("connect", path, (fd, addr, len) -> Syscall.call("connect " + path, Syscall.CONNECT, fd.num(), addr.address(), len));
+    }
+
+    private interface AddressedCall {
+        void call(Fd fd, MemorySegment sockaddr, long length);
+    }
+
+    /** A new close-on-exec unix socket, given to {@code call} with {@code path} as a sockaddr_un; closed if it fails. */
+    private static Fd addressed(String what, String path, AddressedCall call) {
         byte[] p = path.getBytes(StandardCharsets.UTF_8);
-        if (p.length >= SUN_PATH_MAX) throw new ErrnoException("bind " + path + " (path too long)", Errno.EINVAL.value);
+        if (p.length >= SUN_PATH_MAX) throw new ErrnoException(what + " " + path + " (path too long)", Errno.EINVAL.value);
         Fd fd = new Fd((int) Syscall.call("socket", Syscall.SOCKET, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "unix:" + path);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment addr = a.allocate(2 + SUN_PATH_MAX, 8);
             addr.set(JAVA_SHORT, 0, (short) AF_UNIX);
             MemorySegment.copy(p, 0, addr, JAVA_BYTE, 2, p.length);
-            Syscall.call("bind " + path, Syscall.BIND, fd.num(), addr.address(), 2 + p.length + 1);
-            Syscall.call("listen " + path, Syscall.LISTEN, fd.num(), backlog);
+            call.call(fd, addr, 2 + p.length + 1);
             return fd;
         } catch (RuntimeException e) {
             fd.close();

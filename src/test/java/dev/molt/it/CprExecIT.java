@@ -431,4 +431,54 @@ class CprExecIT {
             }
         }
     }
+
+    /**
+     * A serial console on a unix socket carries on across the update: the client connected before
+     * it stays connected (the socket crosses the exec), keeps receiving the guest's output, and its
+     * input reaches the guest under the new molt.
+     */
+    @Test
+    void aSocketConsoleClientStaysConnected(@TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("console.sock");
+        List<String> args = new ArrayList<>(vmArgs(dir, 1, "256M"));
+        int at = args.indexOf("file,id=con,path=" + dir.resolve("console.log") + ",append=on");
+        args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
+        Path state = dir.resolve("vm.state");
+        try (MoltProcess molt = MoltProcess.start(args.toArray(String[]::new))) {
+            GuestIT.waitFor(() -> Files.exists(sock), T);
+            try (java.nio.channels.SocketChannel client = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(sock))) {
+                java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                        java.nio.channels.Channels.newInputStream(client), StandardCharsets.ISO_8859_1));
+                List<Tick> before = new ArrayList<>();
+                while (before.size() < 10) {
+                    Tick t = Tick.parse(in.readLine().replace("\r", ""));
+                    if (t != null) before.add(t);
+                }
+                assertTrue(update(dir, newMolt(args, state), "file:" + state).containsKey("return"));
+                awaitCompleted(dir);
+                // The same connection: the ticks go on, consecutive, after the update.
+                Tick last = before.getLast();
+                List<Tick> after = new ArrayList<>();
+                while (after.size() < 30) {
+                    String line = in.readLine();
+                    assertTrue(line != null, "the console connection ended at the update");
+                    Tick t = Tick.parse(line.replace("\r", ""));
+                    if (t != null) after.add(t);
+                }
+                for (Tick t : after) {
+                    assertTrue(t.n() == last.n() + 1 || t.n() == last.n() + 2, last + " then " + t);
+                    assertTrue(t.ok(), t.toString());
+                    last = t;
+                }
+                client.write(java.nio.ByteBuffer.wrap("after-update\n".getBytes(StandardCharsets.US_ASCII)));
+                String line;
+                do {
+                    line = in.readLine();
+                    assertTrue(line != null, "the console connection ended");
+                } while (!line.contains("rx after-update"));
+                System.out.printf("[CprExecIT] %s: socket console client stayed connected across cpr-exec; ticks %d..%d; input reached the guest%n",
+                        KvmHost.FLAVOUR, before.getFirst().n(), last.n());
+            }
+        }
+    }
 }
