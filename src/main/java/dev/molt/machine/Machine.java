@@ -422,6 +422,15 @@ public final class Machine implements AutoCloseable {
         if (v != null) v.irqLine(COM1_IRQ, level);
     }
 
+    /**
+     * Destroys the KVM VM and its vCPUs but keeps guest RAM mapped: the stopped guest lives on only
+     * in a captured state (a cpr-exec update does this right before its exec, which would otherwise
+     * do it more slowly). {@link #loadState} builds the VM again from such a state.
+     */
+    public synchronized void releaseVm() {
+        teardown(RunState.POSTMIGRATE);
+    }
+
     @Override
     public void close() {
         teardown(RunState.SHUTDOWN);
