@@ -72,8 +72,11 @@ final class MoltProcess implements AutoCloseable {
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
+                List<String> other = out.stream().filter(l -> !l.startsWith("tick ")).toList();
                 throw new AssertionError("no matching line within " + timeout + "; alive=" + process.isAlive()
-                        + "\n--- stdout tail ---\n" + tail(40) + "\n--- stderr ---\n" + err);
+                        + "\n--- stdout tail ---\n" + tail(40)
+                        + "\n--- stdout lines other than ticks (last 60) ---\n" + String.join("\n", other.subList(Math.max(0, other.size() - 60), other.size()))
+                        + "\n--- stderr ---\n" + err);
             }
             try {
                 TimeUnit.NANOSECONDS.timedWait(this, Math.min(left, 200_000_000L));
