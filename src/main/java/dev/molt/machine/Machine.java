@@ -140,11 +140,8 @@ public final class Machine implements AutoCloseable {
         state = initial;
     }
 
-    /**
-     * Creates the KVM VM skeleton (kvm-x86.md §1.1: TSS, irqchip, PIT, memory slots) and one thread
-     * per vCPU, each configuring its own vCPU with {@code configure}. Boot and restore differ only there.
-     */
-    private void startVm(java.util.function.IntFunction<java.util.function.Consumer<Vcpu>> configure, boolean paused) {
+    /** The VM without vCPUs (kvm-x86.md §1.1: TSS, irqchip, PIT, memory slots). */
+    private Vm createSkeleton() {
         Vm newVm = kvm.createVm();
         try {
             newVm.setTssAddr(TSS_ADDR);
@@ -154,10 +151,30 @@ public final class Machine implements AutoCloseable {
             for (GuestRegion r : ram.memory().regions()) {
                 newVm.setUserMemoryRegion(slot++, 0, r.gpa(), r.size(), r.host().address());
             }
+            return newVm;
         } catch (RuntimeException e) {
             newVm.close();
             throw e;
         }
+    }
+
+    /**
+     * An incoming migration builds the VM's skeleton while it waits for the source, so that the
+     * guest's pause (the state's arrival to its resume) no longer includes it.
+     */
+    public synchronized void prepareIncoming() {
+        if (vm == null && preparedVm == null) preparedVm = createSkeleton();
+    }
+
+    private Vm preparedVm;
+
+    /**
+     * Creates the KVM VM skeleton and one thread
+     * per vCPU, each configuring its own vCPU with {@code configure}. Boot and restore differ only there.
+     */
+    private void startVm(java.util.function.IntFunction<java.util.function.Consumer<Vcpu>> configure, boolean paused) {
+        Vm newVm = preparedVm != null ? preparedVm : createSkeleton();
+        preparedVm = null;
         vm = newVm;
         VcpuThreads threads = new VcpuThreads();
         for (int i = 0; i < config.cpus(); i++) {
@@ -410,6 +427,10 @@ public final class Machine implements AutoCloseable {
         }
         Vm old = vm;
         vm = null;
+        if (preparedVm != null) {
+            preparedVm.close();
+            preparedVm = null;
+        }
         dirtyLogging = false;
         manualDirtyProtect = false;
         if (old != null) old.close();

@@ -457,6 +457,7 @@ public final class MigrationEngine implements MigrationCommands {
             setStatus(MigrationStatus.ACTIVE);
             VmState state;
             CprInPlace cpr = cprIncoming;
+            machine.prepareIncoming(); // while the source has not sent anything yet: outside the guest's pause
             try (java.io.InputStream in = new java.io.BufferedInputStream(channel.accept(), 1 << 20)) {
                 state = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam());
             }
