@@ -4,9 +4,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One human-monitor client: a banner, the {@code (qemu) } prompt, and a small line editor like
@@ -14,19 +11,13 @@ import java.util.concurrent.TimeUnit;
  * are swallowed, CR or LF runs the line - so that expect-style scripts written for QEMU's monitor
  * work unchanged. Lines are capped at QEMU's 4095 bytes; the excess is dropped.
  */
-final class HmpSession implements MonitorSession {
+final class HmpSession extends ClientSession {
     static final String PROMPT = "(qemu) ";
     static final int MAX_LINE = 4095;
-    private static final Duration DRAIN = Duration.ofSeconds(2);
 
     private enum Input { NORMAL, ESCAPE, CSI }
 
-    private final Monitor monitor;
-    private final Connection connection;
     private final boolean echo;
-    private final OutputQueue out;
-    private final Runnable onEnd;
-    private final CountDownLatch ended = new CountDownLatch(1);
     private final ByteArrayOutputStream line = new ByteArrayOutputStream();
     private final ByteArrayOutputStream pendingEcho = new ByteArrayOutputStream();
     private final HmpState state;
@@ -35,12 +26,8 @@ final class HmpSession implements MonitorSession {
     private boolean lastWasCr;
 
     private HmpSession(Monitor monitor, Connection connection, String name, boolean echo, Runnable onEnd) {
-        this.monitor = monitor;
-        this.connection = connection;
+        super(monitor, connection, name, onEnd);
         this.echo = echo;
-        this.onEnd = onEnd;
-        this.out = new OutputQueue(name, connection.output(), OutputQueue.DEFAULT_CAPACITY, connection::close);
-        monitor.register(out);
         this.state = new HmpState(true, () -> open);
     }
 
@@ -50,33 +37,25 @@ final class HmpSession implements MonitorSession {
      */
     static HmpSession start(Monitor monitor, Connection connection, String name, boolean echo, Runnable onEnd) {
         HmpSession session = new HmpSession(monitor, connection, name, echo, onEnd);
-        // Platform threads: sessions may block in native calls (recvmsg on raw sockets), which would pin
-        // a virtual thread's carrier and starve every other session on a 2-core host.
-        Thread.ofPlatform().daemon(true).name(name).start(session::run);
+        session.startThread(name);
         return session;
     }
 
-    private void run() {
-        try {
-            write("QEMU " + Monitor.QEMU_VERSION + " monitor - type 'help' for more information\n" + PROMPT);
-            InputStream in = connection.input();
-            byte[] buf = new byte[4096];
-            int n;
-            while ((n = in.read(buf)) > 0 && !out.failed()) {
-                for (int i = 0; i < n; i++) accept(buf[i]);
-                flushEcho();
-            }
-        } catch (IOException e) {
-            // Client gone.
-        } finally {
-            open = false;
-            out.drain(DRAIN);
-            out.close();
-            monitor.unregister(out);
-            connection.close();
-            ended.countDown();
-            onEnd.run();
+    @Override
+    void serve() throws IOException {
+        write("QEMU " + Monitor.QEMU_VERSION + " monitor - type 'help' for more information\n" + PROMPT);
+        InputStream in = connection.input();
+        byte[] buf = new byte[4096];
+        int n;
+        while ((n = in.read(buf)) > 0 && !out.failed()) {
+            for (int i = 0; i < n; i++) accept(buf[i]);
+            flushEcho();
         }
+    }
+
+    @Override
+    void beforeEnd() {
+        open = false;
     }
 
     private void accept(byte b) {
@@ -145,15 +124,5 @@ final class HmpSession implements MonitorSession {
 
     private void write(String text) {
         if (!text.isEmpty()) out.put(Monitor.crlf(text).getBytes(StandardCharsets.UTF_8));
-    }
-
-    @Override
-    public void close() {
-        connection.close();
-    }
-
-    @Override
-    public boolean awaitEnd(Duration timeout) throws InterruptedException {
-        return ended.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
 }

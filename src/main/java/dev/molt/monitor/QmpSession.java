@@ -3,15 +3,12 @@ package dev.molt.monitor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One QMP client (docs/interop/qmp-spec.rst): greeting, capabilities negotiation, then commands
@@ -19,29 +16,18 @@ import java.util.concurrent.TimeUnit;
  * and the session goes on, as in QEMU. The session only needs a {@link Connection}, so it works the
  * same on a socket, stdio, or an fd inherited across exec.
  */
-final class QmpSession implements MonitorSession, QmpContext, EventBus.Subscriber {
-    /** How long to wait for replies to reach a client before quitting or hanging up on it. */
-    private static final Duration DRAIN = Duration.ofSeconds(2);
+final class QmpSession extends ClientSession implements QmpContext, EventBus.Subscriber {
     /** Marks "the request had no id" (null is a valid id). */
     private static final Object NO_ID = new Object();
 
-    private final Monitor monitor;
-    private final Connection connection;
-    private final OutputQueue out;
-    private final Runnable onEnd;
-    private final CountDownLatch ended = new CountDownLatch(1);
     private final QmpFramer framer = new QmpFramer();
     private volatile boolean negotiated;
     private final List<Runnable> afterReply = new ArrayList<>();
     private final OptionalLong missedFrom;
 
     private QmpSession(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
-        this.monitor = monitor;
-        this.connection = connection;
+        super(monitor, connection, name, onEnd);
         this.missedFrom = missedFrom;
-        this.onEnd = onEnd;
-        this.out = new OutputQueue(name, connection.output(), OutputQueue.DEFAULT_CAPACITY, connection::close);
-        monitor.register(out);
     }
 
     /**
@@ -50,30 +36,22 @@ final class QmpSession implements MonitorSession, QmpContext, EventBus.Subscribe
      */
     static QmpSession start(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
         QmpSession session = new QmpSession(monitor, connection, name, missedFrom, onEnd);
-        // Platform threads: sessions may block in native calls (recvmsg on raw sockets), which would pin
-        // a virtual thread's carrier and starve every other session on a 2-core host.
-        Thread.ofPlatform().daemon(true).name(name).start(session::run);
+        session.startThread(name);
         return session;
     }
 
-    private void run() {
-        try {
-            send(Json.object("QMP", Json.object("version", monitor.versionInfo(), "capabilities", List.of())));
-            byte[] buf = new byte[64 * 1024];
-            InputStream in = connection.input();
-            int n;
-            while ((n = in.read(buf)) > 0 && !out.failed()) framer.feed(buf, 0, n, this::handle);
-        } catch (IOException e) {
-            // The client went away mid-read: nothing to answer.
-        } finally {
-            monitor.events().unsubscribe(this);
-            out.drain(DRAIN);
-            out.close();
-            monitor.unregister(out);
-            connection.close();
-            ended.countDown();
-            onEnd.run();
-        }
+    @Override
+    void serve() throws IOException {
+        send(Json.object("QMP", Json.object("version", monitor.versionInfo(), "capabilities", List.of())));
+        byte[] buf = new byte[64 * 1024];
+        InputStream in = connection.input();
+        int n;
+        while ((n = in.read(buf)) > 0 && !out.failed()) framer.feed(buf, 0, n, this::handle);
+    }
+
+    @Override
+    void beforeEnd() {
+        monitor.events().unsubscribe(this);
     }
 
     private void handle(QmpFramer.Frame frame) {
@@ -201,15 +179,5 @@ final class QmpSession implements MonitorSession, QmpContext, EventBus.Subscribe
     @Override
     public void afterReply(Runnable action) {
         afterReply.add(action);
-    }
-
-    @Override
-    public void close() {
-        connection.close();
-    }
-
-    @Override
-    public boolean awaitEnd(Duration timeout) throws InterruptedException {
-        return ended.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
 }

@@ -1,0 +1,71 @@
+package dev.molt.monitor;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What a QMP and an HMP client have in common: an output queue registered with the monitor, a
+ * platform thread of its own that serves the client, and one way to end - replies drained, queue
+ * and connection closed, the owner told.
+ */
+abstract sealed class ClientSession implements MonitorSession permits QmpSession, HmpSession {
+    /** How long to wait for replies to reach a client before quitting or hanging up on it. */
+    static final Duration DRAIN = Duration.ofSeconds(2);
+
+    final Monitor monitor;
+    final Connection connection;
+    final OutputQueue out;
+    private final Runnable onEnd;
+    private final CountDownLatch ended = new CountDownLatch(1);
+
+    ClientSession(Monitor monitor, Connection connection, String name, Runnable onEnd) {
+        this.monitor = monitor;
+        this.connection = connection;
+        this.onEnd = onEnd;
+        this.out = new OutputQueue(name, connection.output(), OutputQueue.DEFAULT_CAPACITY, connection::close);
+        monitor.register(out);
+    }
+
+    /**
+     * Serves the client on a platform thread: sessions may block in native calls (recvmsg on raw
+     * sockets), which would pin a virtual thread's carrier and starve every other session on a 2-core host.
+     */
+    final void startThread(String name) {
+        Thread.ofPlatform().daemon(true).name(name).start(this::run);
+    }
+
+    /** Greets the client and answers it until its input ends. */
+    abstract void serve() throws IOException;
+
+    /** The session's own last steps, before its output is drained and closed. */
+    void beforeEnd() {
+    }
+
+    private void run() {
+        try {
+            serve();
+        } catch (IOException e) {
+            // The client went away mid-read: nothing to answer.
+        } finally {
+            beforeEnd();
+            out.drain(DRAIN);
+            out.close();
+            monitor.unregister(out);
+            connection.close();
+            ended.countDown();
+            onEnd.run();
+        }
+    }
+
+    @Override
+    public void close() {
+        connection.close();
+    }
+
+    @Override
+    public boolean awaitEnd(Duration timeout) throws InterruptedException {
+        return ended.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+}
