@@ -23,27 +23,18 @@ echo "molt PID before the update: $molt (started $(ps -o lstart= -p "$molt"))"
 tail -n 2 "$run/console.log"
 echo "== cpr-exec live update: migrate_set_parameter mode cpr-exec; migrate file:$run/vm.state =="
 python3 - "$run/vm.qmp" "$run/vm.state" "$root/bin/molt" "${args[@]}" <<'PY'
-import json, socket, sys, time
+import os, sys, time
 qmp, state, molt, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-def session():
-    for _ in range(300):
-        try:
-            s = socket.socket(socket.AF_UNIX); s.connect(qmp); f = s.makefile("rw"); f.readline(); return f
-        except OSError: time.sleep(0.05)
-    raise SystemExit("no QMP")
-def cmd(f, name, **a):
-    f.write(json.dumps({"execute": name, **({"arguments": a} if a else {})}) + "\n"); f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "return" in r or "error" in r: return r
-f = session(); cmd(f, "qmp_capabilities")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(molt)), "scripts", "lib"))
+from qmp import connect as session, execute as cmd
+f = session(qmp)
 cmd(f, "migrate-set-parameters", **{"mode": "cpr-exec", "cpr-exec-command": [molt, *args, "-incoming", "file:" + state]})
 r = cmd(f, "migrate", uri="file:" + state)
 if "error" in r: raise SystemExit("migrate: " + r["error"]["desc"])
 time.sleep(0.5)
 for _ in range(300):
     try:
-        g = session(); cmd(g, "qmp_capabilities"); m = cmd(g, "query-migrate")["return"]
+        g = session(qmp); m = cmd(g, "query-migrate")["return"]
         if m.get("status") == "completed" and cmd(g, "query-status")["return"]["status"] == "running":
             print("update completed: guest paused for %s ms (%s)" % (m["downtime"], m.get("x-cpr-downtime-breakdown")))
             break

@@ -20,20 +20,13 @@ MOLT_NO_AOT=1 "$root/bin/molt" "${args[@]}" </dev/null 2>"$run/err" &
 molt=$!
 printf 'not a program\n' >"$run/noexec"; chmod +x "$run/noexec"
 python3 - "$run/vm.qmp" "$run/vm.state" "$root/bin/molt" "$cache" "$run/noexec" "${args[@]}" <<'PY' || { echo "train-aot: training failed; molt runs without an AOT cache" >&2; cat "$run/err" >&2; exit 0; }
-import json, socket, sys, time
+import os, sys, time
 qmp, state, molt, cache, noexec, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(molt)), "scripts", "lib"))
+import qmp as client
+cmd = client.execute
 def session():
-    for _ in range(600):
-        try:
-            s = socket.socket(socket.AF_UNIX); s.connect(qmp); f = s.makefile("rw"); f.readline()
-            cmd(f, "qmp_capabilities"); return f
-        except (OSError, ValueError): time.sleep(0.05)
-    raise SystemExit("no QMP")
-def cmd(f, name, **a):
-    f.write(json.dumps({"execute": name, **({"arguments": a} if a else {})}) + "\n"); f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "return" in r or "error" in r: return r
+    return client.connect(qmp, tries=600)
 time.sleep(2)
 f = session()
 newcmd = ["/usr/bin/env", "MOLT_NO_AOT=1", "MOLT_JAVA_OPTS=-XX:AOTCacheOutput=" + cache, molt, *args, "-incoming", "file:" + state]

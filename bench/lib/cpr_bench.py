@@ -6,7 +6,7 @@ with -incoming file: (the way to update it without CPR). The guest console is ap
 that is polled every millisecond: pause = largest gap between tick lines arriving around the update;
 qmp = time from the migrate command until the VMM answers query-status 'running' again.
 Usage: cpr_bench.py molt|molt-noaot|molt-transfer|molt-transfer-noaot|qemu RAM CPUS WORKDIR MOLT GUEST  -> prints 'pause_ms qmp_ms'"""
-import json, os, signal, socket, subprocess, sys, threading, time
+import os, signal, subprocess, sys, threading, time
 kind, ram, cpus, work, molt, guest = sys.argv[1:7]
 os.makedirs(work, exist_ok=True)
 log, qmp, state = f"{work}/con.log", f"{work}/vm.qmp", f"{work}/vm.state"
@@ -46,18 +46,11 @@ if transfer:
     target[target.index(f"unix:{qmp},server=on,wait=off")] = f"unix:{newqmp},server=on,wait=off"
     target += ["-incoming", f"unix:{mainsock}", "-incoming", f"cpr,addr.transport=socket,addr.type=unix,addr.path={cprsock}"]
     procs.append(subprocess.Popen(target, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "lib"))
+import qmp as client
+c = client.execute
 def session(path=qmp):
-    for _ in range(3000):
-        try:
-            s = socket.socket(socket.AF_UNIX); s.connect(path); f = s.makefile("rw"); f.readline()
-            c(f, "qmp_capabilities"); return f
-        except (OSError, ValueError): time.sleep(0.001)
-    raise SystemExit("no QMP")
-def c(f, name, **a):
-    f.write(json.dumps({"execute": name, **({"arguments": a} if a else {})}) + "\n"); f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "return" in r or "error" in r: return r
+    return client.connect(path, tries=3000, delay=0.001)
 try:
     deadline = time.time() + 300
     while len(stamps) < 40 * int(cpus):
