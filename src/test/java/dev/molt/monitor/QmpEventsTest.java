@@ -28,11 +28,11 @@ class QmpEventsTest {
 
     @BeforeEach
     void start() throws IOException {
-        target = new FakeTarget();
-        events = new EventBus();
-        target.events = events;
-        socket = dir.resolve("qmp.sock");
-        server = MonitorServer.start(new Monitor(target, events), Protocol.QMP, SocketListener.unix(socket));
+        QmpOnSocket qmp = new QmpOnSocket(dir);
+        target = qmp.target;
+        events = qmp.events;
+        socket = qmp.socket;
+        server = qmp.server;
     }
 
     @AfterEach

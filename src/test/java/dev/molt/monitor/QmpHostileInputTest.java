@@ -29,11 +29,10 @@ class QmpHostileInputTest {
 
     @BeforeEach
     void start() throws IOException {
-        target = new FakeTarget();
-        EventBus events = new EventBus();
-        target.events = events;
-        socket = dir.resolve("qmp.sock");
-        server = MonitorServer.start(new Monitor(target, events), Protocol.QMP, SocketListener.unix(socket));
+        QmpOnSocket qmp = new QmpOnSocket(dir);
+        target = qmp.target;
+        socket = qmp.socket;
+        server = qmp.server;
     }
 
     @AfterEach

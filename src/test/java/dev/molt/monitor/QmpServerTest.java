@@ -26,12 +26,12 @@ class QmpServerTest {
 
     @BeforeEach
     void start() throws IOException {
-        target = new FakeTarget();
-        events = new EventBus();
-        target.events = events;
-        monitor = new Monitor(target, events);
-        socket = dir.resolve("qmp.sock");
-        server = MonitorServer.start(monitor, Protocol.QMP, SocketListener.unix(socket));
+        QmpOnSocket qmp = new QmpOnSocket(dir);
+        target = qmp.target;
+        events = qmp.events;
+        monitor = qmp.monitor;
+        socket = qmp.socket;
+        server = qmp.server;
     }
 
     @AfterEach
