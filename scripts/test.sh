@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests, then integration tests that boot real guests under /dev/kvm.
-# Integration tests report which KVM flavour they ran on and what they could check there.
+# Runs every test: unit tests, then integration tests. Those that need a running vCPU are skipped
+# (one line each, saying why) where /dev/kvm is missing or unusable; the run ends with a line that
+# counts the integration tests per accelerator and the skips for lack of KVM.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/bin/lib/jdk.sh"

@@ -1,6 +1,6 @@
 package dev.molt.it;
 
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -16,8 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Boots the test guest under real KVM and checks that every vCPU keeps ticking with intact memory. */
 @Tag("kvm")
 class BootIT {
-    @BeforeAll
-    static void host() {
+    @BeforeEach
+    void host() {
         KvmHost.require();
     }
 

@@ -1,6 +1,6 @@
 package dev.molt.it;
 
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,8 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CprExecIT {
     private static final Duration T = Duration.ofSeconds(90);
 
-    @BeforeAll
-    static void host() {
+    @BeforeEach
+    void host() {
         KvmHost.require();
     }
 

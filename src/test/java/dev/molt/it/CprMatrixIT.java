@@ -1,6 +1,6 @@
 package dev.molt.it;
 
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -28,8 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CprMatrixIT {
     private static final Duration T = Duration.ofSeconds(120);
 
-    @BeforeAll
-    static void host() {
+    @BeforeEach
+    void host() {
         KvmHost.require();
     }
 

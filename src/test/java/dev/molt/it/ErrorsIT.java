@@ -13,21 +13,35 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Every kind of bad input ends molt with one clear line on stderr and status 1, never a stack trace. */
-@Tag("kvm")
 class ErrorsIT {
+    /** Errors found while the command line is read, before any accelerator is opened. */
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
             "-foo                                      | -foo: invalid option",
             "-m 1X -kernel GUEST                       | -m 1X: Parameter 'size' expects",
-            "-kernel /nonexistent/kernel               | /nonexistent/kernel",
-            "-m 100T -kernel GUEST                     | cannot give the guest 100 TiB of RAM",
             "-machine pc -kernel GUEST                 | unsupported machine type 'pc'",
-            "-kernel GUEST -initrd /nonexistent/initrd | /nonexistent/initrd",
-            "-kernel /etc/hostname                     | not a bzImage or an ELF kernel",
             "-smp 0 -kernel GUEST                      | CPU topology",
             "-m                                        | -m: requires an argument",
     })
     void badInput(String args, String expected) {
+        assertBadInput(args, expected);
+    }
+
+    /** Errors found while the VM is built: RAM, kernel and initrd come after KVM is opened. */
+    @ParameterizedTest(name = "{0}")
+    @Tag("kvm")
+    @CsvSource(delimiter = '|', value = {
+            "-kernel /nonexistent/kernel               | /nonexistent/kernel",
+            "-m 100T -kernel GUEST                     | cannot give the guest 100 TiB of RAM",
+            "-kernel GUEST -initrd /nonexistent/initrd | /nonexistent/initrd",
+            "-kernel /etc/hostname                     | not a bzImage or an ELF kernel",
+    })
+    void badInputWhileBuildingTheVm(String args, String expected) {
+        KvmHost.require();
+        assertBadInput(args, expected);
+    }
+
+    private static void assertBadInput(String args, String expected) {
         String[] argv = args.trim().replace("GUEST", Project.testGuest().toString()).split("\\s+");
         try (MoltProcess molt = MoltProcess.start(argv)) {
             assertEquals(1, molt.awaitExit(Duration.ofSeconds(30)));
@@ -45,9 +59,11 @@ class ErrorsIT {
     }
 
     @Test
+    @Tag("kvm")
     void noPermissionOnKvm() {
         // Run as an unprivileged user, who cannot open the root-only /dev/kvm of this machine.
         if (ProcessHandle.current().info().user().filter("root"::equals).isEmpty()) return;
+        KvmHost.require(); // a /dev/kvm that works for root, to be refused to nobody
         try (MoltProcess molt = MoltProcess.start(List.of("setpriv", "--reuid=nobody", "--regid=nogroup",
                 "--clear-groups"), "-kernel", Project.testGuest().toString())) {
             assertEquals(1, molt.awaitExit(Duration.ofSeconds(30)));

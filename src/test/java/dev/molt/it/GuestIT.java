@@ -1,7 +1,7 @@
 package dev.molt.it;
 
 import dev.molt.kvm.KvmFlavour;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,8 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GuestIT {
     private static final Duration BOOT = Duration.ofSeconds(60);
 
-    @BeforeAll
-    static void host() {
+    @BeforeEach
+    void host() {
         KvmHost.require();
     }
 

@@ -24,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class QmpCompatIT {
     @Test
     void sameAnswersAsQemu(@TempDir Path dir) throws Exception {
+        KvmHost.require();
         assertTrue(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")), "qemu-system-x86 is installed by scripts/test.sh");
         String script;
         try (InputStream in = QmpCompatIT.class.getResourceAsStream("/qmp-compat-script.jsonl")) {

@@ -2,6 +2,7 @@ package dev.molt.kvm;
 
 import dev.molt.sys.Errno;
 import dev.molt.sys.ErrnoException;
+import dev.molt.testsupport.KvmAvailability;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -16,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class KvmIT {
     @Test
     void probesTheHost() {
+        KvmAvailability.assumeUsable();
         try (Kvm kvm = Kvm.open()) {
             System.out.println("[molt-it] KVM flavour " + kvm.flavour() + ", vCPU mmap size " + kvm.vcpuMmapSize());
             assertTrue(kvm.vcpuMmapSize() >= 4096);
@@ -31,6 +33,7 @@ class KvmIT {
 
     @Test
     void createsVmAndVcpuAndReportsErrnoByName() {
+        KvmAvailability.assumeUsable();
         try (Kvm kvm = Kvm.open(); Vm vm = kvm.createVm()) {
             vm.setTssAddr(0xFFFBD000L);
             vm.createIrqchip();

@@ -23,6 +23,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("kvm")
 class StateRoundTripIT {
+    @org.junit.jupiter.api.BeforeEach
+    void host() {
+        dev.molt.testsupport.KvmAvailability.assumeUsable();
+    }
+
     private static Path guest() throws Exception {
         Path root = Path.of(System.getProperty("molt.projectDir", ".")).toAbsolutePath();
         Process p = new ProcessBuilder(root.resolve("guest/build.sh").toString()).redirectErrorStream(true)

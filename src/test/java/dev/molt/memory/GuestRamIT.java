@@ -1,6 +1,5 @@
 package dev.molt.memory;
 
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.OptionalLong;
@@ -12,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real host memory: memfds, alignment, lazy allocation of large guests, the MMIO hole. */
-@Tag("kvm")
 class GuestRamIT {
     @Test
     void sixtyFourGibIsLazilyAllocatedAndSplitAroundTheHole() {
