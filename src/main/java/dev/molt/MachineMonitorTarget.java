@@ -1,6 +1,5 @@
 package dev.molt;
 
-import dev.molt.kvm.Kvm;
 import dev.molt.machine.LifecycleCause;
 import dev.molt.machine.Machine;
 import dev.molt.machine.MachineObserver;
@@ -23,13 +22,11 @@ import java.util.Optional;
  */
 final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
     private final Machine machine;
-    private final Kvm kvm;
     private final EventSink events;
     private final String version;
 
-    MachineMonitorTarget(Machine machine, Kvm kvm, EventSink events, String version) {
+    MachineMonitorTarget(Machine machine, EventSink events, String version) {
         this.machine = machine;
-        this.kvm = kvm;
         this.events = events;
         this.version = version;
     }
@@ -100,7 +97,7 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
 
     @Override
     public boolean kvmEnabled() {
-        return kvm != null;
+        return machine.accelerator() instanceof dev.molt.machine.KvmAccelerator;
     }
 
     @Override

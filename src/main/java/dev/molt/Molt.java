@@ -10,7 +10,11 @@ import dev.molt.cli.UsageException;
 import dev.molt.cli.VmConfig;
 import dev.molt.kvm.Kvm;
 import dev.molt.kvm.KvmException;
+import dev.molt.machine.Accelerator;
+import dev.molt.machine.KvmAccelerator;
 import dev.molt.machine.LifecycleCause;
+import dev.molt.machine.QtestAccelerator;
+import dev.molt.qtest.QtestServer;
 import dev.molt.machine.Machine;
 import dev.molt.machine.MachineConfig;
 import dev.molt.machine.MachineException;
@@ -91,7 +95,12 @@ public final class Molt {
         if (cpr != null && incoming.cpr().isPresent()) System.err.println("molt: ignoring cpr channel for migration mode cpr-exec");
         if (incoming.cpr().isPresent() && !incoming.incoming()) throw new UsageException("a cpr channel needs a main -incoming channel too");
 
-        Kvm kvm = Kvm.open(System.getenv().getOrDefault("MOLT_KVM_DEVICE", Kvm.DEVICE));
+        boolean qtest = config.accel() == VmConfig.Accel.QTEST;
+        if (config.qtest().isPresent() && !qtest) {
+            throw new UsageException("-qtest: molt serves the qtest protocol only under -accel qtest");
+        }
+        Kvm kvm = qtest ? null : Kvm.open(System.getenv().getOrDefault("MOLT_KVM_DEVICE", Kvm.DEVICE));
+        Accelerator accel = qtest ? new QtestAccelerator() : new KvmAccelerator(kvm);
         Map<String, Chardev> chardevs = new LinkedHashMap<>();
         Machine[] machine = new Machine[1];
         InheritedCpr[] received = {cpr}; // cpr-exec's from the environment, or cpr-transfer's once received
@@ -102,6 +111,8 @@ public final class Molt {
         EventBus events = new EventBus();
         Monitor monitor = null;
         MonitorSetup monitors = null;
+        Chardev qtestChardev = null;
+        QtestServer qtestServer = null;
         try {
             // Only the serial ports' backends are opened as chardevs; monitors serve theirs themselves.
             // cpr-exec: a socket backend takes the sockets the old molt kept open, its console client included.
@@ -119,8 +130,8 @@ public final class Molt {
                     ? new NullChardev("serial-none")
                     : chardevs.get(config.serials().getFirst());
             MachineConfig mc = machineConfig(config);
-            machine[0] = inherited == null ? Machine.create(mc, kvm, console) : Machine.create(mc, kvm, console, inherited.adoptRam(mc));
-            MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version());
+            machine[0] = inherited == null ? Machine.create(mc, accel, console) : Machine.create(mc, accel, console, inherited.adoptRam(mc));
+            MachineMonitorTarget target = new MachineMonitorTarget(machine[0], events, version());
             machine[0].setObserver(target);
             if (pidfile != null) writePidfile(pidfile);
             PassedFds passedFds = new PassedFds();
@@ -149,6 +160,17 @@ public final class Molt {
             }
             monitor = new Monitor(target, events, migration, passedFds);
             monitors.start(monitor, chardevs);
+            // The qtest channel is not carried across a live update (nor in QEMU): the new molt
+            // connects or listens afresh, once the guest is resumed, as the monitors start.
+            if (config.qtest().isPresent()) {
+                VmConfig.QtestServerConfig q = config.qtest().get();
+                qtestChardev = Chardevs.open(config.chardevs().get(q.chardev()), false, quit);
+                try {
+                    qtestServer = QtestServer.start(machine[0], qtestChardev, q.log().orElse(null), q.logToStderr());
+                } catch (IOException e) {
+                    throw new UsageException("-qtest-log " + q.log().orElse(null) + ": " + e.getMessage());
+                }
+            }
             Monitor mon = monitor;
             MonitorSetup live = monitors;
             migration.setExecHooks(() -> {
@@ -172,10 +194,12 @@ public final class Molt {
             throw e;
         } finally {
             if (monitors != null) monitors.close();
+            if (qtestServer != null) qtestServer.close();
+            if (qtestChardev != null) qtestChardev.close();
             if (machine[0] != null) machine[0].close();
             List<Chardev> open = new ArrayList<>(chardevs.values());
             for (Chardev c : open) c.close();
-            kvm.close();
+            if (kvm != null) kvm.close();
             if (pidfile != null) {
                 try {
                     Files.deleteIfExists(pidfile);

@@ -90,7 +90,7 @@ public final class CommandLineParser {
         VERSION(false, (s, a) -> s.printAndExit = Optional.of(HelpText.version(s.version)), "version"),
         MACHINE(true, (s, a) -> s.machine = s.machine.merge(QemuOpts.parse(a.location(), a.value(), "type")), "machine", "M"),
         ACCEL(true, State::accel, "accel"),
-        ENABLE_KVM(false, (s, a) -> {}, "enable-kvm"), // KVM is molt's only accelerator
+        ENABLE_KVM(false, (s, a) -> s.chooseAccel(a.location(), VmConfig.Accel.KVM), "enable-kvm"),
         CPU(true, State::cpu, "cpu"),
         SMP(true, (s, a) -> s.smp = s.smp.merge(QemuOpts.parse(a.location(), a.value(), "cpus")), "smp"),
         MEMORY(true, (s, a) -> s.memory = s.memory.merge(QemuOpts.parse(a.location(), a.value(), "size")), "m"),
@@ -112,7 +112,9 @@ public final class CommandLineParser {
         QMP_PRETTY(true, (s, a) -> s.legacyMonitor(a, Protocol.QMP, true), "qmp-pretty"),
         MONITOR(true, (s, a) -> s.legacyMonitor(a, Protocol.HMP, false), "monitor"),
         MON(true, State::mon, "mon"),
-        INCOMING(true, (s, a) -> s.incoming.add(a.value()), "incoming");
+        INCOMING(true, (s, a) -> s.incoming.add(a.value()), "incoming"),
+        QTEST(true, State::qtest, "qtest"),
+        QTEST_LOG(true, (s, a) -> s.qtestLog = Optional.of(a.value()), "qtest-log");
 
         private static final Map<String, Option> BY_NAME = new HashMap<>();
 
@@ -169,6 +171,10 @@ public final class CommandLineParser {
         final List<String> incoming = new ArrayList<>();
         boolean monitorGiven;
         int compatMonitors;
+        Optional<VmConfig.Accel> accel = Optional.empty();
+        String accelLocation;
+        Optional<String> qtestChardev = Optional.empty();
+        Optional<String> qtestLog = Optional.empty();
 
         State(String version) {
             this.version = version;
@@ -180,10 +186,35 @@ public final class CommandLineParser {
                 if (isHelp(accel)) {
                     printAndExit = Optional.of(HelpText.accelerators());
                 } else {
-                    checkKvm(r, "accel", accel);
+                    chooseAccel(a.location(), accelerator(r, "accel", accel));
                 }
                 return null;
             });
+        }
+
+        /**
+         * QEMU takes several accelerators and uses the first that starts; molt takes one, and says
+         * so rather than ignore the others.
+         */
+        void chooseAccel(String location, VmConfig.Accel chosen) {
+            if (accel.isPresent() && accel.get() != chosen) {
+                throw UsageException.at(location, "molt takes one accelerator, and " + accelLocation
+                        + " already chose " + accel.get().qemuName() + " (QEMU's list of fallbacks is not supported)");
+            }
+            accel = Optional.of(chosen);
+            accelLocation = location;
+        }
+
+        /** -qtest DEV: QEMU's legacy chardev syntax (the chardev is named "qtest"), or chardev:ID. */
+        void qtest(Arg a) {
+            if (qtestChardev.isPresent()) throw UsageException.at(a.location(), "Only one instance of qtest can be created");
+            String dev = a.value();
+            if (dev.startsWith("chardev:")) {
+                qtestChardev = Optional.of(dev.substring("chardev:".length()));
+                return;
+            }
+            addChardev(a.location(), legacyChardev(a.location(), dev, "qtest"));
+            qtestChardev = Optional.of("qtest");
         }
 
         void cpu(Arg a) {
@@ -345,6 +376,7 @@ public final class CommandLineParser {
         /** Each monitor's chardev must exist and serve nobody else, unless it is the -nographic mux. */
         List<MonitorConfig> checkedMonitors(List<String> serialIds) {
             Set<String> used = new HashSet<>(serialIds);
+            qtestChardev.ifPresent(used::add);
             for (MonitorConfig m : monitors) {
                 ChardevConfig c = chardevs.get(m.chardev());
                 if (c == null) throw UsageException.at(m.location(), "chardev \"" + m.chardev() + "\" not found");
@@ -365,10 +397,25 @@ public final class CommandLineParser {
             VmConfig.Smp smpConfig = smp(machineConfig.type());
             record Name(Optional<String> guest, boolean debugThreads) {}
             Name nameConfig = name.read(r -> new Name(r.string("guest"), r.bool("debug-threads", false)));
-            // An incoming guest brings its own memory: a kernel is only needed to boot afresh.
+            String machineAccel = machine.asMap().get("accel");
+            if (machineAccel != null) {
+                chooseAccel(machine.location(), VmConfig.Accel.byQemuName(machineAccel).orElseThrow());
+            }
+            VmConfig.Accel chosenAccel = accel.orElse(VmConfig.Accel.KVM);
+            // An incoming guest brings its own memory: a kernel is only needed to boot afresh, and
+            // under qtest nothing runs one.
             Path kernelPath = kernel.orElseGet(() -> {
-                if (incoming.isEmpty()) throw new UsageException("no kernel given (use -kernel)");
+                if (incoming.isEmpty() && chosenAccel == VmConfig.Accel.KVM) throw new UsageException("no kernel given (use -kernel)");
                 return Path.of("");
+            });
+            if (qtestLog.isPresent() && qtestChardev.isEmpty()) {
+                throw new UsageException("-qtest-log " + qtestLog.get() + ": needs -qtest");
+            }
+            Optional<VmConfig.QtestServerConfig> qtestServer = qtestChardev.map(id -> {
+                if (!chardevs.containsKey(id)) throw new UsageException("-qtest: chardev \"" + id + "\" not found");
+                String log = qtestLog.orElse(null);
+                return new VmConfig.QtestServerConfig(id,
+                        log == null || log.equals("none") ? Optional.empty() : Optional.of(Path.of(log)), log == null);
             });
 
             addDefaultSerial();
@@ -378,7 +425,7 @@ public final class CommandLineParser {
             return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu, cpuFeatures,
                     List.copyOf(objects.values()), new VmConfig.Boot(kernelPath, append, initrd), chardevs, serialIds,
                     nographic, startPaused, nameConfig.guest(), nameConfig.debugThreads(), pidfile, nodefaults,
-                    noReboot, noShutdown, monitorConfigs, incoming)));
+                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer)));
         }
 
         /**
@@ -486,7 +533,7 @@ public final class CommandLineParser {
                 "unsupported machine type '" + typeName + "' (molt supports: " + MachineType.MICROVM.qemuName() + ")"));
         boolean auxRamShare = r.bool("aux-ram-share", false);
         Optional<String> memoryBackend = r.string("memory-backend");
-        r.string("accel").ifPresent(accel -> checkKvm(r, "accel", accel));
+        r.string("accel").ifPresent(accel -> accelerator(r, "accel", accel));
         return new VmConfig.Machine(type, auxRamShare, memoryBackend);
     }
 
@@ -568,8 +615,9 @@ public final class CommandLineParser {
         }
     }
 
-    private static void checkKvm(QemuOpts.Reader r, String key, String accel) {
-        if (!accel.equals("kvm")) throw r.error(key, "unsupported accelerator '" + accel + "' (molt supports: kvm)");
+    private static VmConfig.Accel accelerator(QemuOpts.Reader r, String key, String accel) {
+        return VmConfig.Accel.byQemuName(accel).orElseThrow(() -> r.error(key,
+                "unsupported accelerator '" + accel + "' (molt supports: kvm, qtest)"));
     }
 
     private static boolean isHelp(String value) {

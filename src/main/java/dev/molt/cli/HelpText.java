@@ -12,7 +12,8 @@ public final class HelpText {
         return """
                 usage: molt [options]
 
-                molt runs a Linux guest under KVM. Its options are a subset of QEMU's, with
+                molt runs a Linux guest under KVM (or, under -accel qtest, a machine that a test
+                client drives without running any guest CPU). Its options are a subset of QEMU's, with
                 QEMU's meaning; options may start with '-' or '--'.
 
                 Standard options:
@@ -24,10 +25,17 @@ public final class HelpText {
                                 aux-ram-share=on|off puts RAM that molt allocates itself in
                                     shared memory, so a live update can keep it (default=off)
                                 memory-backend='id' uses that -object as guest RAM
-                                accel=kvm is accepted; KVM is molt's only accelerator
+                                accel=kvm|qtest is the same as -accel
                 -M              same as -machine
-                -accel kvm      use KVM ('-accel help' lists accelerators)
-                -enable-kvm     use KVM (always the case)
+                -accel kvm|qtest
+                                use KVM (the default), or qtest: no guest CPU runs, and a
+                                test client drives memory, I/O ports and the virtual clock
+                                over -qtest ('-accel help' lists accelerators)
+                -enable-kvm     use KVM
+                -qtest dev      serve QEMU's qtest protocol on a character device
+                                (unix:path connects to a test's socket; unix:path,server=on,
+                                wait=off; stdio; chardev:id)
+                -qtest-log file log the qtest protocol to file (none: no log; default stderr)
                 -cpu host|max   select the CPU model ('-cpu help' lists them)
                 -smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,cores=cores][,threads=threads]
                                 number of vCPUs at start (default 1) and their topology;
@@ -122,6 +130,6 @@ public final class HelpText {
 
     /** {@code -accel help}. */
     public static String accelerators() {
-        return "Accelerators supported by molt:\nkvm\n";
+        return "Accelerators supported by molt:\nkvm\nqtest\n";
     }
 }

@@ -40,6 +40,8 @@ import java.util.Optional;
  * @param incoming       {@code -incoming} values as given (a URI, {@code defer}, or a channel), in order
  * @param monitors       QMP and HMP monitors ({@code -qmp}, {@code -monitor}, {@code -mon}, and the
  *                       human monitor that -nographic multiplexes onto stdio)
+ * @param accel          {@code -accel} or {@code -machine accel=}: what runs the guest's CPUs
+ * @param qtest          {@code -qtest} and {@code -qtest-log}: the qtest protocol server, if any
  */
 public record VmConfig(
         Machine machine,
@@ -60,13 +62,27 @@ public record VmConfig(
         boolean noReboot,
         boolean noShutdown,
         List<MonitorConfig> monitors,
-        List<String> incoming) {
+        List<String> incoming,
+        Accel accel,
+        Optional<QtestServerConfig> qtest) {
 
     /** 128 MiB, QEMU's default RAM size. */
     public static final long DEFAULT_RAM_SIZE = 128L << 20;
 
+    /** A KVM machine without a qtest server (what most hand-built configurations want). */
+    public VmConfig(Machine machine, Memory memory, Smp smp, CpuModel cpu, Map<CpuFeature, Boolean> cpuFeatures,
+                    List<MemoryBackendConfig> memoryBackends, Boot boot, Map<String, ChardevConfig> chardevs,
+                    List<String> serials, boolean nographic, boolean startPaused, Optional<String> name,
+                    boolean debugThreads, Optional<Path> pidfile, boolean nodefaults, boolean noReboot,
+                    boolean noShutdown, List<MonitorConfig> monitors, List<String> incoming) {
+        this(machine, memory, smp, cpu, cpuFeatures, memoryBackends, boot, chardevs, serials, nographic, startPaused,
+                name, debugThreads, pidfile, nodefaults, noReboot, noShutdown, monitors, incoming, Accel.KVM, Optional.empty());
+    }
+
     public VmConfig {
         Objects.requireNonNull(machine, "machine");
+        Objects.requireNonNull(accel, "accel");
+        Objects.requireNonNull(qtest, "qtest");
         Objects.requireNonNull(memory, "memory");
         Objects.requireNonNull(smp, "smp");
         Objects.requireNonNull(cpu, "cpu");
@@ -93,6 +109,11 @@ public record VmConfig(
         for (String id : serials) {
             if (!chardevs.containsKey(id)) throw new IllegalArgumentException("serial port on unknown chardev '" + id + "'");
         }
+        if (qtest.isPresent()) {
+            String id = qtest.get().chardev();
+            if (!chardevs.containsKey(id)) throw new IllegalArgumentException("qtest on unknown chardev '" + id + "'");
+            if (serials.contains(id)) throw new IllegalArgumentException("chardev '" + id + "' serves a serial port and qtest");
+        }
         if (serials.size() != new HashSet<>(serials).size()) {
             throw new IllegalArgumentException("a chardev can back only one serial port");
         }
@@ -118,6 +139,39 @@ public record VmConfig(
     /** The backends of the serial ports, COM1 first. */
     public List<ChardevConfig> serialChardevs() {
         return serials.stream().map(chardevs::get).toList();
+    }
+
+    /** The accelerators molt offers, by the name {@code -accel} takes. */
+    public enum Accel {
+        KVM("kvm"),
+        /** No guest CPU runs; a test client drives memory, ports and the clock (QEMU's qtest). */
+        QTEST("qtest");
+
+        private final String qemuName;
+
+        Accel(String qemuName) {
+            this.qemuName = qemuName;
+        }
+
+        public String qemuName() {
+            return qemuName;
+        }
+
+        public static Optional<Accel> byQemuName(String name) {
+            for (Accel a : values()) if (a.qemuName.equals(name)) return Optional.of(a);
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * {@code -qtest CHARDEV}: the qtest protocol on chardev {@code chardev}; {@code -qtest-log FILE}
+     * logs it ({@code none}: no log; absent: standard error, as QEMU does).
+     */
+    public record QtestServerConfig(String chardev, Optional<Path> log, boolean logToStderr) {
+        public QtestServerConfig {
+            Objects.requireNonNull(chardev, "chardev");
+            Objects.requireNonNull(log, "log");
+        }
     }
 
     /** The machine types molt emulates. */

@@ -2,6 +2,7 @@ package dev.molt.migration;
 
 import dev.molt.devices.I8042;
 import dev.molt.devices.Serial16550;
+import dev.molt.machine.AccelState;
 import dev.molt.machine.MachineVmState;
 import dev.molt.machine.VcpuState;
 import dev.molt.machine.VmState;
@@ -56,8 +57,13 @@ final class VmStreamCodec {
         }
 
         void state(VmState s) throws IOException {
-            for (VcpuState cpu : s.vcpus()) out.section(MachineVmState.CPU, cpu.index(), cpu);
-            out.section(MachineVmState.KVM_VM, 0, MachineVmState.vmPart(s));
+            switch (s.accel()) {
+                case AccelState.Kvm kvm -> {
+                    for (VcpuState cpu : kvm.vcpus()) out.section(MachineVmState.CPU, cpu.index(), cpu);
+                    out.section(MachineVmState.KVM_VM, 0, MachineVmState.vmPart(kvm, s.running()));
+                }
+                case AccelState.Qtest qtest -> out.section(MachineVmState.QTEST, 0, MachineVmState.qtestPart(qtest, s.running()));
+            }
             out.section(Serial16550.VMSTATE, 0, s.serial());
             out.section(I8042.VMSTATE, 0, s.i8042());
         }
@@ -97,9 +103,10 @@ final class VmStreamCodec {
         } else {
             reader.acceptRamLayout(local);
         }
-        reader.register(MachineVmState.CPU, MachineVmState.KVM_VM, Serial16550.VMSTATE, I8042.VMSTATE);
+        reader.register(MachineVmState.CPU, MachineVmState.KVM_VM, MachineVmState.QTEST, Serial16550.VMSTATE, I8042.VMSTATE);
         List<VcpuState> cpus = new ArrayList<>();
         MachineVmState.KvmVmState vm = null;
+        MachineVmState.QtestVmState qtest = null;
         Serial16550.State serial = null;
         I8042.State i8042 = null;
         Optional<Section> next;
@@ -114,16 +121,25 @@ final class VmStreamCodec {
                     cpus.add(cpu);
                 }
                 case "kvm-vm" -> vm = s.decode(MachineVmState.KVM_VM);
+                case "qtest" -> qtest = s.decode(MachineVmState.QTEST);
                 case "serial16550" -> serial = s.decode(Serial16550.VMSTATE);
                 case "i8042" -> i8042 = s.decode(I8042.VMSTATE);
                 default -> throw new VmStateException(s.name(), null, "unexpected section");
             }
         }
         reader.finish();
-        if (cpus.isEmpty()) throw new VmStateException("cpu", null, "missing: the stream has no vCPU state");
-        if (vm == null) throw new VmStateException("kvm-vm", null, "missing");
+        if (qtest != null) {
+            // Saved under -accel qtest: no vCPU ran there, so vCPU state beside it is a corrupt stream.
+            if (!cpus.isEmpty() || vm != null) {
+                throw new VmStateException("qtest", null, "a stream saved under -accel qtest cannot also hold KVM vCPU state");
+            }
+        } else {
+            if (cpus.isEmpty()) throw new VmStateException("cpu", null, "missing: the stream has no vCPU state");
+            if (vm == null) throw new VmStateException("kvm-vm", null, "missing");
+        }
         if (serial == null) throw new VmStateException("serial16550", null, "missing");
         if (i8042 == null) throw new VmStateException("i8042", null, "missing");
+        if (qtest != null) return MachineVmState.assemble(qtest, serial, i8042);
         return MachineVmState.assemble(cpus, vm, serial, i8042);
     }
 }

@@ -227,7 +227,8 @@ class CommandLineParserTest {
         @Test
         void accelKeyMustBeKvm() {
             assertEquals(run(), run("-machine", "microvm,accel=kvm"));
-            assertEquals("molt: -machine accel=tcg: unsupported accelerator 'tcg' (molt supports: kvm)", error("-machine", "accel=tcg"));
+            assertEquals("molt: -machine accel=tcg: unsupported accelerator 'tcg' (molt supports: kvm, qtest)", error("-machine", "accel=tcg"));
+            assertEquals(VmConfig.Accel.QTEST, run("-machine", "microvm,accel=qtest").accel());
         }
     }
 
@@ -720,9 +721,34 @@ class CommandLineParserTest {
         void accel() {
             assertEquals(run(), run("-accel", "kvm"));
             assertEquals(run(), run("-accel", "accel=kvm", "-accel", "kvm"));
-            assertEquals("molt: -accel tcg: unsupported accelerator 'tcg' (molt supports: kvm)", error("-accel", "tcg"));
+            assertEquals("molt: -accel tcg: unsupported accelerator 'tcg' (molt supports: kvm, qtest)", error("-accel", "tcg"));
+            assertEquals(VmConfig.Accel.KVM, run().accel());
+            assertEquals(VmConfig.Accel.QTEST, run("-accel", "qtest").accel());
+            assertEquals(VmConfig.Accel.KVM, run("-enable-kvm", "-accel", "kvm").accel());
+            assertEquals("molt: -accel qtest: molt takes one accelerator, and -enable-kvm already chose kvm (QEMU's list of fallbacks is not supported)",
+                    error("-enable-kvm", "-accel", "qtest"));
+            assertEquals("molt: -machine accel=kvm: molt takes one accelerator, and -accel qtest already chose qtest (QEMU's list of fallbacks is not supported)",
+                    error("-accel", "qtest", "-machine", "accel=kvm"));
             assertEquals("molt: -accel kvm,kernel-irqchip=on: Invalid parameter 'kernel-irqchip'", error("-accel", "kvm,kernel-irqchip=on"));
             assertEquals("molt: -accel: Parameter 'accel' is missing", error("-accel", ""));
+        }
+
+        @Test
+        void qtest() {
+            VmConfig c = assertInstanceOf(Result.Run.class, CommandLineParser.parse(
+                    new String[] {"-accel", "qtest", "-qtest", "unix:/tmp/q.sock", "-qtest-log", "/tmp/q.log"}, "1.2.3")).config();
+            assertEquals(java.nio.file.Path.of(""), c.boot().kernel(), "no kernel is needed under qtest");
+            assertEquals(new VmConfig.QtestServerConfig("qtest", java.util.Optional.of(java.nio.file.Path.of("/tmp/q.log")), false), c.qtest().get());
+            assertEquals(new dev.molt.chardev.ChardevConfig.UnixSocket("qtest", java.nio.file.Path.of("/tmp/q.sock"), false, false),
+                    c.chardevs().get("qtest"));
+            assertEquals(new VmConfig.QtestServerConfig("qtest", java.util.Optional.empty(), true),
+                    run("-accel", "qtest", "-qtest", "stdio").qtest().get(), "no -qtest-log: QEMU logs to stderr");
+            assertEquals(new VmConfig.QtestServerConfig("q0", java.util.Optional.empty(), false),
+                    run("-chardev", "null,id=q0", "-qtest", "chardev:q0", "-qtest-log", "none").qtest().get());
+            assertEquals("molt: -qtest: chardev \"q9\" not found", error("-qtest", "chardev:q9"));
+            assertEquals("molt: -qtest-log /tmp/x: needs -qtest", error("-qtest-log", "/tmp/x"));
+            assertEquals("molt: -qtest null: Only one instance of qtest can be created", error("-qtest", "null", "-qtest", "null"));
+            assertEquals("molt: no kernel given (use -kernel)", errorExactly("-accel", "kvm"));
         }
 
         @Test

@@ -75,14 +75,14 @@ class StateRoundTripIT {
         MachineConfig cfg = new MachineConfig("rt", cpus, 256L << 20, null, true, guest(), null, "mem=32M",
                 false, false, Map.of());
         try (Kvm kvm = Kvm.open(); FileChardev console = new FileChardev("serial0", log, false);
-             Machine m = Machine.create(cfg, kvm, console)) {
+             Machine m = Machine.create(cfg, new KvmAccelerator(kvm), console)) {
             m.boot();
             Thread.ofPlatform().daemon(true).start(m::runUntilExit);
             await(() -> ticks(log).size() == cpus && ticks(log).values().stream().allMatch(n -> n > 10));
             for (int round = 0; round < 3; round++) {
                 m.pause();
                 VmState state = m.captureState(true);
-                assertEquals(cpus, state.vcpus().size());
+                assertEquals(cpus, ((AccelState.Kvm) state.accel()).vcpus().size());
                 Map<Integer, Long> before = ticks(log);
                 m.loadState(state);
                 assertEquals(RunState.RUNNING, m.state());

@@ -16,7 +16,7 @@ import java.util.TreeMap;
  * Registered with the JUnit Platform through META-INF/services, so every test run has it.
  *
  * <p>A test's accelerator is "qtest" when its tags or its parameters name qtest, "kvm" when it is
- * tagged kvm, and "none" when it starts no VM (command-line errors, say).
+ * tagged kvm or its parameters name kvm, and "none" when it starts no VM (command-line errors, say).
  */
 public final class AccelSummary implements TestExecutionListener {
     private final Map<String, Integer> ran = new TreeMap<>();
@@ -60,7 +60,8 @@ public final class AccelSummary implements TestExecutionListener {
         boolean qtest = test.getUniqueId().contains("qtest") || test.getDisplayName().contains("qtest")
                 || test.getTags().stream().anyMatch(t -> t.getName().equals("qtest"));
         if (qtest) return "qtest";
-        return test.getTags().stream().anyMatch(t -> t.getName().equals("kvm")) ? "kvm" : "none";
+        boolean kvm = test.getDisplayName().contains("kvm") || test.getTags().stream().anyMatch(t -> t.getName().equals("kvm"));
+        return kvm ? "kvm" : "none";
     }
 
     private static boolean isIntegrationTest(TestSource source) {
