@@ -27,11 +27,6 @@ public final class UnixSocket {
      * gives: only for {@link UnixListen}, which binds where nobody else can reach it.
      */
     static Fd listenUnrestricted(String path, int backlog) {
-        return listen(path, backlog);
-    }
-
-    /** A listening socket bound to {@code path} (which must not exist). */
-    public static Fd listen(String path, int backlog) {
         return addressed("bind", path, (fd, addr, len) -> {
             Syscall.call("bind " + path, Syscall.BIND, fd.num(), addr.address(), len);
             Syscall.call("listen " + path, Syscall.LISTEN, fd.num(), backlog);
