@@ -251,9 +251,9 @@ public final class SocketChardev implements Chardev {
             UnixSocket.shutdown(listening); // wakes the accepting thread
             listening.close();
         }
-        if (ownedPath != null) {
+        if (ownedPath != null && isSocketFile(ownedPath)) {
             try {
-                Files.deleteIfExists(ownedPath);
+                Files.deleteIfExists(ownedPath); // only a socket: what replaced it meanwhile is not molt's
             } catch (IOException ignored) {
                 // Best effort at shutdown.
             }
