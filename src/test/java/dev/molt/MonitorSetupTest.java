@@ -5,7 +5,7 @@ import dev.molt.monitor.MonitorConfig;
 import dev.molt.monitor.Protocol;
 import dev.molt.sys.Fd;
 import dev.molt.sys.Posix;
-import dev.molt.sys.UnixSocket;
+import dev.molt.sys.UnixListen;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,14 +34,14 @@ class MonitorSetupTest {
     }
 
     @Test
-    void inheritedSocketsServeTheirEndpointUnfitOnesAreReplacedAndDroppedOnesClosed() {
+    void inheritedSocketsServeTheirEndpointUnfitOnesAreReplacedAndDroppedOnesClosed() throws Exception {
         // The new command line lists -monitor before -qmp: the compat_monitorN ids swap, the endpoints do not.
         ChardevConfig hmp = new ChardevConfig.UnixSocket("compat_monitor0", dir.resolve("vm.hmp"), true, false);
         ChardevConfig qmp = new ChardevConfig.UnixSocket("compat_monitor1", dir.resolve("vm.qmp"), true, false);
         ChardevConfig dropped = new ChardevConfig.UnixSocket("compat_monitor2", dir.resolve("old.qmp"), true, false);
-        Fd qmpFd = UnixSocket.listen(dir.resolve("vm.qmp").toString(), 4);
+        Fd qmpFd = UnixListen.at(dir.resolve("vm.qmp"));
         Fd unfit = Posix.open("/dev/null", Posix.O_RDONLY, 0);
-        Fd droppedFd = UnixSocket.listen(dir.resolve("old.qmp").toString(), 4);
+        Fd droppedFd = UnixListen.at(dir.resolve("old.qmp"));
         Map<String, Fd> inherited = Map.of(MonitorSetup.preservedName(qmp), qmpFd, MonitorSetup.preservedName(hmp), unfit,
                 MonitorSetup.preservedName(dropped), droppedFd);
         List<MonitorConfig> monitors = List.of(new MonitorConfig("compat_monitor0", Protocol.HMP, false, "-monitor"),
@@ -63,7 +63,7 @@ class MonitorSetupTest {
         ChardevConfig qmp = new ChardevConfig.UnixSocket("q", dir.resolve("vm.qmp"), true, false);
         java.nio.file.Files.writeString(dir.resolve("file"), "not a socket");
         ChardevConfig bad = new ChardevConfig.UnixSocket("h", dir.resolve("file"), true, false);
-        Fd qmpFd = UnixSocket.listen(dir.resolve("vm.qmp").toString(), 4);
+        Fd qmpFd = UnixListen.at(dir.resolve("vm.qmp"));
         List<MonitorConfig> monitors = List.of(new MonitorConfig("q", Protocol.QMP, false, "-qmp"),
                 new MonitorConfig("h", Protocol.HMP, false, "-monitor"));
         assertThrows(RuntimeException.class, () -> MonitorSetup.bind(monitors, Map.of("q", qmp, "h", bad),

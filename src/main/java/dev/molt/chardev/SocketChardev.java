@@ -4,6 +4,7 @@ import dev.molt.sys.ErrnoException;
 import dev.molt.sys.Fd;
 import dev.molt.sys.ListenSocket;
 import dev.molt.sys.SocketStream;
+import dev.molt.sys.UnixListen;
 import dev.molt.sys.UnixSocket;
 
 import java.io.IOException;
@@ -11,15 +12,14 @@ import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * -chardev socket,path=P|host=H,port=N,server=on[,wait=off]: a listening unix or TCP socket, or a
  * client connection (server=off). One client at a time gets the device's output and sends its
- * input; output with no client connected is dropped, as in QEMU. A stale socket file is replaced; a
- * path that exists and is not a socket is an error.
+ * input; output with no client connected is dropped, as in QEMU. A unix socket is bound by
+ * {@link UnixListen} (mode 0600, a stale socket replaced, any other file there an error).
  *
  * <p>The sockets are raw fds so that a cpr-exec live update can hand them to the new molt
  * ({@link #preservedFds()}, taken back with the {@code inherited} map of the factories): a
@@ -165,15 +165,9 @@ public final class SocketChardev implements Chardev {
 
     private static Fd bindUnix(String id, Path path) {
         try {
-            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-                if (!isSocketFile(path)) throw new ChardevException("chardev '" + id + "': " + path + " exists and is not a socket");
-                Files.delete(path);
-            }
-            Fd fd = UnixSocket.listen(path.toString(), BACKLOG);
-            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
-            return fd;
-        } catch (IOException | ErrnoException e) {
-            throw new ChardevException("chardev '" + id + "': cannot listen on " + path + ": " + e.getMessage());
+            return UnixListen.at(path);
+        } catch (IOException e) {
+            throw new ChardevException("chardev '" + id + "': " + e.getMessage());
         }
     }
 
@@ -257,9 +251,9 @@ public final class SocketChardev implements Chardev {
             UnixSocket.shutdown(listening); // wakes the accepting thread
             listening.close();
         }
-        if (ownedPath != null) {
+        if (ownedPath != null && isSocketFile(ownedPath)) {
             try {
-                Files.deleteIfExists(ownedPath);
+                Files.deleteIfExists(ownedPath); // only a socket: what replaced it meanwhile is not molt's
             } catch (IOException ignored) {
                 // Best effort at shutdown.
             }

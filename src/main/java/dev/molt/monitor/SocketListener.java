@@ -4,19 +4,15 @@ import dev.molt.sys.ErrnoException;
 import dev.molt.sys.EventFd;
 import dev.molt.sys.Fd;
 import dev.molt.sys.ListenSocket;
-import dev.molt.sys.UnixSocket;
+import dev.molt.sys.UnixListen;
 
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * A listening unix or TCP socket, as {@code -qmp unix:PATH,server} and {@code -qmp tcp:HOST:PORT,server}
@@ -47,32 +43,9 @@ public final class SocketListener implements Listener {
         }
     }
 
-    /**
-     * Listens on a unix socket at {@code path}, mode 0600. A stale socket there is replaced; any
-     * other file there is an error. The socket is bound under a random sibling name, restricted,
-     * and only then renamed into place, so no client can connect while it still has the umask's
-     * permissions.
-     */
+    /** Listens on a unix socket at {@code path} as {@link UnixListen#at} does (mode 0600, a stale socket replaced). */
     public static SocketListener unix(Path path) throws IOException {
-        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS) && !isSocket(path)) {
-            throw new IOException(path + " exists and is not a socket");
-        }
-        Path temp = path.toAbsolutePath().resolveSibling(".m" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
-        Fd fd;
-        try {
-            fd = UnixSocket.listen(temp.toString(), BACKLOG);
-        } catch (ErrnoException e) {
-            throw new IOException("cannot listen on " + path + ": " + e.getMessage(), e);
-        }
-        try {
-            Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-------"));
-            Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException | RuntimeException e) {
-            fd.close();
-            Files.deleteIfExists(temp);
-            throw e;
-        }
-        return new SocketListener(fd, "unix:" + path, Optional.of(path));
+        return new SocketListener(UnixListen.at(path), "unix:" + path, Optional.of(path));
     }
 
     /** Listens on TCP {@code host:port}; port 0 picks a free port (see {@link #describe()}). */

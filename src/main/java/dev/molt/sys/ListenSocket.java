@@ -18,7 +18,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * update hands the monitors' sockets to the new molt): the fd number is molt's own to hand on, the
  * new process can check what an inherited fd is, and a thread waits for clients in poll(2) beside a
  * wake-up fd, so accepting can stop without closing the socket - shutdown(2) would end the
- * listening itself. Every fd is created close-on-exec. (Unix sockets are bound by {@link UnixSocket}.)
+ * listening itself. Every fd is created close-on-exec. (Unix sockets are bound by {@link UnixListen}.)
  */
 public final class ListenSocket {
     private ListenSocket() {}

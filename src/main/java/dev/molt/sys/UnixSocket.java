@@ -22,8 +22,11 @@ public final class UnixSocket {
     private static final int SHUT_RDWR = 2;
     private static final int SUN_PATH_MAX = 108;
 
-    /** A listening socket bound to {@code path} (which must not exist). */
-    public static Fd listen(String path, int backlog) {
+    /**
+     * A listening socket bound to {@code path} (which must not exist), with whatever mode the umask
+     * gives: only for {@link UnixListen}, which binds where nobody else can reach it.
+     */
+    static Fd listenUnrestricted(String path, int backlog) {
         return addressed("bind", path, (fd, addr, len) -> {
             Syscall.call("bind " + path, Syscall.BIND, fd.num(), addr.address(), len);
             Syscall.call("listen " + path, Syscall.LISTEN, fd.num(), backlog);

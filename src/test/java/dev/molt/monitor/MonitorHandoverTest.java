@@ -3,6 +3,7 @@ package dev.molt.monitor;
 import dev.molt.sys.Fd;
 import dev.molt.sys.ListenSocket;
 import dev.molt.sys.Posix;
+import dev.molt.sys.UnixListen;
 import dev.molt.sys.UnixSocket;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -95,7 +96,7 @@ class MonitorHandoverTest {
 
     @Test
     void anInheritedSocketIsServedAndItsWaitingClientsGetTheEventsEmittedBeforeTheStart() throws Exception {
-        Fd fd = UnixSocket.listen(socket.toString(), 8); // as the previous molt handed it over
+        Fd fd = UnixListen.at(socket); // as the previous molt handed it over
         try (LineClient waiting = LineClient.unix(socket)) {
             events.emit(Events.resume()); // the new molt resumed the guest before its monitors served
             try (MonitorServer server = MonitorServer.startInherited(monitor, Protocol.QMP, SocketListener.inheritedUnix(fd, socket))) {
@@ -144,7 +145,7 @@ class MonitorHandoverTest {
             assertEquals("it listens on port " + port + ", not " + other,
                     assertThrows(IOException.class, () -> SocketListener.inheritedTcp(tcp, "127.0.0.1", other)).getMessage());
         }
-        try (Fd unix = UnixSocket.listen(socket.toString(), 1)) {
+        try (Fd unix = UnixListen.at(socket)) {
             assertEquals("it is not a TCP stream socket",
                     assertThrows(IOException.class, () -> SocketListener.inheritedTcp(unix, "127.0.0.1", 4444)).getMessage());
             try (LineClient client = LineClient.unix(socket); Fd accepted = UnixSocket.accept(unix)) {

@@ -310,7 +310,7 @@ class QmpServerTest {
         Path file = dir.resolve("not-a-socket");
         Files.writeString(file, "keep me");
         IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> SocketListener.unix(file));
-        assertEquals(file + " exists and is not a socket", e.getMessage());
+        assertEquals("UNIX socket path '" + file + "' exists and is not a socket", e.getMessage());
         assertEquals("keep me", Files.readString(file));
     }
 

@@ -10,8 +10,8 @@ public final class Incoming {
     private Incoming() {}
 
     /**
-     * Main-channel semantics. unix: removes a stale socket file, binds and listens (a path that is
-     * not a socket is an error); tcp: binds and listens, port 0 picks one
+     * Main-channel semantics. unix: listens with mode 0600, replacing a stale socket file (a path
+     * that is not a socket is an error; see {@link dev.molt.sys.UnixListen}); tcp: binds and listens, port 0 picks one
      * ({@link PendingIncoming#address()} has it); file: opens for reading at the offset; exec: starts
      * the command and reads its stdout (stderr goes to molt's); fd: the named descriptor is the
      * stream itself.

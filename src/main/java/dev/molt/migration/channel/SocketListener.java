@@ -3,9 +3,12 @@ package dev.molt.migration.channel;
 import dev.molt.sys.Errno;
 import dev.molt.sys.Fd;
 import dev.molt.sys.Syscall;
+import dev.molt.sys.UnixListen;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -30,8 +33,14 @@ final class SocketListener implements PendingIncoming {
         this.socketFile = socketFile;
     }
 
+    /** Listens at the path as {@link UnixListen#at} does: mode 0600, a stale socket replaced, any other file refused. */
     static SocketListener unix(MigrationAddress.Unix unix) throws IOException {
-        Fd fd = Sockets.listenUnix(unix.path());
+        Fd fd;
+        try {
+            fd = UnixListen.at(Path.of(unix.path()));
+        } catch (InvalidPathException e) {
+            throw new IOException("UNIX socket path '" + unix.path() + "' is invalid: " + e.getReason(), e);
+        }
         try {
             Optional<Native.Stat> stat = Native.lstat(unix.path());
             return new SocketListener(fd, unix, stat.map(s -> new SocketFile(unix.path(), s)));

@@ -23,7 +23,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 /**
  * How sockets are obtained: socket/bind/listen/connect/accept on raw descriptors, with QEMU's error
  * messages (util/qemu-sockets.c). Everything that makes a socket is here, so that a socket can as
- * well come from an inherited or passed descriptor ({@link MigrationStream#ofFd}).
+ * well come from an inherited or passed descriptor ({@link MigrationStream#ofFd}), except the
+ * listening unix socket, which {@link dev.molt.sys.UnixListen} makes as for every unix path molt listens on.
  */
 final class Sockets {
     private Sockets() {}
@@ -57,32 +58,6 @@ final class Sockets {
                 s.close();
                 throw Native.ioError("Failed to connect to '" + path + "'", "connect", (int) -r);
             }
-            return s;
-        }
-    }
-
-    /**
-     * Binds and listens on {@code path}. A socket file left by an earlier process is removed first
-     * (QEMU removes whatever is there; molt refuses to delete anything that is not a socket).
-     */
-    static Fd listenUnix(String path) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment sa = unixAddress(a, path);
-            var existing = Native.lstat(path);
-            if (existing.isPresent()) {
-                if (!existing.get().isSocket()) {
-                    throw new IOException("UNIX socket path '" + path + "' exists and is not a socket");
-                }
-                long r = Syscall.raw(Syscall.UNLINK, a.allocateFrom(path).address(), 0, 0, 0, 0, 0);
-                if (r < 0 && r != -Errno.ENOENT.value) throw Native.ioError("Failed to unlink socket " + path, "unlink", (int) -r);
-            }
-            Fd s = socket(Native.AF_UNIX, "Failed to create Unix socket");
-            long r = Syscall.raw(Syscall.BIND, s.num(), sa.address(), sa.byteSize(), 0, 0, 0);
-            if (r < 0) {
-                s.close();
-                throw Native.ioError("Failed to bind socket to " + path, "bind", (int) -r);
-            }
-            listen(s);
             return s;
         }
     }

@@ -43,7 +43,7 @@ class TransportErrorTest {
         assertEquals("Failed to connect to '" + path + "': No such file or directory", openError(new MigrationAddress.Unix(path.toString())));
 
         // A socket file nobody listens on any more.
-        Fd stale = Sockets.listenUnix(path.toString());
+        Fd stale = dev.molt.sys.UnixListen.at(path);
         stale.close();
         assertTrue(Files.exists(path));
         assertEquals("Failed to connect to '" + path + "': Connection refused", openError(new MigrationAddress.Unix(path.toString())));
@@ -94,7 +94,7 @@ class TransportErrorTest {
     @Test
     void staleSocketFileIsReplacedButOtherFilesAreNot() throws Exception {
         Path path = dir.resolve("stale.sock");
-        Sockets.listenUnix(path.toString()).close();
+        dev.molt.sys.UnixListen.at(path).close(); // a socket file left behind
         assertTrue(Files.exists(path));
         try (PendingIncoming pending = Incoming.listen(new MigrationAddress.Unix(path.toString()), FdResolver.none())) {
             try (MigrationStream out = Outgoing.open(pending.address()); MigrationStream in = pending.accept()) {
@@ -249,7 +249,7 @@ class TransportErrorTest {
     @Test
     void cprChannelListensOnAPassedSocket() throws Exception {
         Path path = dir.resolve("cpr.sock");
-        Fd socket = Sockets.listenUnix(path.toString());
+        Fd socket = dev.molt.sys.UnixListen.at(path);
         var channel = (MigrationChannel) MigrationAddress.parseIncomingOption("cpr,addr.transport=socket,addr.type=fd,addr.str=cpr");
         try (PendingIncoming pending = Incoming.listen(channel, TestFds.table(Map.of("cpr", socket)));
              MigrationStream out = Outgoing.open(new MigrationAddress.Unix(path.toString()));
