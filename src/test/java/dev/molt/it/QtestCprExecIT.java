@@ -2,14 +2,31 @@ package dev.molt.it;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
+import static dev.molt.it.CprExecIT.awaitCompleted;
+import static dev.molt.it.CprExecIT.listeningSockets;
+import static dev.molt.it.CprExecIT.newMolt;
+import static dev.molt.it.CprExecIT.update;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -42,5 +59,218 @@ class QtestCprExecIT {
             System.out.printf("[molt-it] qtest: cpr-exec kept PID %d, 8 MiB of RAM byte for byte, the clock; downtime %s ms%n",
                     pid, done.get("downtime"));
         }
+    }
+
+    /** After a failed or refused update: the old molt runs the guest, its RAM untouched, its QMP socket the same. */
+    private static void assertStillRunsTheGuest(QtestVm vm, long pid, Set<String> listening) throws Exception {
+        assertEquals(pid, vm.process.pid());
+        assertTrue(vm.process.alive());
+        assertEquals(listening, listeningSockets(pid), "the same listening QMP socket");
+        try (QmpClient q = vm.qmp()) {
+            assertEquals("running", q.returned("query-status").get("status"));
+        }
+    }
+
+    @Test
+    void refusedAndFailedUpdatesLeaveTheGuestRunning(@TempDir Path dir) throws Exception {
+        Path state = dir.resolve("vm.state");
+        Path notExecutable = dir.resolve("not-executable");
+        Files.writeString(notExecutable, "data");
+        Path badFormat = dir.resolve("bad-format");
+        Files.writeString(badFormat, "\u0000\u0001 not a program");
+        badFormat.toFile().setExecutable(true);
+        List<String> args = QtestVm.args(dir, "128M");
+        try (QtestVm vm = QtestVm.start(dir, args)) {
+            vm.writePattern(3, BASE, LEN);
+            long pid = vm.process.pid();
+            Set<String> listening = listeningSockets(pid);
+            record Case(List<String> command, String uri, String error) {}
+            List<Case> cases = List.of(
+                    new Case(List.of(), "file:" + state, "cpr-exec mode requires setting cpr-exec-command"),
+                    new Case(List.of("/nonexistent/molt"), "file:" + state, "does not exist"),
+                    new Case(List.of(notExecutable.toString()), "file:" + state, "is not an executable file"),
+                    new Case(newMolt(args, state), "unix:" + dir.resolve("x.sock"), "cpr-exec needs a file: migration URI"));
+            for (Case c : cases) {
+                try (QmpClient q = vm.qmp()) {
+                    q.execute("migrate-set-parameters", Map.of("mode", "cpr-exec", "cpr-exec-command", c.command()));
+                    Map<String, Object> r = q.execute("migrate", Map.of("uri", c.uri()));
+                    assertTrue(String.valueOf(r.get("error")).contains(c.error()), c + " -> " + r);
+                }
+                assertStillRunsTheGuest(vm, pid, listening);
+            }
+            // The exec itself fails (ENOEXEC): the old molt resumes the guest, reports it, serves the same socket.
+            try (QmpClient q = vm.qmp()) {
+                q.execute("migrate-set-parameters", Map.of("mode", "cpr-exec", "cpr-exec-command", List.of(badFormat.toString())));
+                assertTrue(q.execute("migrate", Map.of("uri", "file:" + state)).containsKey("return"));
+                q.event("STOP", QtestVm.T);
+                q.event("RESUME", QtestVm.T);
+                GuestIT.waitFor(() -> "failed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            }
+            assertStillRunsTheGuest(vm, pid, listening);
+            // The qtest connection survived the failed attempt: the same process never exec'd.
+            assertEquals(-1, vm.firstBadPage(3, BASE, LEN));
+        }
+        // Private RAM cannot be preserved: refused before the guest stops.
+        Path dir2 = Files.createDirectories(dir.resolve("private"));
+        List<String> privateRam = new ArrayList<>(QtestVm.args(dir2, "128M"));
+        privateRam.set(privateRam.indexOf("microvm,aux-ram-share=on"), "microvm");
+        try (QtestVm vm = QtestVm.start(dir2, privateRam)) {
+            vm.writePattern(4, BASE, LEN);
+            Map<String, Object> r = update(dir2, newMolt(privateRam, state), "file:" + state);
+            assertTrue(String.valueOf(r.get("error")).contains("is not compatible with CPR"), r.toString());
+            assertStillRunsTheGuest(vm, vm.process.pid(), listeningSockets(vm.process.pid()));
+            assertEquals(-1, vm.firstBadPage(4, BASE, LEN));
+        }
+    }
+
+    /**
+     * A new molt that cannot resume the guest re-executes the previous command on the same state:
+     * no -incoming, a different -m, a state file that is not there. Each time the guest's RAM is
+     * intact in the same process afterwards.
+     */
+    @Test
+    void aNewMoltThatCannotResumeGoesBackToTheOldOne(@TempDir Path dir) throws Exception {
+        List<String> args = QtestVm.args(dir, "128M");
+        Path state = dir.resolve("vm.state");
+        try (QtestVm vm = QtestVm.start(dir, args)) {
+            vm.writePattern(5, BASE, LEN);
+            long pid = vm.process.pid();
+            List<String> noIncoming = new ArrayList<>(List.of(Project.launcher().toString()));
+            noIncoming.addAll(args);
+            List<String> otherRam = new ArrayList<>(args);
+            otherRam.set(otherRam.indexOf("128M"), "256M");
+            List<String> wrongState = new ArrayList<>(noIncoming);
+            wrongState.addAll(List.of("-incoming", "file:" + dir.resolve("no-such.state")));
+            for (List<String> command : List.of(noIncoming, newMolt(otherRam, state), wrongState)) {
+                assertTrue(update(dir, command, "file:" + state).containsKey("return"));
+                awaitCompleted(dir);
+                vm.reconnect();
+                assertEquals(pid, vm.process.pid());
+                assertEquals(-1, vm.firstBadPage(5, BASE, LEN), "RAM intact after going back: " + command);
+            }
+            assertTrue(vm.process.stderr().contains("going back to the previous molt"), vm.process.stderr());
+            System.out.println("[molt-it] qtest: three new molts that could not resume went back to the previous one, RAM intact");
+        }
+    }
+
+    /**
+     * The new binary dies before any of molt's code runs: the keeper becomes the previous molt, which
+     * resumes the guest from the same RAM (in the keeper's PID: the original process is gone) and
+     * connects to the test's qtest socket.
+     */
+    @ParameterizedTest(name = "new binary: {0}")
+    @ValueSource(strings = {"kill -SEGV $$", "exit 3"})
+    void aNewBinaryThatDiesAtStartIsReplacedByThePreviousMolt(String body, @TempDir Path dir) throws Exception {
+        Path pidfile = dir.resolve("molt.pid");
+        List<String> args = QtestVm.args(dir, "128M", "-pidfile", pidfile.toString());
+        Path state = dir.resolve("vm.state");
+        Path broken = dir.resolve("broken-molt");
+        Files.writeString(broken, "#!/bin/sh\n" + body + "\n");
+        broken.toFile().setExecutable(true);
+        long relaunched = -1;
+        try (QtestVm vm = QtestVm.start(dir, args)) {
+            vm.writePattern(6, BASE, LEN);
+            long pid = vm.process.pid();
+            Set<String> listening = listeningSockets(pid);
+            assertTrue(update(dir, List.of(broken.toString()), "file:" + state).containsKey("return"));
+            vm.process.awaitExit(QtestVm.T);
+            awaitCompleted(dir);
+            vm.reconnect();
+            relaunched = Long.parseLong(Files.readString(pidfile).trim());
+            assertTrue(relaunched != pid && ProcessHandle.of(relaunched).isPresent(), "relaunched as " + relaunched);
+            assertEquals(listening, listeningSockets(relaunched), "the keeper kept the QMP socket listening for the previous molt");
+            assertEquals(-1, vm.firstBadPage(6, BASE, LEN), "RAM intact under the relaunched molt");
+            System.out.printf("[molt-it] qtest: new binary '%s' died; the keeper resumed the guest under the previous molt in PID %d%n",
+                    body, relaunched);
+        } finally {
+            if (relaunched > 0) ProcessHandle.of(relaunched).ifPresent(ProcessHandle::destroyForcibly);
+        }
+    }
+
+    /** A serial console on a socket keeps its client across the update, both ways. */
+    @Test
+    void aSocketConsoleClientStaysConnected(@TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("console.sock");
+        List<String> args = new ArrayList<>(QtestVm.args(dir, "128M"));
+        int at = args.indexOf("file:" + dir.resolve("console.log"));
+        args.set(at - 1, "-chardev");
+        args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
+        args.addAll(List.of("-serial", "chardev:con"));
+        Path state = dir.resolve("vm.state");
+        try (QtestVm vm = QtestVm.start(dir, args);
+             SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+            BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client), StandardCharsets.ISO_8859_1));
+            sendToConsole(vm.qtest, "before\n");
+            assertEquals("before", in.readLine());
+            assertTrue(update(dir, newMolt(args, state), "file:" + state).containsKey("return"));
+            awaitCompleted(dir);
+            vm.reconnect();
+            sendToConsole(vm.qtest, "after\n");
+            assertEquals("after", in.readLine(), "the same connection carries the console after the update");
+            client.write(ByteBuffer.wrap("k".getBytes(StandardCharsets.US_ASCII)));
+            GuestIT.waitFor(() -> (Integer.decode(vm.qtest.ok("inb 0x3fd")) & 1) == 1, QtestVm.T); // LSR: data ready
+            assertEquals("0x006b", vm.qtest.ok("inb 0x3f8"), "input typed after the update reaches the UART");
+        }
+    }
+
+    /** Writes {@code text} to COM1 the way a driver would: wait for the transmitter, then the data port. */
+    static void sendToConsole(QtestClient qtest, String text) throws Exception {
+        for (byte b : text.getBytes(StandardCharsets.US_ASCII)) qtest.ok("outb 0x3f8 " + (b & 0xFF));
+    }
+
+    /**
+     * 100 updates of one machine in a row, RAM checked byte for byte after each, 20 QMP clients
+     * querying all along: the process's fd count and resident memory are recorded after each update
+     * and must not grow; every client is answered (the slowest answer is reported).
+     */
+    @Test
+    void aHundredUpdatesInARowWithTwentyQmpClients(@TempDir Path dir) throws Exception {
+        int updates = Integer.getInteger("molt.soak.updates", 100);
+        List<String> args = QtestVm.args(dir, "128M");
+        Path state = dir.resolve("vm.state");
+        try (QtestVm vm = QtestVm.start(dir, args); QmpLoad load = QmpLoad.start(dir.resolve("vm.qmp"), 20)) {
+            vm.writePattern(9, BASE, LEN);
+            long pid = vm.process.pid();
+            List<Integer> fds = new ArrayList<>();
+            List<Long> rss = new ArrayList<>();
+            for (int i = 0; i < updates; i++) {
+                assertTrue(update(dir, newMolt(args, state), "file:" + state).containsKey("return"), "update " + i);
+                awaitCompleted(dir);
+                vm.reconnect();
+                assertEquals(-1, vm.firstBadPage(9, BASE, LEN), "RAM after update " + (i + 1));
+                assertEquals(pid, vm.process.pid());
+                fds.add(CprExecIT.fds(pid).size());
+                rss.add(residentKib(pid));
+            }
+            QmpLoad.Result clients = load.stop();
+            assertEquals(0, clients.unanswered(), "every QMP query was answered: " + clients);
+            int settled = Math.min(5, fds.size() - 1);
+            assertTrue(fds.getLast() <= fds.get(settled), "fd count does not grow: " + fds);
+            assertTrue(rss.getLast() < rss.get(settled) + 64 * 1024, "resident memory does not grow: " + rss);
+            System.out.printf("[molt-it] qtest soak: %d cpr-exec updates, RAM intact after each; fds after each: %s; RSS KiB: first %d, "
+                            + "max %d, last %d; %d QMP queries by 20 clients, slowest answer %d ms%n", updates, compress(fds),
+                    rss.getFirst(), rss.stream().mapToLong(Long::longValue).max().orElse(0), rss.getLast(), clients.answered(),
+                    clients.slowestMillis());
+        }
+    }
+
+    static long residentKib(long pid) throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", ""));
+        }
+        throw new AssertionError("no VmRSS for " + pid);
+    }
+
+    /** "12 x5, 13 x95": a run-length summary of a series. */
+    static String compress(List<Integer> values) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < values.size(); ) {
+            int j = i;
+            while (j < values.size() && values.get(j).equals(values.get(i))) j++;
+            if (!out.isEmpty()) out.append(", ");
+            out.append(values.get(i)).append(" x").append(j - i);
+            i = j;
+        }
+        return out.toString();
     }
 }
