@@ -21,8 +21,11 @@ final class MoltProcess implements AutoCloseable {
     private final StringBuilder err = new StringBuilder();
     private final OutputStream stdin;
 
-    private MoltProcess(Process process) {
+    private final List<String> arguments;
+
+    private MoltProcess(Process process, List<String> arguments) {
         this.process = process;
+        this.arguments = List.copyOf(arguments);
         this.stdin = process.getOutputStream();
         Thread.ofPlatform().daemon(true).start(() -> collect(new BufferedReader(
                 new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)), true));
@@ -40,7 +43,7 @@ final class MoltProcess implements AutoCloseable {
         cmd.add(Project.launcher().toString());
         cmd.addAll(List.of(args));
         try {
-            return new MoltProcess(new ProcessBuilder(cmd).start());
+            return new MoltProcess(new ProcessBuilder(cmd).start(), List.of(args));
         } catch (IOException e) {
             throw new IllegalStateException("cannot start " + cmd, e);
         }
@@ -125,6 +128,11 @@ final class MoltProcess implements AutoCloseable {
             throw new AssertionError(e);
         }
         return process.exitValue();
+    }
+
+    /** molt's arguments, as given to the launcher. */
+    List<String> arguments() {
+        return arguments;
     }
 
     long pid() {

@@ -192,7 +192,7 @@ class QtestCprExecIT {
     void aSocketConsoleClientStaysConnected(@TempDir Path dir) throws Exception {
         Path sock = dir.resolve("console.sock");
         List<String> args = new ArrayList<>(QtestVm.args(dir, "128M"));
-        int at = args.indexOf("file:" + dir.resolve("console.log"));
+        int at = args.indexOf("file:" + dir.resolve("vm-console.log"));
         args.set(at - 1, "-chardev");
         args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
         args.addAll(List.of("-serial", "chardev:con"));

@@ -27,17 +27,23 @@ final class QtestVm implements AutoCloseable {
 
     /** molt's arguments for a qtest machine in {@code dir} with shared RAM (so cpr-exec can keep it). */
     static List<String> args(Path dir, String ram, String... extra) {
+        return named(dir, "vm", ram, extra);
+    }
+
+    /** As {@link #args(Path, String, String...)}, with QMP at {@code dir/NAME.qmp} and qtest at {@code dir/NAME-qtest.sock}. */
+    static List<String> named(Path dir, String name, String ram, String... extra) {
         List<String> a = new ArrayList<>(List.of("-accel", "qtest", "-machine", "microvm,aux-ram-share=on", "-m", ram,
-                "-display", "none", "-serial", "file:" + dir.resolve("console.log"),
-                "-qmp", "unix:" + dir.resolve("vm.qmp") + ",server=on,wait=off",
-                "-qtest", "unix:" + dir.resolve("qtest.sock"), "-qtest-log", "none"));
+                "-display", "none", "-serial", "file:" + dir.resolve(name + "-console.log"),
+                "-qmp", "unix:" + dir.resolve(name + ".qmp") + ",server=on,wait=off",
+                "-qtest", "unix:" + dir.resolve(name + "-qtest.sock"), "-qtest-log", "none"));
         a.addAll(List.of(extra));
         return a;
     }
 
-    /** Starts molt with {@code args} and waits for its qtest connection. */
+    /** Starts molt with {@code args} (which name its -qtest unix:PATH) and waits for its qtest connection. */
     static QtestVm start(Path dir, List<String> args) throws Exception {
-        QtestClient.Listener listener = new QtestClient.Listener(dir.resolve("qtest.sock"));
+        String qtest = args.get(args.indexOf("-qtest") + 1);
+        QtestClient.Listener listener = new QtestClient.Listener(Path.of(qtest.substring("unix:".length())));
         MoltProcess p = MoltProcess.start(args.toArray(String[]::new));
         try {
             QtestClient c = acceptOrFail(listener, p);
@@ -68,8 +74,15 @@ final class QtestVm implements AutoCloseable {
         return qtest;
     }
 
+    /** A QMP client on the socket the arguments name. */
     QmpClient qmp() throws Exception {
-        return QmpClient.unix(dir.resolve("vm.qmp"), T).negotiated();
+        return QmpClient.unix(qmpSocket(), T).negotiated();
+    }
+
+    Path qmpSocket() {
+        List<String> args = process.arguments();
+        String qmp = args.get(args.indexOf("-qmp") + 1);
+        return Path.of(qmp.substring("unix:".length(), qmp.indexOf(',')));
     }
 
     /** Writes the pattern of {@code seed} over {@code [gpa, gpa + len)}. */
