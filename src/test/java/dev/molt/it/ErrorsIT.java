@@ -22,23 +22,28 @@ class ErrorsIT {
             "-machine pc -kernel GUEST                 | unsupported machine type 'pc'",
             "-smp 0 -kernel GUEST                      | CPU topology",
             "-m                                        | -m: requires an argument",
+            "-kernel GUEST -qtest null                 | -qtest: molt serves the qtest protocol only under -accel qtest",
     })
     void badInput(String args, String expected) {
         assertBadInput(args, expected);
     }
 
-    /** Errors found while the VM is built: RAM, kernel and initrd come after KVM is opened. */
-    @ParameterizedTest(name = "{0}")
-    @Tag("kvm")
+    /** Errors found while the VM is built: RAM, kernel and initrd come after the accelerator is opened. */
+    @ParameterizedTest(name = "accel {0}: {1}")
     @CsvSource(delimiter = '|', value = {
-            "-kernel /nonexistent/kernel               | /nonexistent/kernel",
-            "-m 100T -kernel GUEST                     | cannot give the guest 100 TiB of RAM",
-            "-kernel GUEST -initrd /nonexistent/initrd | /nonexistent/initrd",
-            "-kernel /etc/hostname                     | not a bzImage or an ELF kernel",
+            "kvm   | -kernel /nonexistent/kernel               | /nonexistent/kernel",
+            "kvm   | -m 100T -kernel GUEST                     | cannot give the guest 100 TiB of RAM",
+            "kvm   | -kernel GUEST -initrd /nonexistent/initrd | /nonexistent/initrd",
+            "kvm   | -kernel /etc/hostname                     | not a bzImage or an ELF kernel",
+            "qtest | -kernel /nonexistent/kernel               | /nonexistent/kernel",
+            "qtest | -m 100T -kernel GUEST                     | cannot give the guest 100 TiB of RAM",
+            "qtest | -kernel GUEST -initrd /nonexistent/initrd | /nonexistent/initrd",
+            "qtest | -kernel /etc/hostname                     | not a bzImage or an ELF kernel",
+            "qtest | -qtest-log /nonexistent/dir/log -qtest null | /nonexistent/dir/log",
     })
-    void badInputWhileBuildingTheVm(String args, String expected) {
-        KvmHost.require();
-        assertBadInput(args, expected);
+    void badInputWhileBuildingTheVm(String accel, String args, String expected) {
+        if (accel.equals("kvm")) KvmHost.require();
+        assertBadInput("-accel " + accel + " " + args, expected);
     }
 
     private static void assertBadInput(String args, String expected) {

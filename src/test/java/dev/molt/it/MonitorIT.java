@@ -1,9 +1,10 @@
 package dev.molt.it;
 
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -21,21 +22,35 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** QMP and HMP end to end: molt with the test guest under real KVM, driven like a management tool would. */
-@Tag("kvm")
+/**
+ * QMP and HMP end to end: molt driven like a management tool would. Tests that watch the guest
+ * run (its ticks stop and go, its reset, its echo) need KVM; the others run under both
+ * accelerators, under qtest on any host.
+ */
 class MonitorIT {
     private static final Duration T = Duration.ofSeconds(60);
 
-    @BeforeEach
-    void host() {
-        KvmHost.require();
+    private static MoltProcess molt(Path console, String... extra) {
+        return molt("kvm", console, extra);
     }
 
-    private static MoltProcess molt(Path console, String... extra) {
-        List<String> args = new java.util.ArrayList<>(List.of("-smp", "2", "-m", "256M", "-kernel",
+    /** molt with the test guest's kernel under {@code accel}; under qtest it is loaded and never runs. */
+    private static MoltProcess molt(String accel, Path console, String... extra) {
+        if (accel.equals("kvm")) KvmHost.require();
+        List<String> args = new java.util.ArrayList<>(List.of("-accel", accel, "-smp", "2", "-m", "256M", "-kernel",
                 Project.testGuest().toString(), "-append", "mem=16M", "-serial", "file:" + console, "-display", "none"));
         args.addAll(List.of(extra));
         return MoltProcess.start(args.toArray(String[]::new));
+    }
+
+    /** The VM still runs: under KVM the guest ticks on; under qtest (no guest code) it reports running. */
+    private static void assertStillRuns(String accel, Path log, QmpClient q) throws Exception {
+        assertEquals("running", q.returned("query-status").get("status"));
+        if (accel.equals("kvm")) {
+            long before = ticks(log);
+            GuestIT.waitFor(() -> ticks(log) > before + 20, T);
+            assertTrue(Tick.all(console(log)).stream().allMatch(Tick::ok));
+        }
     }
 
     /** Lines the guest has written to its console so far. */
@@ -49,6 +64,7 @@ class MonitorIT {
     }
 
     @Test
+    @Tag("kvm")
     void qmpDrivesTheRunningGuest(@TempDir Path dir) throws Exception {
         Path sock = dir.resolve("qmp.sock");
         Path log = dir.resolve("console.log");
@@ -111,7 +127,9 @@ class MonitorIT {
     }
 
     @Test
+    @Tag("kvm")
     void guestResetIsAnEventAndNoRebootEndsWithShutdown(@TempDir Path dir) throws Exception {
+        KvmHost.require();
         Path sock = dir.resolve("qmp.sock");
         Path log = dir.resolve("console.log");
         Path in = dir.resolve("in.sock");
@@ -133,6 +151,7 @@ class MonitorIT {
     }
 
     @Test
+    @Tag("kvm")
     void startPausedThenContOverTcp(@TempDir Path dir) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -161,13 +180,14 @@ class MonitorIT {
         }
     }
 
-    @Test
-    void hostileClientsLeaveGuestAndOthersAlone(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "accel {0}")
+    @ValueSource(strings = {"kvm", "qtest"})
+    void hostileClientsLeaveGuestAndOthersAlone(String accel, @TempDir Path dir) throws Exception {
         Path sock = dir.resolve("qmp.sock");
         Path log = dir.resolve("console.log");
-        try (MoltProcess molt = molt(log, "-qmp", "unix:" + sock + ",server=on,wait=off");
+        try (MoltProcess molt = molt(accel, log, "-qmp", "unix:" + sock + ",server=on,wait=off");
              QmpClient good = QmpClient.unix(sock, T).negotiated()) {
-            GuestIT.waitFor(() -> ticks(log) > 5, T);
+            if (accel.equals("kvm")) GuestIT.waitFor(() -> ticks(log) > 5, T);
             try (QmpClient bad = QmpClient.unix(sock, T).negotiated()) {
                 // Malformed JSON, then a 10 MB line: each gets an error, and the session goes on.
                 bad.sendRaw("{\"execute\": \"query-status\"\n");
@@ -193,23 +213,22 @@ class MonitorIT {
                 bad.sendRaw("{\"execute\": \"query-cpus-f");
             }
             assertEquals(Map.of("status", "running", "running", true), good.returned("query-status"));
-            long before = ticks(log);
-            GuestIT.waitFor(() -> ticks(log) > before + 20, T);
+            assertStillRuns(accel, log, good);
             try (QmpClient fresh = QmpClient.unix(sock, T).negotiated()) {
                 assertEquals("running", fresh.returned("query-status").get("status"));
             }
-            assertTrue(Tick.all(console(log)).stream().allMatch(Tick::ok));
             assertTrue(molt.alive());
         }
     }
 
-    @Test
-    void socatSpeaksQmpToMolt(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "accel {0}")
+    @ValueSource(strings = {"kvm", "qtest"})
+    void socatSpeaksQmpToMolt(String accel, @TempDir Path dir) throws Exception {
         // A QMP client molt's project did not write: socat with raw JSON lines.
         assertTrue(Files.isExecutable(Path.of("/usr/bin/socat")), "socat is installed by scripts/test.sh");
         Path sock = dir.resolve("qmp.sock");
         Path log = dir.resolve("console.log");
-        try (MoltProcess molt = molt(log, "-qmp", "unix:" + sock + ",server=on,wait=off")) {
+        try (MoltProcess molt = molt(accel, log, "-qmp", "unix:" + sock + ",server=on,wait=off")) {
             GuestIT.waitFor(() -> Files.exists(sock), T);
             Process socat = new ProcessBuilder("socat", "-t", "2", "-", "UNIX-CONNECT:" + sock).start();
             socat.getOutputStream().write(("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\",\"id\":\"s1\"}\n"
@@ -223,11 +242,12 @@ class MonitorIT {
         }
     }
 
-    @Test
-    void hmpOnASocketAndOnStdio(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "accel {0}")
+    @ValueSource(strings = {"kvm", "qtest"})
+    void hmpOnASocketAndOnStdio(String accel, @TempDir Path dir) throws Exception {
         Path sock = dir.resolve("hmp.sock");
         Path log = dir.resolve("console.log");
-        try (MoltProcess molt = molt(log, "-monitor", "unix:" + sock + ",server=on,wait=off")) {
+        try (MoltProcess molt = molt(accel, log, "-monitor", "unix:" + sock + ",server=on,wait=off")) {
             GuestIT.waitFor(() -> Files.exists(sock), T);
             try (var c = java.nio.channels.SocketChannel.open(StandardProtocolFamily.UNIX)) {
                 c.connect(java.net.UnixDomainSocketAddress.of(sock));
@@ -246,7 +266,7 @@ class MonitorIT {
                 readUntil(c, seen, "unknown command: 'nonsense'");
             }
         }
-        try (MoltProcess molt = molt(log, "-monitor", "stdio")) {
+        try (MoltProcess molt = molt(accel, log, "-monitor", "stdio")) {
             molt.awaitLine(l -> l.contains("monitor - type 'help' for more information"), T);
             molt.send("info status\n");
             molt.awaitLine(l -> l.contains("VM status: running"), T);
@@ -256,7 +276,9 @@ class MonitorIT {
     }
 
     @Test
+    @Tag("kvm")
     void nographicMultiplexesConsoleAndMonitor() {
+        KvmHost.require();
         try (MoltProcess molt = MoltProcess.start("-m", "256M", "-kernel", Project.testGuest().toString(),
                 "-append", "mem=16M", "-nographic")) {
             int ready = molt.awaitLine(l -> l.startsWith("READY"), T);
@@ -277,10 +299,11 @@ class MonitorIT {
     }
 
     /** Reads from {@code c} until {@code needle} appears; a watchdog closes the channel at the deadline. */
-    @Test
-    void qmpOnStdioAndQueryMemdev(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "accel {0}")
+    @ValueSource(strings = {"kvm", "qtest"})
+    void qmpOnStdioAndQueryMemdev(String accel, @TempDir Path dir) throws Exception {
         Path log = dir.resolve("console.log");
-        try (MoltProcess molt = molt(log, "-object", "memory-backend-memfd,id=ram0,size=256M,share=on",
+        try (MoltProcess molt = molt(accel, log, "-object", "memory-backend-memfd,id=ram0,size=256M,share=on",
                 "-machine", "memory-backend=ram0", "-qmp", "stdio")) {
             molt.awaitLine(l -> l.startsWith("{\"QMP\""), T);
             molt.send("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-memdev\",\"id\":7}\n");
@@ -293,11 +316,12 @@ class MonitorIT {
         }
     }
 
-    @Test
-    void aMonitorPathThatIsNotASocketIsAnError(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "accel {0}")
+    @ValueSource(strings = {"kvm", "qtest"})
+    void aMonitorPathThatIsNotASocketIsAnError(String accel, @TempDir Path dir) throws Exception {
         Path notSocket = dir.resolve("qmp.sock");
         Files.writeString(notSocket, "precious data");
-        try (MoltProcess molt = molt(dir.resolve("console.log"), "-qmp", "unix:" + notSocket + ",server=on,wait=off")) {
+        try (MoltProcess molt = molt(accel, dir.resolve("console.log"), "-qmp", "unix:" + notSocket + ",server=on,wait=off")) {
             assertEquals(1, molt.awaitExit(T));
             ErrorsIT.assertOneLineError(molt.stderr(), "exists and is not a socket");
         }
@@ -307,7 +331,7 @@ class MonitorIT {
             Files.delete(notSocket);
             stale.bind(java.net.UnixDomainSocketAddress.of(notSocket));
         }
-        try (MoltProcess molt = molt(dir.resolve("console.log"), "-qmp", "unix:" + notSocket + ",server=on,wait=off");
+        try (MoltProcess molt = molt(accel, dir.resolve("console.log"), "-qmp", "unix:" + notSocket + ",server=on,wait=off");
              QmpClient q = QmpClient.unix(notSocket, T).negotiated()) {
             assertEquals("running", q.returned("query-status").get("status"));
         }

@@ -20,11 +20,13 @@ import java.util.TreeMap;
  */
 public final class AccelSummary implements TestExecutionListener {
     private final Map<String, Integer> ran = new TreeMap<>();
+    private TestPlan plan;
     private int skippedForKvm;
     private int integrationTests;
 
     @Override
     public void testPlanExecutionStarted(TestPlan plan) {
+        this.plan = plan;
         ran.clear();
         skippedForKvm = 0;
         integrationTests = 0;
@@ -42,7 +44,7 @@ public final class AccelSummary implements TestExecutionListener {
             return;
         }
         if (result.getStatus() == TestExecutionResult.Status.ABORTED) return; // skipped for another reason: not "ran"
-        ran.merge(accelerator(test), 1, Integer::sum);
+        ran.merge(accelerator(test, plan), 1, Integer::sum);
     }
 
     @Override
@@ -56,11 +58,15 @@ public final class AccelSummary implements TestExecutionListener {
         System.out.println(line);
     }
 
-    static String accelerator(TestIdentifier test) {
-        boolean qtest = test.getUniqueId().contains("qtest") || test.getDisplayName().contains("qtest")
-                || test.getTags().stream().anyMatch(t -> t.getName().equals("qtest"));
+    /** The test's accelerator from its tags and its own and its containers' display names (parameters). */
+    static String accelerator(TestIdentifier test, TestPlan plan) {
+        StringBuilder names = new StringBuilder();
+        for (TestIdentifier t = test; t != null; t = plan == null ? null : plan.getParent(t).orElse(null)) {
+            names.append(t.getDisplayName()).append('\n');
+        }
+        boolean qtest = names.toString().contains("qtest") || test.getTags().stream().anyMatch(t -> t.getName().equals("qtest"));
         if (qtest) return "qtest";
-        boolean kvm = test.getDisplayName().contains("kvm") || test.getTags().stream().anyMatch(t -> t.getName().equals("kvm"));
+        boolean kvm = names.toString().contains("kvm") || test.getTags().stream().anyMatch(t -> t.getName().equals("kvm"));
         return kvm ? "kvm" : "none";
     }
 
