@@ -3,13 +3,57 @@
 # (largest gap between guest ticks) and QMP-visible time (migrate until query-status says running).
 # molt cpr-exec and cpr-transfer with and without the AOT cache, against Debian's QEMU 7.2, which has no CPR modes and
 # is updated by stop + migrate to a file (exec:cat) + a new QEMU with -incoming exec:cat FILE.
-# Usage: bench/cpr.sh [runs] [sizes...]   (default: 5 runs; 1G 4G 16G; 1 and 2 vCPUs)
+# Under -accel qtest (with --qtest, or by itself where KVM is unusable) no guest CPU runs: it measures
+# the VMM side of the pause, molt beside QEMU 10.2 (../shared/tools/build-qemu.sh builds it; MOLT_QEMU
+# names another) in the same run: a pattern in guest RAM, cpr-exec, the pattern read back.
+# Usage: bench/cpr.sh [--qtest] [runs] [sizes...]   (default: 5 runs; 1G 4G 16G; 1 and 2 vCPUs)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+qtest=
+if [ "${1:-}" = --qtest ]; then qtest=1; shift; fi
 runs=${1:-5}; shift || true
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1G 4G 16G)
 "$root/scripts/build.sh" >/dev/null
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+# shellcheck source=../scripts/lib/kvm.sh
+. "$root/scripts/lib/kvm.sh"
+if [ -z "$qtest" ] && ! molt_kvm_usable; then
+  echo "KVM is unusable here ($molt_kvm_why): measuring the VMM side of the update under -accel qtest"
+  qtest=1
+fi
+if [ -n "$qtest" ]; then
+  qemu=${MOLT_QEMU:-$HOME/.cache/molt-qemu/10.2.2/build/qemu-system-x86_64}
+  fw=$(dirname "$(dirname "$qemu")")/firmware; [ -d "$fw" ] || fw=/usr/share/qemu
+  kinds=(molt)
+  if [ -x "$qemu" ]; then kinds+=(qemu); else echo "no QEMU 10.2 at $qemu (../shared/tools/build-qemu.sh builds it): molt alone"; fi
+  echo "host: $(nproc) cores; /dev/kvm: $(molt_kvm_usable && echo usable || echo "unusable ($molt_kvm_why)")"
+  for size in "${sizes[@]}"; do
+    for k in "${kinds[@]}"; do : >"$work/$k"; done
+    for i in $(seq 1 "$runs"); do
+      for k in "${kinds[@]}"; do
+        case $k in
+          molt) python3 "$root/scripts/lib/qtest_update.py" "$root/bin/molt" "$work/run" "$size" 64 ;;
+          qemu) python3 "$root/scripts/lib/qtest_update.py" "$qemu" "$work/run" "$size" 64 -L "$fw" ;;
+        esac >>"$work/$k" || echo '{"failed": true}' >>"$work/$k"
+      done
+    done
+    echo "== qtest, cpr-exec, -m $size (64 MiB pattern checked byte for byte), $runs runs each: median (min .. max) ms =="
+    for k in "${kinds[@]}"; do
+      label=$([ "$k" = molt ] && echo "molt" || echo "qemu-10.2")
+      python3 - "$work/$k" "$label" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = [r for r in rows if not r.get("failed") and r["ram_equal"] and r["pid_before"] == r["pid_after"]]
+def cell(key):
+    v = [r[key] for r in ok if r.get(key) is not None]
+    return "%.1f (%.1f .. %.1f)" % (statistics.median(v), min(v), max(v)) if v else "-"
+print("  %-9s migrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal"
+      % (sys.argv[2], cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), len(ok), len(rows)))
+PY
+    done
+  done
+  exit 0
+fi
 for size in "${sizes[@]}"; do
   for cpus in 1 2; do
     kinds=(molt molt-noaot molt-transfer molt-transfer-noaot qemu)

@@ -10,5 +10,5 @@ command -v gcc >/dev/null || { echo "molt: gcc is missing (it builds the test gu
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 "$root/guest/build.sh"
 (cd "$root" && mvn -q -B -Dstyle.color=never -Dmaven.test.skip=true package)
-[ -e /dev/kvm ] && "$root/scripts/train-aot.sh" || true
+"$root/scripts/train-aot.sh" || true
 echo "built: $root/target/molt.jar and $root/guest/build/molt-guest.elf"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the JDK 25 AOT cache for molt's restart path (JEP 483/514/515): a training run boots the
-# test guest, live-updates molt under it with cpr-exec, and lets the *new* process, the one whose
+# test guest (or, where KVM is unusable, a machine under -accel qtest), live-updates molt under it with cpr-exec, and lets the *new* process, the one whose
 # start-up is inside the guest's pause, record what it loads and links. That process then runs the
 # old side's pause path too (an update whose exec fails), and writes the cache when it quits. The cache is named after the jar's hash: JDK 25.0.3 does not notice a changed jar
 # (JDK-8377932), so a cache must never be reused across builds (java-platform.md §2.1).
@@ -14,8 +14,16 @@ rm -f "$root"/target/molt-*.aot
 run=$(mktemp -d); molt=
 cleanup() { [ -n "$molt" ] && kill "$molt" 2>/dev/null; rm -rf "$run"; }
 trap cleanup EXIT
-args=(-machine microvm,aux-ram-share=on -m 256M -smp 2 -kernel "$root/guest/build/molt-guest.elf" -append "mem=16M"
-      -serial "file:$run/console.log" -display none -qmp "unix:$run/vm.qmp,server=on,wait=off")
+# shellcheck source=lib/kvm.sh
+. "$root/scripts/lib/kvm.sh"
+if molt_kvm_usable; then
+  args=(-machine microvm,aux-ram-share=on -m 256M -smp 2 -kernel "$root/guest/build/molt-guest.elf" -append "mem=16M"
+        -serial "file:$run/console.log" -display none -qmp "unix:$run/vm.qmp,server=on,wait=off")
+else
+  # Without KVM the training runs under -accel qtest: the restart path is the same code but the accelerator.
+  args=(-accel qtest -machine microvm,aux-ram-share=on -m 256M -smp 2
+        -serial "file:$run/console.log" -display none -qmp "unix:$run/vm.qmp,server=on,wait=off")
+fi
 MOLT_NO_AOT=1 "$root/bin/molt" "${args[@]}" </dev/null 2>"$run/err" &
 molt=$!
 printf 'not a program\n' >"$run/noexec"; chmod +x "$run/noexec"
