@@ -76,27 +76,40 @@ public final class QtestServer implements CharInput, AutoCloseable {
     /** Called by the chardev's one input thread only: the line buffer needs no lock. */
     @Override
     public int receive(byte[] data, int off, int len) {
-        for (int i = off; i < off + len; i++) {
-            byte b = data[i];
-            if (b == '\n') {
-                if (discarding) {
-                    discarding = false;
-                    send("FAIL request longer than " + MAX_LINE + " bytes\n");
-                } else {
-                    String request = line.toString(StandardCharsets.ISO_8859_1);
-                    line.reset();
-                    handle(request);
-                }
-            } else if (!discarding) {
-                if (line.size() >= MAX_LINE) {
-                    line.reset();
-                    discarding = true;
-                } else {
-                    line.write(b);
-                }
+        int end = off + len;
+        int start = off;
+        while (start < end) {
+            int newline = indexOf(data, (byte) '\n', start, end);
+            int stop = newline < 0 ? end : newline;
+            append(data, start, stop - start);
+            if (newline < 0) break;
+            if (discarding) {
+                discarding = false;
+                send("FAIL request longer than " + MAX_LINE + " bytes\n");
+            } else {
+                String request = line.toString(StandardCharsets.ISO_8859_1);
+                line.reset();
+                handle(request);
             }
+            start = newline + 1;
         }
         return len;
+    }
+
+    /** Adds to the request being read, or drops it whole once it is longer than {@link #MAX_LINE}. */
+    private void append(byte[] data, int off, int len) {
+        if (discarding || len == 0) return;
+        if (line.size() + len > MAX_LINE) {
+            line.reset();
+            discarding = true;
+            return;
+        }
+        line.write(data, off, len);
+    }
+
+    private static int indexOf(byte[] data, byte b, int from, int to) {
+        for (int i = from; i < to; i++) if (data[i] == b) return i;
+        return -1;
     }
 
     @Override
