@@ -86,12 +86,23 @@ final class VcpuRunner implements Runnable {
     private void loop() {
         Vcpu v = vcpu;
         MemorySegment run = v.runPage();
+        // KVM completes an I/O or MMIO exit (an IN's value into RAX, the instruction retired) only on
+        // the next KVM_RUN. A vCPU that parked right after handling one would leave its RIP on the
+        // IN/OUT, and a state captured then would repeat it after a migration or update: a console
+        // byte written twice, an input byte lost. So before parking, such an exit is completed with
+        // one KVM_RUN under immediate_exit, which returns EINTR without entering the guest.
+        boolean exitToComplete = false;
         while (!threads.stopRequested()) {
             if (threads.pauseRequested()) {
+                if (exitToComplete) {
+                    exitToComplete = false;
+                    if (!completePendingExit(v)) return;
+                }
                 threads.park(this);
                 continue;
             }
             int r = v.run();
+            exitToComplete = false;
             if (r < 0) {
                 if (r == -Errno.EINTR.value || r == -Errno.EAGAIN.value) {
                     v.setImmediateExit(false);
@@ -103,8 +114,14 @@ final class VcpuRunner implements Runnable {
             }
             int reason = run.get(JAVA_INT, Structs.Run.EXIT_REASON);
             switch (reason) {
-                case EXIT_IO -> handleIo(run);
-                case EXIT_MMIO -> handleMmio(run);
+                case EXIT_IO -> {
+                    handleIo(run);
+                    exitToComplete = true;
+                }
+                case EXIT_MMIO -> {
+                    handleMmio(run);
+                    exitToComplete = true;
+                }
                 case EXIT_INTR -> { }
                 case EXIT_SHUTDOWN -> {
                     // A triple fault: on a PC that resets the machine.
@@ -138,6 +155,31 @@ final class VcpuRunner implements Runnable {
                 }
             }
         }
+    }
+
+    /**
+     * KVM_RUN with immediate_exit set: KVM finishes the pending exit and returns EINTR without
+     * entering the guest. A string I/O (REP INS/OUTS) may need userspace again before it is done:
+     * that exit is handled and completed the same way.
+     */
+    private boolean completePendingExit(Vcpu v) {
+        MemorySegment run = v.runPage();
+        int r;
+        v.setImmediateExit(true);
+        try {
+            while ((r = v.run()) >= 0) {
+                int reason = run.get(JAVA_INT, Structs.Run.EXIT_REASON);
+                if (reason == EXIT_IO) handleIo(run);
+                else if (reason == EXIT_MMIO) handleMmio(run);
+                else break; // not expected: under immediate_exit KVM does not enter the guest
+            }
+        } finally {
+            v.setImmediateExit(false);
+        }
+        if (r >= 0 || r == -Errno.EINTR.value || r == -Errno.EAGAIN.value) return true;
+        events.accept(new MachineEvent.Fatal("KVM_RUN completing an exit on vCPU " + index + " failed: " + Errno.describe(-r)
+                + "\n" + RegisterDump.of(v)));
+        return false;
     }
 
     private void handleIo(MemorySegment run) {
