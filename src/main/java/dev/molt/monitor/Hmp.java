@@ -102,9 +102,9 @@ final class Hmp {
                 command.handler().run(call);
             } catch (CommandError e) {
                 call.error(e);
-            } catch (RuntimeException e) {
-                // A bug behind the command must not end the client's session.
-                call.error(CommandError.generic("internal error: " + e));
+            } catch (RuntimeException | Error e) {
+                // A bug behind the command (even a StackOverflowError) must not end the client's session.
+                call.error(CommandError.internal(e));
             }
         });
         followUps.addAll(call.followUps());

@@ -223,6 +223,18 @@ class HmpTest {
     }
 
     @Test
+    void aFailureBehindACommandIsAnsweredAndTheSessionGoesOn() throws Exception {
+        target.failure = new StackOverflowError();
+        // In the command itself, under the monitor lock...
+        assertEquals("Error: internal error: java.lang.StackOverflowError\r\n", run("stop"));
+        // ...and in quit's follow-up, which runs after the command's output went out.
+        assertEquals("Error: internal error: java.lang.StackOverflowError\r\n", run("quit"));
+        target.failure = null;
+        assertEquals("VM status: running\r\n", run("info status"));
+        assertEquals(List.of("stop", "quit"), target.calls);
+    }
+
+    @Test
     void lineEditing() throws Exception {
         // Backspace, an arrow key's escape sequence, CR LF as one line end.
         assertEquals("VM status: running\r\n", run("info stx\u007fa\u001b[Atus\r"));
