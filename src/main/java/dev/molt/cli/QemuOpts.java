@@ -257,7 +257,8 @@ public final class QemuOpts {
         boolean hex = text.startsWith("0x") || text.startsWith("0X");
         String digits = hex ? text.substring(2) : text;
         int radix = hex ? 16 : 10;
-        if (digits.isEmpty()) return OptionalLong.empty();
+        // Bounded like sizes: no integer needs more, and nothing longer is worth scanning.
+        if (digits.isEmpty() || digits.length() > Sizes.MAX_CHARS) return OptionalLong.empty();
         for (int i = 0; i < digits.length(); i++) {
             if (!Sizes.isAsciiDigit(digits.charAt(i), radix)) return OptionalLong.empty();
         }

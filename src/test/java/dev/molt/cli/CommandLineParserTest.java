@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class CommandLineParserTest {
@@ -273,6 +275,16 @@ class CommandLineParserTest {
             assertEquals("molt: -m 1G,foo=1: Invalid parameter 'foo'", error("-m", "1G,foo=1"));
             assertEquals("molt: -m 1G,slots=2: slots specified but no max-size", error("-m", "1G,slots=2"));
             assertEquals("molt: -m 1G,slots=x: Parameter 'slots' expects a number", error("-m", "1G,slots=x"));
+        }
+
+        @Test
+        void aMillionDigitNumberIsRefusedQuickly() {
+            String huge = "9".repeat(1_000_000);
+            assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
+                assertEquals("molt: -m 1." + huge + "G: " + Sizes.expectation("size"), error("-m", "1." + huge + "G"));
+                assertEquals("molt: -m 1G,maxmem=4G,slots=" + huge + ": Parameter 'slots' expects a number",
+                        error("-m", "1G,maxmem=4G,slots=" + huge));
+            });
         }
 
         @Test

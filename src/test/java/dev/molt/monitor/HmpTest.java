@@ -9,11 +9,13 @@ import java.io.IOException;
 import java.nio.channels.Channels;
 import java.nio.channels.Pipe;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The human monitor over a stream pair (as on stdio) and over a unix socket. */
@@ -175,6 +177,34 @@ class HmpTest {
         assertEquals(before, migration.calls.size());
         String params = run("info migrate_parameters");
         assertTrue(params.contains("tls-creds: 'tls0'\r\n") && params.contains("mode: cpr-exec\r\n") && params.contains("max-bandwidth: 104857600 bytes/second\r\n"), params);
+    }
+
+    @Test
+    void aMillionDigitNumberIsRefusedQuicklyWhereverHmpReadsOne() {
+        String huge = "9".repeat(1_000_000);
+        // Through human-monitor-command, which has no line length cap, while holding the monitor lock:
+        // BigInteger and BigDecimal took half a minute over such a number, stalling every monitor.
+        assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
+            assertEquals("Error: Parameter 'downtime-limit' expects a size value\r\n", hmc("migrate_set_parameter downtime-limit " + huge));
+            assertEquals("Error: Parameter 'downtime-limit' expects a size value\r\n", hmc("migrate_set_parameter downtime-limit 1." + huge));
+            assertEquals("Error: Invalid size " + huge + "\r\n", hmc("migrate_set_parameter max-bandwidth " + huge));
+            assertEquals("Error: Parameter 'multifd-channels' expects uint64\r\n", hmc("migrate_set_parameter multifd-channels " + huge));
+            assertEquals("number too large\r\nTry \"help cpu\" for more information\r\n", hmc("cpu " + huge));
+        });
+        assertEquals(List.of(), migration.calls);
+    }
+
+    @Test
+    void integerArgumentsInQemusWords() throws Exception {
+        assertEquals("number too large\r\nTry \"help cpu\" for more information\r\n", run("cpu 99999999999999999999"));
+        assertEquals("invalid char 'x' in expression\r\nTry \"help cpu\" for more information\r\n", run("cpu 1x"));
+        assertEquals("invalid char '8' in expression\r\nTry \"help cpu\" for more information\r\n", run("cpu 08"));
+        assertEquals("", run("cpu 0x1"));
+        assertEquals("  CPU #0: thread_id=4242\r\n* CPU #1: thread_id=4243\r\n", run("info cpus"));
+    }
+
+    private String hmc(String commandLine) {
+        return monitor.humanMonitorCommand(commandLine, Optional.empty(), after -> {});
     }
 
     @Test

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -11,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code -incoming} as QEMU 10 reads it: defer, URIs, and MigrationChannels in JSON or dotted keys. */
@@ -47,6 +49,18 @@ class IncomingOptionTest {
         // A repeated key keeps its last value.
         assertEquals(new MigrationChannel(ChannelType.CPR, new MigrationAddress.Unix("/b")),
                 parse("cpr,addr.transport=socket,addr.type=unix,addr.path=/a,addr.path=/b"));
+    }
+
+    @Test
+    void aMillionDigitNumberIsRefusedQuickly() {
+        String huge = "9".repeat(1_000_000);
+        assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
+            assertEquals("Parameter 'addr.offset' expects integer",
+                    error("main,addr.transport=file,addr.filename=/m,addr.offset=" + huge));
+            assertEquals("file URI has bad offset 1." + huge + "K: Numerical result out of range", error("file:/m,offset=1." + huge + "K"));
+            assertEquals("JSON parse error, number too long",
+                    error("{\"channel-type\": \"main\", \"addr\": {\"transport\": \"file\", \"filename\": \"/m\", \"offset\": " + huge + "}}"));
+        });
     }
 
     @ParameterizedTest
