@@ -1,5 +1,7 @@
 package dev.molt.migration.channel;
 
+import dev.molt.monitor.Json;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,6 +16,12 @@ import java.util.Map;
  */
 final class Keyval {
     private static final int MAX_FRAGMENT = 127;
+    /**
+     * Most fragments in one key, which is how deep the objects it builds nest: the same cap as JSON
+     * input has ({@link Json#MAX_DEPTH}), so that neither spelling of a MigrationChannel can exhaust
+     * the stack of the recursive steps that follow (QEMU's keyval has no such cap).
+     */
+    static final int MAX_DEPTH = Json.MAX_DEPTH;
 
     private final String params;
     private int pos;
@@ -48,6 +56,10 @@ final class Keyval {
         }
 
         String[] fragments = key.split("\\.", -1);
+        if (fragments.length > MAX_DEPTH) {
+            String shown = String.join(".", java.util.Arrays.copyOf(fragments, MAX_DEPTH));
+            throw new AddressException("Parameter '" + shown + "...' is nested more than " + MAX_DEPTH + " levels deep");
+        }
         Map<String, Object> cur = root;
         for (int i = 0; i < fragments.length; i++) {
             String f = fragments[i];

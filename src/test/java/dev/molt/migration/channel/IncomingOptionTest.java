@@ -52,6 +52,17 @@ class IncomingOptionTest {
     }
 
     @Test
+    void dottedKeysNestAsDeepAsJsonAndNoDeeper() {
+        String deepest = "addr" + ".a".repeat(Keyval.MAX_DEPTH - 1);
+        String tooDeep = "Parameter '" + deepest + "...' is nested more than 64 levels deep";
+        // 50,000 levels used to overflow the stack.
+        assertEquals(tooDeep, error("main," + deepest + ".a".repeat(50_000) + ".b=1"));
+        assertEquals(tooDeep, error("main," + deepest + ".b=1"));
+        // At the limit the key parses (and the channel is then found wanting).
+        assertEquals("Parameter 'addr.transport' is missing", error("main," + deepest + "=1"));
+    }
+
+    @Test
     void aMillionDigitNumberIsRefusedQuickly() {
         String huge = "9".repeat(1_000_000);
         assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
