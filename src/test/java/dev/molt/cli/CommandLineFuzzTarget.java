@@ -12,7 +12,8 @@ import java.util.Random;
 
 /**
  * molt's command line as {@code main} reads it: {@link CommandLineParser#parse}, then the
- * {@code -incoming} options combined with {@link IncomingOptions}. A refusal must be a
+ * {@code -incoming} options combined with {@link IncomingOptions}. Generated command lines keep
+ * within what execve can pass, which is all molt can ever be given. A refusal must be a
  * {@link UsageException} or {@link AddressException} with a message: those are what {@code main}
  * prints as one line; anything else would reach the user as a stack trace.
  */
@@ -62,7 +63,26 @@ public final class CommandLineFuzzTarget implements FuzzTarget<List<String>> {
         List<String> args = new ArrayList<>(CORPUS.get(r.nextInt(CORPUS.size())));
         int n = 1 + r.nextInt(3);
         for (int i = 0; i < n; i++) mutate(r, args);
-        return args;
+        return withinExecLimits(args);
+    }
+
+    /** Linux's limits on what execve passes (include/uapi/linux/binfmts.h, and ARG_MAX of an 8 MiB stack). */
+    static final int MAX_ARG_STRLEN = 32 * 4096, ARG_MAX = 2 << 20;
+
+    /**
+     * A command line molt can actually be given: execve refuses (E2BIG) a word of 128 KiB or more,
+     * and more than 2 MiB of words and pointers in all. Longer words are cut, extra words dropped.
+     */
+    private static List<String> withinExecLimits(List<String> args) {
+        long total = 8; // argv's terminating null pointer
+        List<String> fitting = new ArrayList<>(args.size());
+        for (String a : args) {
+            String word = a.length() >= MAX_ARG_STRLEN ? a.substring(0, MAX_ARG_STRLEN - 1) : a;
+            total += word.length() + 1 + 8;
+            if (total > ARG_MAX) break;
+            fitting.add(word);
+        }
+        return fitting;
     }
 
     private void mutate(Random r, List<String> args) {

@@ -63,14 +63,14 @@ final class Keyval {
         Map<String, Object> cur = root;
         for (int i = 0; i < fragments.length; i++) {
             String f = fragments[i];
-            boolean index = i > 0 && !f.isEmpty() && f.chars().allMatch(c -> c >= '0' && c <= '9');
+            boolean index = i > 0 && isIndex(f);
             if (!index && !isQapiName(f)) throw new AddressException("Invalid parameter '" + key + "'");
             if (f.length() > MAX_FRAGMENT) {
                 String what = fragments.length > 1 ? "Parameter fragment '" : "Parameter '";
                 throw new AddressException(what + f + "' is too long");
             }
             // QEMU reads an index as a number, so "01" and "1" are the same element.
-            if (index) f = fragments[i] = f.replaceFirst("^0+(?=.)", "");
+            if (index) f = fragments[i] = withoutLeadingZeros(f);
             if (i < fragments.length - 1) {
                 Object next = cur.get(f);
                 if (next == null) {
@@ -151,7 +151,19 @@ final class Keyval {
         return list;
     }
 
+    // Plain loops rather than streams and regular expressions: these run for every parameter, and a
+    // long -incoming option has tens of thousands of them.
     private static boolean isIndex(String key) {
-        return !key.isEmpty() && key.chars().allMatch(c -> c >= '0' && c <= '9');
+        if (key.isEmpty()) return false;
+        for (int i = 0; i < key.length(); i++) {
+            if (key.charAt(i) < '0' || key.charAt(i) > '9') return false;
+        }
+        return true;
+    }
+
+    private static String withoutLeadingZeros(String digits) {
+        int start = 0;
+        while (start < digits.length() - 1 && digits.charAt(start) == '0') start++;
+        return digits.substring(start);
     }
 }
