@@ -63,6 +63,17 @@ class IncomingOptionTest {
     }
 
     @Test
+    void aMegabyteOfParametersCostsNoMoreThanTheFuzzersAllocationLimit() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        String option = "main,addr.transport=exec" + ",addr.args.1=/m".repeat(65_000);
+        long before = threads.getCurrentThreadAllocatedBytes();
+        assertEquals("Parameter 'addr.args.0' missing", error(option));
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        // A stream and a regular expression per parameter made this 89 MB (found by scripts/fuzz.sh).
+        assertTrue(allocated < 64L << 20, allocated + " bytes");
+    }
+
+    @Test
     void aMillionDigitNumberIsRefusedQuickly() {
         String huge = "9".repeat(1_000_000);
         assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
