@@ -88,12 +88,12 @@ public final class CommandLineParser {
     enum Option {
         HELP(false, (s, a) -> s.printAndExit = Optional.of(HelpText.usage()), "h", "help"),
         VERSION(false, (s, a) -> s.printAndExit = Optional.of(HelpText.version(s.version)), "version"),
-        MACHINE(true, (s, a) -> s.machine = s.machine.merge(QemuOpts.parse(a.location(), a.value(), "type")), "machine", "M"),
+        MACHINE(true, (s, a) -> s.machine.add(QemuOpts.parse(a.location(), a.value(), "type")), "machine", "M"),
         ACCEL(true, State::accel, "accel"),
         ENABLE_KVM(false, (s, a) -> s.chooseAccel(a.location(), VmConfig.Accel.KVM), "enable-kvm"),
         CPU(true, State::cpu, "cpu"),
-        SMP(true, (s, a) -> s.smp = s.smp.merge(QemuOpts.parse(a.location(), a.value(), "cpus")), "smp"),
-        MEMORY(true, (s, a) -> s.memory = s.memory.merge(QemuOpts.parse(a.location(), a.value(), "size")), "m"),
+        SMP(true, (s, a) -> s.smp.add(QemuOpts.parse(a.location(), a.value(), "cpus")), "smp"),
+        MEMORY(true, (s, a) -> s.memory.add(QemuOpts.parse(a.location(), a.value(), "size")), "m"),
         OBJECT(true, State::object, "object"),
         KERNEL(true, (s, a) -> s.kernel = Optional.of(path(a)), "kernel"),
         APPEND(true, (s, a) -> s.append = a.value(), "append"),
@@ -103,7 +103,7 @@ public final class CommandLineParser {
         NOGRAPHIC(false, (s, a) -> s.nographic = true, "nographic"),
         DISPLAY(true, State::display, "display"),
         NODEFAULTS(false, (s, a) -> s.nodefaults = true, "nodefaults"),
-        NAME(true, (s, a) -> s.name = s.name.merge(QemuOpts.parse(a.location(), a.value(), "guest")), "name"),
+        NAME(true, (s, a) -> s.name.add(QemuOpts.parse(a.location(), a.value(), "guest")), "name"),
         PIDFILE(true, (s, a) -> s.pidfile = Optional.of(path(a)), "pidfile"),
         START_PAUSED(false, (s, a) -> s.startPaused = true, "S"),
         NO_REBOOT(false, (s, a) -> s.noReboot = true, "no-reboot"),
@@ -148,10 +148,10 @@ public final class CommandLineParser {
     private static final class State {
         final String version;
         Optional<String> printAndExit = Optional.empty();
-        QemuOpts machine = QemuOpts.empty();
-        QemuOpts memory = QemuOpts.empty();
-        QemuOpts smp = QemuOpts.empty();
-        QemuOpts name = QemuOpts.empty();
+        final QemuOpts.Merger machine = new QemuOpts.Merger();
+        final QemuOpts.Merger memory = new QemuOpts.Merger();
+        final QemuOpts.Merger smp = new QemuOpts.Merger();
+        final QemuOpts.Merger name = new QemuOpts.Merger();
         final java.util.Map<CpuFeature, Boolean> cpuFeatures = new java.util.LinkedHashMap<>();
         CpuModel cpu = CpuModel.HOST; // QEMU's qemu64 would hide host features for no gain under KVM
         final Map<String, MemoryBackendConfig> objects = new LinkedHashMap<>();
@@ -387,19 +387,20 @@ public final class CommandLineParser {
         }
 
         Result finish() {
-            String machineType = machine.asMap().get("type");
+            QemuOpts machineOpts = machine.result();
+            String machineType = machineOpts.asMap().get("type");
             if (machineType != null && isHelp(machineType)) return new Result.PrintAndExit(HelpText.machines());
-            VmConfig.Machine machineConfig = machine.read(CommandLineParser::machine);
+            VmConfig.Machine machineConfig = machineOpts.read(CommandLineParser::machine);
             Optional<MemoryBackendConfig> ramBackend = machineConfig.memoryBackend().map(id -> Optional
                     .ofNullable(objects.get(id))
                     .orElseThrow(() -> new UsageException("Memory backend '" + id + "' not found")));
             VmConfig.Memory memoryConfig = memory(ramBackend);
             VmConfig.Smp smpConfig = smp(machineConfig.type());
             record Name(Optional<String> guest, boolean debugThreads) {}
-            Name nameConfig = name.read(r -> new Name(r.string("guest"), r.bool("debug-threads", false)));
-            String machineAccel = machine.asMap().get("accel");
+            Name nameConfig = name.result().read(r -> new Name(r.string("guest"), r.bool("debug-threads", false)));
+            String machineAccel = machineOpts.asMap().get("accel");
             if (machineAccel != null) {
-                chooseAccel(machine.location(), VmConfig.Accel.byQemuName(machineAccel).orElseThrow());
+                chooseAccel(machineOpts.location(), VmConfig.Accel.byQemuName(machineAccel).orElseThrow());
             }
             VmConfig.Accel chosenAccel = accel.orElse(VmConfig.Accel.KVM);
             // An incoming guest brings its own memory: a kernel is only needed to boot afresh, and
@@ -435,6 +436,7 @@ public final class CommandLineParser {
          */
         VmConfig.Memory memory(Optional<MemoryBackendConfig> ramBackend) {
             record Given(OptionalLong size, OptionalLong maxSize, OptionalLong slots) {}
+            QemuOpts memory = this.memory.result();
             Given given = memory.read(r -> new Given(r.size("size", Sizes.Unit.MIB), r.size("maxmem", Sizes.Unit.BYTES),
                     r.integer("slots")));
             String location = memory.location();
@@ -459,6 +461,7 @@ public final class CommandLineParser {
         /** {@code -smp}, completed as QEMU's machine_parse_smp_config() does for x86 (cores preferred). */
         VmConfig.Smp smp(MachineType type) {
             record Given(long cpus, long maxCpus, long sockets, long cores, long threads) {}
+            QemuOpts smp = this.smp.result();
             Given given = smp.read(r -> new Given(smpValue(r, "cpus"), smpValue(r, "maxcpus"), smpValue(r, "sockets"),
                     smpValue(r, "cores"), smpValue(r, "threads")));
             String location = smp.location();

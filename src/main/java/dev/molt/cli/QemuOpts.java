@@ -112,14 +112,32 @@ public final class QemuOpts {
 
     /** These parameters followed by {@code later}'s, whose values win, as QEMU merges options. */
     public QemuOpts merge(QemuOpts later) {
-        var merged = new LinkedHashMap<>(entries);
-        later.entries.forEach((key, entry) -> {
-            merged.remove(key);
-            merged.put(key, entry);
-        });
-        var allLocations = new ArrayList<>(locations);
-        allLocations.addAll(later.locations);
-        return new QemuOpts(merged, allLocations);
+        return new Merger().add(this).add(later).result();
+    }
+
+    /**
+     * Merges the occurrences of an option that QEMU merges ({@code -m}, {@code -smp}...) as they
+     * come, in time linear in their total size: merging immutable QemuOpts one by one copies all
+     * that was merged before each time, which made 40,000 repeats of {@code -m 1G} take 15 s.
+     */
+    public static final class Merger {
+        private final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>();
+        private final List<String> locations = new ArrayList<>();
+
+        /** Adds {@code later}'s parameters, whose values win over those added before. */
+        public Merger add(QemuOpts later) {
+            later.entries.forEach((key, entry) -> {
+                entries.remove(key); // so that the order is that of the values that count
+                entries.put(key, entry);
+            });
+            locations.addAll(later.locations);
+            return this;
+        }
+
+        /** Everything added so far. */
+        public QemuOpts result() {
+            return new QemuOpts(new LinkedHashMap<>(entries), locations);
+        }
     }
 
     /** The raw parameters in order, for diagnostics: consumers read through {@link #read}. */
@@ -257,7 +275,8 @@ public final class QemuOpts {
         boolean hex = text.startsWith("0x") || text.startsWith("0X");
         String digits = hex ? text.substring(2) : text;
         int radix = hex ? 16 : 10;
-        if (digits.isEmpty()) return OptionalLong.empty();
+        // Bounded like sizes: no integer needs more, and nothing longer is worth scanning.
+        if (digits.isEmpty() || digits.length() > Sizes.MAX_CHARS) return OptionalLong.empty();
         for (int i = 0; i < digits.length(); i++) {
             if (!Sizes.isAsciiDigit(digits.charAt(i), radix)) return OptionalLong.empty();
         }

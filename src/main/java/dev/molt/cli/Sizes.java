@@ -62,8 +62,15 @@ public final class Sizes {
                 + "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta- and exabytes, respectively.";
     }
 
-    /** The size in bytes, or empty if {@code text} is not a size or is too big. */
+    /**
+     * The longest size text parsed: any size below 2^63 is written in far fewer characters, and a
+     * fraction goes through BigDecimal, whose parsing time is quadratic in the length.
+     */
+    public static final int MAX_CHARS = 64;
+
+    /** The size in bytes, or empty if {@code text} is not a size, is too big or is longer than {@link #MAX_CHARS}. */
     public static OptionalLong tryParse(String text, Unit defaultUnit) {
+        if (text.length() > MAX_CHARS) return OptionalLong.empty();
         if (text.startsWith("0x") || text.startsWith("0X")) return parseHex(text.substring(2), defaultUnit);
 
         int end = text.length();

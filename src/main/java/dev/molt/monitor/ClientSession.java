@@ -39,6 +39,33 @@ abstract sealed class ClientSession implements MonitorSession permits QmpSession
     /** Greets the client and answers it until its input ends. */
     abstract void serve() throws IOException;
 
+    /** Tells the client that handling its last input failed unexpectedly (see {@link #guarded}). */
+    abstract void answerFailure(Throwable failure);
+
+    /**
+     * Handles one piece of client input so that nothing it throws ends the session: a bug, a
+     * StackOverflowError, even an OutOfMemoryError is answered as an internal error, and the
+     * client's next input is served as usual.
+     */
+    final void guarded(Runnable handling) {
+        guarded(handling, () -> {});
+    }
+
+    /** As {@link #guarded(Runnable)}, running {@code recover} after a failure (to reset a parser's state). */
+    final void guarded(Runnable handling, Runnable recover) {
+        try {
+            handling.run();
+        } catch (Throwable failure) {
+            recover.run();
+            try {
+                answerFailure(failure);
+            } catch (Throwable unanswerable) {
+                // Nothing more can be said to this client (out of memory while answering?); its next
+                // input still gets served.
+            }
+        }
+    }
+
     /** The session's own last steps, before its output is drained and closed. */
     void beforeEnd() {
     }
@@ -48,6 +75,9 @@ abstract sealed class ClientSession implements MonitorSession permits QmpSession
             serve();
         } catch (IOException e) {
             // The client went away mid-read: nothing to answer.
+        } catch (Throwable e) {
+            // Input handling is guarded; this is a failure of the serving loop itself. The client is
+            // hung up on, but the monitor and its other sessions go on.
         } finally {
             beforeEnd();
             out.drain(DRAIN);

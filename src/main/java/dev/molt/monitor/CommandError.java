@@ -21,6 +21,14 @@ public final class CommandError extends RuntimeException {
         return new CommandError(ErrorClass.GenericError, desc);
     }
 
+    /** A bug behind a command (anything but a CommandError was thrown), reported rather than hidden. */
+    static CommandError internal(Throwable bug) {
+        return generic(INTERNAL_ERROR + bug);
+    }
+
+    /** How the description of {@link #internal} starts, so that tests and fuzzers can tell bugs from refusals. */
+    static final String INTERNAL_ERROR = "internal error: ";
+
     public ErrorClass errorClass() {
         return errorClass;
     }

@@ -13,8 +13,12 @@ import java.util.Optional;
  * callers turn it into the CRLF QEMU sends.
  */
 final class Hmp {
-    /** A command's output and the follow-ups to run once it has been sent. */
-    record Result(String output, List<HmpCall.FollowUp> followUps) {}
+    /**
+     * A command's output, the follow-ups to run once it has been sent, and whether the line was
+     * refused (unknown command, bad arguments, an error from the command): HMP prints the same
+     * either way, but callers that check lines, like the fuzzer, need to tell.
+     */
+    record Result(String output, List<HmpCall.FollowUp> followUps, boolean refused) {}
 
     private final Monitor monitor;
     private final List<HmpCommand> commands;
@@ -62,39 +66,39 @@ final class Hmp {
     Result execute(String line, HmpState state) {
         StringBuilder out = new StringBuilder();
         List<HmpCall.FollowUp> followUps = new ArrayList<>();
-        run(line, state, out, followUps);
-        return new Result(out.toString(), followUps);
+        boolean refused = run(line, state, out, followUps);
+        return new Result(out.toString(), followUps, refused);
     }
 
-    private void run(String line, HmpState state, StringBuilder out, List<HmpCall.FollowUp> followUps) {
+    /** Returns whether the line was refused. */
+    private boolean run(String line, HmpState state, StringBuilder out, List<HmpCall.FollowUp> followUps) {
         List<HmpCommand> table = commands;
         int pos = 0;
         while (true) {
             while (pos < line.length() && Character.isWhitespace(line.charAt(pos))) pos++;
             int start = pos;
             while (pos < line.length() && line.charAt(pos) != '/' && !Character.isWhitespace(line.charAt(pos))) pos++;
-            if (start == pos) return; // blank line (or a '/' format, which molt has no command for)
+            if (start == pos) return false; // blank line (or a '/' format, which molt has no command for)
             String name = line.substring(start, pos);
             Optional<HmpCommand> found = table.stream().filter(c -> c.matches(name)).findFirst();
             if (found.isEmpty()) {
                 out.append("unknown command: '").append(line, 0, pos).append("'\n");
-                return;
+                return true;
             }
             HmpCommand command = found.get();
             while (pos < line.length() && Character.isWhitespace(line.charAt(pos))) pos++;
             if (command.subcommands().isEmpty() || pos == line.length()) {
-                invoke(command, line, pos, state, out, followUps);
-                return;
+                return invoke(command, line, pos, state, out, followUps);
             }
             table = command.subcommands();
         }
     }
 
-    private void invoke(HmpCommand command, String line, int pos, HmpState state, StringBuilder out, List<HmpCall.FollowUp> followUps) {
+    private boolean invoke(HmpCommand command, String line, int pos, HmpState state, StringBuilder out, List<HmpCall.FollowUp> followUps) {
         Optional<Map<String, Object>> args = HmpArgs.parse(command, line.substring(pos), out);
         if (args.isEmpty()) {
             out.append("Try \"help ").append(line.substring(0, pos).strip()).append("\" for more information\n");
-            return;
+            return true;
         }
         HmpCall call = new HmpCall(args.get(), state, out);
         monitor.runLocked(() -> {
@@ -102,12 +106,13 @@ final class Hmp {
                 command.handler().run(call);
             } catch (CommandError e) {
                 call.error(e);
-            } catch (RuntimeException e) {
-                // A bug behind the command must not end the client's session.
-                call.error(CommandError.generic("internal error: " + e));
+            } catch (RuntimeException | Error e) {
+                // A bug behind the command (even a StackOverflowError) must not end the client's session.
+                call.error(CommandError.internal(e));
             }
         });
         followUps.addAll(call.followUps());
+        return call.failed();
     }
 
     private void help(HmpCall call) {

@@ -124,7 +124,7 @@ final class HmpArgs {
         return Optional.of(sb.toString());
     }
 
-    /** An integer in C's notation (decimal, 0x hex, 0 octal), optionally negative. */
+    /** An integer in C's notation (decimal, 0x hex, 0 octal), optionally negative; errors as QEMU's expression parser words them. */
     private Optional<Long> integer() {
         if (atEnd()) {
             out.append("unexpected end of expression\n");
@@ -134,6 +134,7 @@ final class HmpArgs {
         if (text.charAt(pos) == '-' || text.charAt(pos) == '+') pos++;
         while (pos < text.length() && Character.isLetterOrDigit(text.charAt(pos))) pos++;
         String token = text.substring(start, pos);
+        boolean negative = token.startsWith("-");
         String digits = token.replaceFirst("^[+-]", "");
         int radix = 10;
         if (digits.startsWith("0x") || digits.startsWith("0X")) {
@@ -142,15 +143,33 @@ final class HmpArgs {
         } else if (digits.length() > 1 && digits.startsWith("0")) {
             radix = 8;
         }
-        try {
-            long v = Long.parseLong(digits, radix);
-            return Optional.of(token.startsWith("-") ? -v : v);
-        } catch (NumberFormatException e) {
-            char bad = token.chars().filter(c -> Character.digit(c, 16) < 0 && c != 'x' && c != 'X' && c != '-' && c != '+')
-                    .mapToObj(c -> (char) c).findFirst().orElse(token.isEmpty() ? ' ' : token.charAt(0));
-            out.append("invalid char '").append(bad).append("' in expression\n");
+        for (int i = 0; i < digits.length(); i++) {
+            char c = digits.charAt(i);
+            if (c >= 128 || Character.digit(c, radix) < 0) {
+                out.append("invalid char '").append(c).append("' in expression\n");
+                return Optional.empty();
+            }
+        }
+        if (digits.isEmpty()) {
+            out.append("invalid char '").append(pos < text.length() ? text.charAt(pos) : ' ').append("' in expression\n");
             return Optional.empty();
         }
+        // Bounded before parsing: no 64-bit number needs more digits than this, whatever the radix.
+        if (digits.length() > MAX_DIGITS) return numberTooLarge();
+        try {
+            long v = Long.parseLong(digits, radix);
+            return Optional.of(negative ? -v : v);
+        } catch (NumberFormatException overflow) {
+            return numberTooLarge();
+        }
+    }
+
+    /** The longest digit string read as a number (64 binary digits; decimal and hex need fewer). */
+    private static final int MAX_DIGITS = 64;
+
+    private Optional<Long> numberTooLarge() {
+        out.append("number too large\n"); // QEMU's expr_unary wording
+        return Optional.empty();
     }
 
     private Optional<Map<String, Object>> fail(String message) {

@@ -17,6 +17,7 @@ final class HmpCall {
     private final HmpState state;
     private final StringBuilder out;
     private final List<FollowUp> followUps = new ArrayList<>();
+    private boolean failed;
 
     HmpCall(Map<String, Object> args, HmpState state, StringBuilder out) {
         this.args = args;
@@ -51,6 +52,12 @@ final class HmpCall {
     /** HMP's hmp_handle_error. */
     void error(CommandError e) {
         println("Error: " + e.desc());
+        failed = true;
+    }
+
+    /** Whether the command reported an {@link #error}. */
+    boolean failed() {
+        return failed;
     }
 
     void followUp(FollowUp f) {

@@ -107,13 +107,22 @@ final class HmpSession extends ClientSession {
         flushEcho();
         String command = line.toString(StandardCharsets.UTF_8);
         line.reset();
+        guarded(() -> execute(command));
+        write(PROMPT);
+    }
+
+    private void execute(String command) {
         Hmp.Result result = monitor.hmp().execute(command, state);
         write(result.output());
         if (!result.followUps().isEmpty()) {
             out.drain(DRAIN);
             for (HmpCall.FollowUp f : result.followUps()) write(f.run());
         }
-        write(PROMPT);
+    }
+
+    @Override
+    void answerFailure(Throwable failure) {
+        write("Error: " + CommandError.internal(failure).desc() + "\n");
     }
 
     private void flushEcho() {

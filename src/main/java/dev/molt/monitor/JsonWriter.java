@@ -30,6 +30,26 @@ final class JsonWriter {
         }
     }
 
+    /**
+     * Whether {@link #write} can serialise {@code value}: JSON has no infinities or NaN, which a
+     * parsed number such as {@code 1e999} becomes. Parsed values are at most {@link Json#MAX_DEPTH}
+     * deep, so the recursion is bounded.
+     */
+    static boolean canWrite(Object value) {
+        return switch (value) {
+            case null -> true;
+            case Double d -> Double.isFinite(d);
+            case Float f -> Float.isFinite(f);
+            case Map<?, ?> map -> map.entrySet().stream().allMatch(e -> e.getKey() instanceof String && canWrite(e.getValue()));
+            case List<?> list -> list.stream().allMatch(JsonWriter::canWrite);
+            case String s -> true;
+            case Boolean b -> true;
+            case Number n -> n instanceof Long || n instanceof Integer || n instanceof Short || n instanceof Byte
+                    || n instanceof BigInteger || n instanceof BigDecimal;
+            default -> false;
+        };
+    }
+
     private static void number(double d, StringBuilder out) {
         if (Double.isNaN(d) || Double.isInfinite(d)) throw new IllegalArgumentException("JSON has no " + d);
         out.append(d);

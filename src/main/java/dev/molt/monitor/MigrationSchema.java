@@ -168,9 +168,17 @@ final class MigrationSchema {
         return PARAMETERS.stream().map(p -> Param.optional(p.name(), p.type())).toList();
     }
 
+    /**
+     * The longest number text HMP parses. Every uint64 or size fits in far fewer characters; the
+     * bound is checked before parsing because BigInteger and BigDecimal parse in quadratic time, and
+     * this runs under the monitor lock (a million digits stalled every monitor for half a minute).
+     */
+    static final int MAX_NUMBER_CHARS = 64;
+
     /** C's strtoull with base 0 (decimal, 0x hex, 0 octal), whole string, no sign. */
     private static BigInteger parseUnsigned(String text) {
         String t = text.trim();
+        if (t.length() > MAX_NUMBER_CHARS) return null;
         try {
             BigInteger v;
             if (t.startsWith("0x") || t.startsWith("0X")) v = new BigInteger(t.substring(2), 16);
@@ -185,7 +193,7 @@ final class MigrationSchema {
     /** QEMU's qemu_strtosz: a decimal number, optional fraction, optional B/K/M/G/T/P/E suffix. */
     private static Long parseSize(String text, long defaultUnit) {
         String t = text.trim();
-        if (t.isEmpty()) return null;
+        if (t.isEmpty() || t.length() > MAX_NUMBER_CHARS) return null;
         long unit = defaultUnit;
         char last = Character.toUpperCase(t.charAt(t.length() - 1));
         int suffix = "BKMGTPE".indexOf(last);

@@ -4,10 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
@@ -17,10 +14,8 @@ import java.util.OptionalLong;
  * same on a socket, stdio, or an fd inherited across exec.
  */
 final class QmpSession extends ClientSession implements QmpContext, EventBus.Subscriber {
-    /** Marks "the request had no id" (null is a valid id). */
-    private static final Object NO_ID = new Object();
-
-    private final QmpFramer framer = new QmpFramer();
+    private final QmpDispatcher dispatcher = new QmpDispatcher(monitor, this);
+    private QmpFramer framer = new QmpFramer();
     private volatile boolean negotiated;
     private final List<Runnable> afterReply = new ArrayList<>();
     private final OptionalLong missedFrom;
@@ -42,11 +37,14 @@ final class QmpSession extends ClientSession implements QmpContext, EventBus.Sub
 
     @Override
     void serve() throws IOException {
-        send(Json.object("QMP", Json.object("version", monitor.versionInfo(), "capabilities", List.of())));
+        send(Json.write(Json.object("QMP", Json.object("version", monitor.versionInfo(), "capabilities", List.of()))));
         byte[] buf = new byte[64 * 1024];
         InputStream in = connection.input();
         int n;
-        while ((n = in.read(buf)) > 0 && !out.failed()) framer.feed(buf, 0, n, this::handle);
+        while ((n = in.read(buf)) > 0 && !out.failed()) {
+            int read = n;
+            guarded(() -> framer.feed(buf, 0, read, this::handle), () -> framer = new QmpFramer());
+        }
     }
 
     @Override
@@ -55,86 +53,24 @@ final class QmpSession extends ClientSession implements QmpContext, EventBus.Sub
     }
 
     private void handle(QmpFramer.Frame frame) {
-        switch (frame) {
-            case QmpFramer.Frame.Error e -> send(errorReply(NO_ID, CommandError.generic(e.desc())));
-            case QmpFramer.Frame.Message m -> {
-                Object request;
-                try {
-                    request = Json.parse(m.text(), Json.Dialect.QMP);
-                } catch (JsonException e) {
-                    send(errorReply(NO_ID, CommandError.generic(e.getMessage())));
-                    return;
+        guarded(() -> {
+            switch (frame) {
+                case QmpFramer.Frame.Error e -> send(QmpDispatcher.frameError(e.desc()));
+                case QmpFramer.Frame.Message m -> {
+                    send(dispatcher.reply(m.text()));
+                    runAfterReply();
                 }
-                send(dispatch(request));
-                runAfterReply();
             }
-        }
+        });
     }
 
-    /** QEMU's qmp_dispatch: check the request's shape, find the command, check arguments, run. */
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> dispatch(Object request) {
-        if (!(request instanceof Map<?, ?> map)) return errorReply(NO_ID, CommandError.generic("QMP input must be a JSON object"));
-        Map<String, Object> dict = (Map<String, Object>) map;
-        // The id is echoed verbatim, whatever JSON value it is - null included.
-        Object id = dict.containsKey("id") ? dict.get("id") : NO_ID;
-        try {
-            String name = checkRequest(dict);
-            QmpCommand command = commandFor(name);
-            Map<String, Object> args = (Map<String, Object>) dict.getOrDefault("arguments", Map.of());
-            ArgType.checkMembers(args, command.params(), null);
-            Object[] result = new Object[1];
-            monitor.runLocked(() -> result[0] = command.handler().run(new Args(args), this));
-            Map<String, Object> reply = new LinkedHashMap<>();
-            reply.put("return", result[0] == null ? Json.object() : result[0]);
-            if (id != NO_ID) reply.put("id", id);
-            return reply;
-        } catch (CommandError e) {
-            return errorReply(id, e);
-        } catch (RuntimeException e) {
-            // A bug behind the command must not cost the client its session.
-            return errorReply(id, CommandError.generic("internal error: " + e));
-        }
+    @Override
+    void answerFailure(Throwable failure) {
+        send(Json.write(QmpDispatcher.errorReply(QmpDispatcher.NO_ID, CommandError.internal(failure))));
     }
 
-    /** QEMU's qmp_dispatch_check_obj; returns the command name. */
-    private static String checkRequest(Map<String, Object> dict) {
-        String execute = null;
-        for (Map.Entry<String, Object> e : dict.entrySet()) {
-            switch (e.getKey()) {
-                case "execute" -> {
-                    if (!(e.getValue() instanceof String s)) throw CommandError.generic("QMP input member 'execute' must be a string");
-                    execute = s;
-                }
-                case "arguments" -> {
-                    if (!(e.getValue() instanceof Map)) throw CommandError.generic("QMP input member 'arguments' must be an object");
-                }
-                case "id" -> {}
-                default -> throw CommandError.generic("QMP input member '" + e.getKey() + "' is unexpected");
-            }
-        }
-        if (execute == null) throw CommandError.generic("QMP input lacks member 'execute'");
-        return execute;
-    }
-
-    /** Before negotiation only qmp_capabilities exists, and QEMU says so instead of "not found". */
-    private QmpCommand commandFor(String name) {
-        Optional<QmpCommand> command = monitor.qmpCommands().find(name);
-        if (!negotiated && !name.equals(QmpCommands.CAPABILITIES)) {
-            throw new CommandError(ErrorClass.CommandNotFound, "Expecting capabilities negotiation with 'qmp_capabilities'");
-        }
-        return command.orElseThrow(() -> new CommandError(ErrorClass.CommandNotFound, "The command " + name + " has not been found"));
-    }
-
-    private static Map<String, Object> errorReply(Object id, CommandError e) {
-        Map<String, Object> reply = new LinkedHashMap<>();
-        if (id != NO_ID) reply.put("id", id);
-        reply.put("error", Json.object("class", e.errorClass().name(), "desc", e.desc()));
-        return reply;
-    }
-
-    private void send(Map<String, Object> message) {
-        out.put(line(Json.write(message)));
+    private void send(String json) {
+        out.put(line(json));
     }
 
     private static byte[] line(String json) {

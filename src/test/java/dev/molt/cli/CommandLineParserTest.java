@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class CommandLineParserTest {
@@ -263,6 +265,23 @@ class CommandLineParserTest {
         }
 
         @Test
+        void fortyThousandRepeatsMergeInLinearTime() {
+            var args = new ArrayList<String>();
+            for (int i = 0; i < 40_000; i++) {
+                args.addAll(List.of("-m", i % 2 == 0 ? "1G" : "2G,maxmem=4G", "-smp", i % 2 == 0 ? "2" : "maxcpus=4",
+                        "-machine", "microvm", "-name", "g" + i));
+            }
+            // Merging copied everything merged so far each time: 40,000 repeats of -m alone took 15 s.
+            VmConfig c = assertTimeoutPreemptively(Duration.ofSeconds(5), () -> run(args.toArray(String[]::new)));
+            assertEquals(new VmConfig.Memory(2 * GIB, 4 * GIB, 0), c.memory());
+            assertEquals(new VmConfig.Smp(2, 4, 1, 4, 1), c.smp());
+            assertEquals(Optional.of("g39999"), c.name());
+            // An error still names every option that contributed.
+            String e = error("-m", "1G", "-m", "maxmem=1", "-m", "2G");
+            assertTrue(e.startsWith("molt: -m 1G -m maxmem=1 -m 2G: invalid value of maxmem"), e);
+        }
+
+        @Test
         void errors() {
             assertEquals("molt: -m 1X: " + Sizes.expectation("size"), error("-m", "1X"));
             assertEquals("molt: -m -5: " + Sizes.expectation("size"), error("-m", "-5"));
@@ -274,6 +293,16 @@ class CommandLineParserTest {
             assertEquals("molt: -m 1G,foo=1: Invalid parameter 'foo'", error("-m", "1G,foo=1"));
             assertEquals("molt: -m 1G,slots=2: slots specified but no max-size", error("-m", "1G,slots=2"));
             assertEquals("molt: -m 1G,slots=x: Parameter 'slots' expects a number", error("-m", "1G,slots=x"));
+        }
+
+        @Test
+        void aMillionDigitNumberIsRefusedQuickly() {
+            String huge = "9".repeat(1_000_000);
+            assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
+                assertEquals("molt: -m 1." + huge + "G: " + Sizes.expectation("size"), error("-m", "1." + huge + "G"));
+                assertEquals("molt: -m 1G,maxmem=4G,slots=" + huge + ": Parameter 'slots' expects a number",
+                        error("-m", "1G,maxmem=4G,slots=" + huge));
+            });
         }
 
         @Test

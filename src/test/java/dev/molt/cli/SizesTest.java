@@ -2,6 +2,7 @@ package dev.molt.cli;
 
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.OptionalLong;
 
@@ -9,6 +10,7 @@ import static dev.molt.cli.Sizes.Unit.BYTES;
 import static dev.molt.cli.Sizes.Unit.MIB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 class SizesTest {
     private static long bytes(String text) {
@@ -28,6 +30,20 @@ class SizesTest {
         assertEquals(7L << 40, bytes("7T"));
         assertEquals(7L << 50, bytes("7P"));
         assertEquals(7L << 60, bytes("7E"));
+    }
+
+    @Test
+    void overlongTextIsRefusedBeforeParsing() {
+        String digits = "1".repeat(1_000_000);
+        // BigDecimal parses a fraction in time quadratic in its length: a million digits took seconds.
+        assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
+            assertEquals(OptionalLong.empty(), Sizes.tryParse("1." + digits + "G", BYTES));
+            assertEquals(OptionalLong.empty(), Sizes.tryParse(digits, BYTES));
+        });
+        // A long fraction is fine up to the bound.
+        String longest = "1." + "0".repeat(Sizes.MAX_CHARS - 3) + "G";
+        assertEquals(1L << 30, Sizes.tryParse(longest, BYTES).getAsLong());
+        assertEquals(OptionalLong.empty(), Sizes.tryParse("1.0" + longest.substring(2), BYTES));
     }
 
     @Test

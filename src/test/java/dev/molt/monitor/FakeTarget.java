@@ -12,6 +12,8 @@ final class FakeTarget implements MonitorTarget {
     volatile String state = "running";
     volatile String name = "guest0";
     volatile CommandError contError;
+    /** Thrown by stop and quit when set: a bug deep inside the machine, as far as the monitor can tell. */
+    volatile Error failure;
 
     @Override
     public String runState() {
@@ -26,6 +28,7 @@ final class FakeTarget implements MonitorTarget {
     @Override
     public void stop() {
         calls.add("stop");
+        if (failure != null) throw failure;
         if (running()) {
             state = "paused";
             events.emit(Events.stop());
@@ -51,6 +54,7 @@ final class FakeTarget implements MonitorTarget {
     @Override
     public void quit() {
         calls.add("quit");
+        if (failure != null) throw failure;
         events.emit(Events.shutdown(ShutdownCause.HOST_QMP_QUIT));
     }
 

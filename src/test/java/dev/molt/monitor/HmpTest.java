@@ -9,11 +9,13 @@ import java.io.IOException;
 import java.nio.channels.Channels;
 import java.nio.channels.Pipe;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The human monitor over a stream pair (as on stdio) and over a unix socket. */
@@ -178,6 +180,34 @@ class HmpTest {
     }
 
     @Test
+    void aMillionDigitNumberIsRefusedQuicklyWhereverHmpReadsOne() {
+        String huge = "9".repeat(1_000_000);
+        // Through human-monitor-command, which has no line length cap, while holding the monitor lock:
+        // BigInteger and BigDecimal took half a minute over such a number, stalling every monitor.
+        assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
+            assertEquals("Error: Parameter 'downtime-limit' expects a size value\r\n", hmc("migrate_set_parameter downtime-limit " + huge));
+            assertEquals("Error: Parameter 'downtime-limit' expects a size value\r\n", hmc("migrate_set_parameter downtime-limit 1." + huge));
+            assertEquals("Error: Invalid size " + huge + "\r\n", hmc("migrate_set_parameter max-bandwidth " + huge));
+            assertEquals("Error: Parameter 'multifd-channels' expects uint64\r\n", hmc("migrate_set_parameter multifd-channels " + huge));
+            assertEquals("number too large\r\nTry \"help cpu\" for more information\r\n", hmc("cpu " + huge));
+        });
+        assertEquals(List.of(), migration.calls);
+    }
+
+    @Test
+    void integerArgumentsInQemusWords() throws Exception {
+        assertEquals("number too large\r\nTry \"help cpu\" for more information\r\n", run("cpu 99999999999999999999"));
+        assertEquals("invalid char 'x' in expression\r\nTry \"help cpu\" for more information\r\n", run("cpu 1x"));
+        assertEquals("invalid char '8' in expression\r\nTry \"help cpu\" for more information\r\n", run("cpu 08"));
+        assertEquals("", run("cpu 0x1"));
+        assertEquals("  CPU #0: thread_id=4242\r\n* CPU #1: thread_id=4243\r\n", run("info cpus"));
+    }
+
+    private String hmc(String commandLine) {
+        return monitor.humanMonitorCommand(commandLine, Optional.empty(), after -> {});
+    }
+
+    @Test
     void migrationCommands() throws Exception {
         assertEquals("", run("migrate_set_capability events on"));
         assertEquals(List.of(new MigrationCommands.CapabilityState("events", true)), migration.calls.getLast());
@@ -220,6 +250,18 @@ class HmpTest {
         assertEquals("Error: Migration is not available in molt yet\r\n", run("migrate unix:/tmp/x"));
         assertEquals("Error: Migration is not available in molt yet\r\n", run("migrate_set_parameter downtime-limit 1"));
         assertEquals("", run("info migrate_parameters"));
+    }
+
+    @Test
+    void aFailureBehindACommandIsAnsweredAndTheSessionGoesOn() throws Exception {
+        target.failure = new StackOverflowError();
+        // In the command itself, under the monitor lock...
+        assertEquals("Error: internal error: java.lang.StackOverflowError\r\n", run("stop"));
+        // ...and in quit's follow-up, which runs after the command's output went out.
+        assertEquals("Error: internal error: java.lang.StackOverflowError\r\n", run("quit"));
+        target.failure = null;
+        assertEquals("VM status: running\r\n", run("info status"));
+        assertEquals(List.of("stop", "quit"), target.calls);
     }
 
     @Test

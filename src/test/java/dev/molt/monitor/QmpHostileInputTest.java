@@ -89,6 +89,57 @@ class QmpHostileInputTest {
     }
 
     @Test
+    void numbersTooBigForJsonAreAnsweredBeforeAndAfterNegotiation() throws Exception {
+        Map<String, Object> outOfRange = generic("QMP input member 'id' contains a number out of range");
+        try (LineClient c = LineClient.unix(socket)) {
+            assertTrue(c.message().containsKey("QMP"));
+            // QEMU reads 1e999 as infinity, which no JSON reply can echo.
+            assertEquals(outOfRange, c.command("{\"id\": 1e999}"));
+            assertEquals(outOfRange, c.command("{\"execute\": \"qmp_capabilities\", \"id\": -1e400}"));
+            // The refused qmp_capabilities did not run.
+            assertEquals(Json.object("error", Json.object("class", "CommandNotFound", "desc", "Expecting capabilities negotiation with 'qmp_capabilities'")),
+                    c.execute("query-status"));
+            assertEquals(Json.object("return", Map.of()), c.execute("qmp_capabilities"));
+            assertEquals(outOfRange, c.command("{\"execute\": \"stop\", \"id\": {\"a\": [1, 1e999]}}"));
+            assertEquals(List.of(), target.calls);
+            // As an argument, such a number is just not the integer the command expects.
+            assertEquals(generic("Invalid parameter type for 'cpu-index', expected: integer"), c.command(
+                    "{\"execute\": \"human-monitor-command\", \"arguments\": {\"command-line\": \"info status\", \"cpu-index\": 1e999}}"));
+            assertEquals(RUNNING, c.execute("query-status"));
+        }
+        freshClientIsServed();
+    }
+
+    @Test
+    void aFailureBehindACommandIsAnsweredWithTheIdAndTheSessionGoesOn() throws Exception {
+        target.failure = new StackOverflowError();
+        try (LineClient c = LineClient.unix(socket).negotiate()) {
+            assertEquals(Json.object("id", 5L, "error", Json.object("class", "GenericError", "desc", "internal error: java.lang.StackOverflowError")),
+                    c.command("{\"execute\": \"stop\", \"id\": 5}"));
+            // quit fails after its reply went out: the failure is still answered.
+            assertEquals(Json.object("return", Map.of()), c.execute("quit"));
+            assertEquals(generic("internal error: java.lang.StackOverflowError"), c.reply());
+            target.failure = null;
+            assertEquals(RUNNING, c.execute("query-status"));
+        }
+        freshClientIsServed();
+    }
+
+    @Test
+    void aReplyJsonCannotCarryBecomesAnInternalErrorWithTheId() throws Exception {
+        server.close();
+        RecordingMigration migration = new RecordingMigration();
+        migration.info = Map.of("mbps", Double.POSITIVE_INFINITY); // a bug in the migration code, say
+        server = MonitorServer.start(new Monitor(target, new EventBus(), migration), Protocol.QMP, SocketListener.unix(socket));
+        try (LineClient c = LineClient.unix(socket).negotiate()) {
+            assertEquals(Json.object("id", "q", "error", Json.object("class", "GenericError",
+                            "desc", "internal error: java.lang.IllegalArgumentException: JSON has no Infinity")),
+                    c.command("{\"execute\": \"query-migrate\", \"id\": \"q\"}"));
+            assertEquals(RUNNING, c.execute("query-status"));
+        }
+    }
+
+    @Test
     void tenThousandCommandsInABurstAreAnsweredInOrder() throws Exception {
         try (LineClient c = LineClient.unix(socket).negotiate()) {
             StringBuilder burst = new StringBuilder();

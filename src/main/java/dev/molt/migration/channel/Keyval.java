@@ -1,5 +1,7 @@
 package dev.molt.migration.channel;
 
+import dev.molt.monitor.Json;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,6 +16,12 @@ import java.util.Map;
  */
 final class Keyval {
     private static final int MAX_FRAGMENT = 127;
+    /**
+     * Most fragments in one key, which is how deep the objects it builds nest: the same cap as JSON
+     * input has ({@link Json#MAX_DEPTH}), so that neither spelling of a MigrationChannel can exhaust
+     * the stack of the recursive steps that follow (QEMU's keyval has no such cap).
+     */
+    static final int MAX_DEPTH = Json.MAX_DEPTH;
 
     private final String params;
     private int pos;
@@ -48,17 +56,21 @@ final class Keyval {
         }
 
         String[] fragments = key.split("\\.", -1);
+        if (fragments.length > MAX_DEPTH) {
+            String shown = String.join(".", java.util.Arrays.copyOf(fragments, MAX_DEPTH));
+            throw new AddressException("Parameter '" + shown + "...' is nested more than " + MAX_DEPTH + " levels deep");
+        }
         Map<String, Object> cur = root;
         for (int i = 0; i < fragments.length; i++) {
             String f = fragments[i];
-            boolean index = i > 0 && !f.isEmpty() && f.chars().allMatch(c -> c >= '0' && c <= '9');
+            boolean index = i > 0 && isIndex(f);
             if (!index && !isQapiName(f)) throw new AddressException("Invalid parameter '" + key + "'");
             if (f.length() > MAX_FRAGMENT) {
                 String what = fragments.length > 1 ? "Parameter fragment '" : "Parameter '";
                 throw new AddressException(what + f + "' is too long");
             }
             // QEMU reads an index as a number, so "01" and "1" are the same element.
-            if (index) f = fragments[i] = f.replaceFirst("^0+(?=.)", "");
+            if (index) f = fragments[i] = withoutLeadingZeros(f);
             if (i < fragments.length - 1) {
                 Object next = cur.get(f);
                 if (next == null) {
@@ -139,7 +151,19 @@ final class Keyval {
         return list;
     }
 
+    // Plain loops rather than streams and regular expressions: these run for every parameter, and a
+    // long -incoming option has tens of thousands of them.
     private static boolean isIndex(String key) {
-        return !key.isEmpty() && key.chars().allMatch(c -> c >= '0' && c <= '9');
+        if (key.isEmpty()) return false;
+        for (int i = 0; i < key.length(); i++) {
+            if (key.charAt(i) < '0' || key.charAt(i) > '9') return false;
+        }
+        return true;
+    }
+
+    private static String withoutLeadingZeros(String digits) {
+        int start = 0;
+        while (start < digits.length() - 1 && digits.charAt(start) == '0') start++;
+        return digits.substring(start);
     }
 }

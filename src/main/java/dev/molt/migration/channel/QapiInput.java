@@ -1,5 +1,7 @@
 package dev.molt.migration.channel;
 
+import dev.molt.cli.Sizes;
+
 import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -103,7 +105,7 @@ final class QapiInput {
                 digits = s.substring(1);
             }
             final int base = radix;
-            if (digits.isEmpty() || !digits.chars().allMatch(c -> c < 128 && Character.digit(c, base) >= 0)) return null;
+            if (digits.isEmpty() || digits.length() > Sizes.MAX_CHARS || !digits.chars().allMatch(c -> c < 128 && Character.digit(c, base) >= 0)) return null;
             long v = Long.parseLong(digits, base);
             return v >= 0 ? v : null;
         } catch (NumberFormatException tooBig) {

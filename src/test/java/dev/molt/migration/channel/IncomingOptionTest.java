@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -11,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code -incoming} as QEMU 10 reads it: defer, URIs, and MigrationChannels in JSON or dotted keys. */
@@ -47,6 +49,40 @@ class IncomingOptionTest {
         // A repeated key keeps its last value.
         assertEquals(new MigrationChannel(ChannelType.CPR, new MigrationAddress.Unix("/b")),
                 parse("cpr,addr.transport=socket,addr.type=unix,addr.path=/a,addr.path=/b"));
+    }
+
+    @Test
+    void dottedKeysNestAsDeepAsJsonAndNoDeeper() {
+        String deepest = "addr" + ".a".repeat(Keyval.MAX_DEPTH - 1);
+        String tooDeep = "Parameter '" + deepest + "...' is nested more than 64 levels deep";
+        // 50,000 levels used to overflow the stack.
+        assertEquals(tooDeep, error("main," + deepest + ".a".repeat(50_000) + ".b=1"));
+        assertEquals(tooDeep, error("main," + deepest + ".b=1"));
+        // At the limit the key parses (and the channel is then found wanting).
+        assertEquals("Parameter 'addr.transport' is missing", error("main," + deepest + "=1"));
+    }
+
+    @Test
+    void aMegabyteOfParametersCostsNoMoreThanTheFuzzersAllocationLimit() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        String option = "main,addr.transport=exec" + ",addr.args.1=/m".repeat(65_000);
+        long before = threads.getCurrentThreadAllocatedBytes();
+        assertEquals("Parameter 'addr.args.0' missing", error(option));
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        // A stream and a regular expression per parameter made this 89 MB (found by scripts/fuzz.sh).
+        assertTrue(allocated < 64L << 20, allocated + " bytes");
+    }
+
+    @Test
+    void aMillionDigitNumberIsRefusedQuickly() {
+        String huge = "9".repeat(1_000_000);
+        assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
+            assertEquals("Parameter 'addr.offset' expects integer",
+                    error("main,addr.transport=file,addr.filename=/m,addr.offset=" + huge));
+            assertEquals("file URI has bad offset 1." + huge + "K: Numerical result out of range", error("file:/m,offset=1." + huge + "K"));
+            assertEquals("JSON parse error, number too long",
+                    error("{\"channel-type\": \"main\", \"addr\": {\"transport\": \"file\", \"filename\": \"/m\", \"offset\": " + huge + "}}"));
+        });
     }
 
     @ParameterizedTest
