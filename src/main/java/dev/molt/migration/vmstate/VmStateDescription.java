@@ -49,8 +49,9 @@ public final class VmStateDescription<T> {
 
     /**
      * Declares a description. {@code spec} adds the fields in wire order and ends with
-     * {@link VmStateBuilder#construct}. The minimum loadable version is {@code version} unless
-     * the spec says otherwise ({@link VmStateBuilder#minimumVersion}).
+     * {@link VmStateBuilder#construct}. The minimum loadable version is what the spec says
+     * ({@link VmStateBuilder#minimumVersion}); without that, the oldest version that lacks only
+     * fields marked {@code since(n)} (n - 1 for the smallest n), or {@code version} if none is.
      *
      * @throws IllegalArgumentException for a malformed declaration (a programming error)
      */
