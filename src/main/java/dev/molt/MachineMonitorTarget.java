@@ -2,7 +2,7 @@ package dev.molt;
 
 import dev.molt.kvm.Kvm;
 import dev.molt.machine.LifecycleCause;
-import dev.molt.machine.Machine;
+import dev.molt.machine.MachineControl;
 import dev.molt.machine.MachineObserver;
 import dev.molt.machine.RunState;
 import dev.molt.memory.GuestRam;
@@ -22,12 +22,12 @@ import java.util.Optional;
  * run-state changes become QMP events. The only place where monitor and machine meet.
  */
 final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
-    private final Machine machine;
+    private final MachineControl machine;
     private final Kvm kvm;
     private final EventSink events;
     private final String version;
 
-    MachineMonitorTarget(Machine machine, Kvm kvm, EventSink events, String version) {
+    MachineMonitorTarget(MachineControl machine, Kvm kvm, EventSink events, String version) {
         this.machine = machine;
         this.kvm = kvm;
         this.events = events;

@@ -26,7 +26,7 @@ import java.util.concurrent.LinkedBlockingQueue;
  * machine; the KVM VM and its vCPUs are rebuilt on every guest reset, exactly as a restore would
  * build them.
  */
-public final class Machine implements AutoCloseable {
+public final class Machine implements MachineControl, AutoCloseable {
     public static final int COM1_BASE = 0x3F8, COM1_IRQ = 4;
     public static final int I8042_BASE = 0x60;
     /** Three pages below 4 GiB that overlap no memory and no MMIO (KVM_SET_TSS_ADDR, Intel only). */

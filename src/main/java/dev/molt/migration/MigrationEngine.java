@@ -1,6 +1,6 @@
 package dev.molt.migration;
 
-import dev.molt.machine.Machine;
+import dev.molt.machine.MachineControl;
 import dev.molt.machine.RunState;
 import dev.molt.machine.VmState;
 import dev.molt.monitor.CommandError;
@@ -24,7 +24,7 @@ import java.util.Map;
  * source guest keeps (or gets back) its run state: nothing is lost.
  */
 public final class MigrationEngine implements MigrationCommands {
-    private final Machine machine;
+    private final MachineControl machine;
     private final EventSink events;
     private final MigrationSettings settings = new MigrationSettings();
     private final Transport transport;
@@ -87,7 +87,7 @@ public final class MigrationEngine implements MigrationCommands {
         void close();
     }
 
-    public MigrationEngine(Machine machine, EventSink events, Transport transport) {
+    public MigrationEngine(MachineControl machine, EventSink events, Transport transport) {
         this.machine = machine;
         this.events = events;
         this.transport = transport;
@@ -251,7 +251,7 @@ public final class MigrationEngine implements MigrationCommands {
         } catch (Exception e) {
             if (released) {
                 // The VM is rebuilt from the state just saved, and resumes if it ran (as an incoming one would).
-                machine.loadState(captured);
+                machine.loadState(captured, () -> { });
             } else if (stopped) {
                 machine.setRunState(RunState.PAUSED);
                 if (wasRunning) machine.resume();
