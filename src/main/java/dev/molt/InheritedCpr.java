@@ -36,6 +36,8 @@ import java.util.Map;
  */
 final class InheritedCpr {
     private final CprState state;
+    /** The cpr-state version the previous molt wrote: going back, this molt writes no newer one. */
+    private final int stateVersion;
     private final Fd stateFd;
     private final List<Fd> preserved = new ArrayList<>();
     /** cpr-transfer only: the channel from the old molt, hung up once the main channel listens. */
@@ -43,11 +45,38 @@ final class InheritedCpr {
 
     /** cpr-exec: the pipe to the keeper that guards this update, until told the guest is ours (-1: none). */
     private int keeperFd;
+    private final WayBack wayBack;
 
-    private InheritedCpr(CprState state, Fd stateFd, MigrationStream transferChannel) {
+    /**
+     * How this molt goes back to the previous one or gives up: an exec and an exit. Tests replace
+     * it to see what would be run, without replacing or ending their own process.
+     */
+    interface WayBack {
+        /** Replaces this process; returns only if that failed, with the reason. */
+        String exec(Path program, List<String> command, List<Fd> keep, Fd cprState, Map<String, String> extraEnv);
+
+        /** Ends this process (a test's returns, and rollback returns after it). */
+        void exit(int status);
+
+        WayBack PROCESS = new WayBack() {
+            @Override
+            public String exec(Path program, List<String> command, List<Fd> keep, Fd cprState, Map<String, String> extraEnv) {
+                return CprExec.exec(program, command, keep, cprState, extraEnv);
+            }
+
+            @Override
+            public void exit(int status) {
+                System.exit(status);
+            }
+        };
+    }
+
+    InheritedCpr(CprState state, int stateVersion, Fd stateFd, MigrationStream transferChannel, WayBack wayBack) {
         this.state = state;
+        this.stateVersion = stateVersion;
         this.stateFd = stateFd;
         this.transferChannel = transferChannel;
+        this.wayBack = wayBack;
         for (CprState.PreservedFd f : state.fds()) preserved.add(new Fd(f.fd(), "cpr:" + f.name()));
         // A keeper that relaunched the previous molt never had the pipe: its number means nothing here.
         this.keeperFd = Keeper.RELAUNCH.equals(System.getenv(CprState.ROLLBACK_ENV)) ? -1 : state.keeperFd();
@@ -72,7 +101,7 @@ final class InheritedCpr {
         try (PendingIncoming listening = Incoming.listen(new MigrationChannel(ChannelType.CPR, address), FdResolver.inherited())) {
             channel = listening.accept();
             CprState s = CprTransfer.receive(channel);
-            return new InheritedCpr(s, null, channel);
+            return new InheritedCpr(s, CprState.DESCRIPTION.version(), null, channel, WayBack.PROCESS);
         } catch (IOException | RuntimeException e) {
             if (channel != null) {
                 try {
@@ -113,8 +142,8 @@ final class InheritedCpr {
             return null;
         }
         try {
-            CprState s = CprStateFile.read(fd);
-            return new InheritedCpr(s, new Fd(fd, "cpr-state"), null);
+            CprStateFile.Loaded loaded = CprStateFile.read(fd);
+            return new InheritedCpr(loaded.state(), loaded.version(), new Fd(fd, "cpr-state"), null, WayBack.PROCESS);
         } catch (Exception e) {
             System.err.println("molt: cannot read the live-update state from fd " + fd + ": " + e.getMessage());
             System.exit(1);
@@ -169,7 +198,8 @@ final class InheritedCpr {
 
     /**
      * Goes back to the molt that handed the guest over: its own command line, resuming from the same
-     * device state and RAM. Does not return (on a second failure molt exits rather than loop).
+     * device state and RAM. Does not return (on a second failure molt exits rather than loop), unless
+     * {@link WayBack} is a test's.
      */
     void rollback(String reason) {
         if (transferChannel != null) {
@@ -177,12 +207,14 @@ final class InheritedCpr {
             System.err.println("molt: cpr-transfer failed in the new process: " + reason + "; the guest runs on in the old molt");
             System.err.flush();
             dev.molt.sys.Terminal.restoreAll();
-            System.exit(1);
+            wayBack.exit(1);
+            return;
         }
         System.err.println("molt: live update failed in the new process: " + reason);
         if (System.getenv(CprState.ROLLBACK_ENV) != null) {
             System.err.println("molt: the previous molt could not resume the guest either; giving up");
-            System.exit(1);
+            wayBack.exit(1);
+            return;
         }
         List<String> cmd = CprExec.goBackCommand(state.previousCommand(), state.previousIncoming());
         System.err.println("molt: going back to the previous molt: " + String.join(" ", cmd));
@@ -196,15 +228,16 @@ final class InheritedCpr {
             List<CprState.PreservedFd> still = new ArrayList<>();
             for (int i = 0; i < preserved.size(); i++) if (preserved.get(i).isOpen()) still.add(state.fds().get(i));
             try {
-                carrier = CprStateFile.write(state.withFds(still));
+                carrier = CprStateFile.write(state.withFds(still), stateVersion);
             } catch (IOException | RuntimeException e) {
                 System.err.println("molt: cannot go back to the previous molt: cannot write the live-update state: " + e.getMessage());
-                System.exit(1);
+                wayBack.exit(1);
+                return;
             }
         }
         if (keeperFd >= 0) keep.add(new Fd(keeperFd, "molt-keeper (write)")); // the previous molt releases it
-        String error = CprExec.exec(Path.of(cmd.getFirst()), cmd, keep, carrier, Map.of(CprState.ROLLBACK_ENV, "1"));
+        String error = wayBack.exec(Path.of(cmd.getFirst()), cmd, keep, carrier, Map.of(CprState.ROLLBACK_ENV, "1"));
         System.err.println("molt: cannot go back to the previous molt: " + error);
-        System.exit(1);
+        wayBack.exit(1);
     }
 }

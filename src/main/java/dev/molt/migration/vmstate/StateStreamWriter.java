@@ -47,6 +47,14 @@ public final class StateStreamWriter {
         frame(desc.name(), instanceId, desc.version(), payload, payload.length);
     }
 
+    /** As {@link #section(VmStateDescription, int, Object)}, at an older version of the description. */
+    public <T> void section(VmStateDescription<T> desc, int instanceId, T value, int version) throws IOException {
+        open();
+        byte[] payload = desc.encode(value, version);
+        flushPages();
+        frame(desc.name(), instanceId, version, payload, payload.length);
+    }
+
     /** A section whose payload the caller encoded (with {@link PayloadWriter}, say). */
     public void rawSection(String name, int instanceId, int version, byte[] payload) throws IOException {
         open();

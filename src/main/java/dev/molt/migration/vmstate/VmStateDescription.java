@@ -80,6 +80,23 @@ public final class VmStateDescription<T> {
         return out.toByteArray();
     }
 
+    /**
+     * The payload of {@code value} as a molt at {@code atVersion} wrote it: fields added later are
+     * left out, so an older molt reading the result loads it (a molt handing state back to the one
+     * it replaced). Subsections are written as usual. {@code atVersion} must be loadable here.
+     */
+    public byte[] encode(T value, int atVersion) {
+        if (atVersion < minimumVersion || atVersion > version) {
+            throw new IllegalArgumentException(this + ": cannot write version " + atVersion + " (writes " + minimumVersion + ".." + version + ")");
+        }
+        PayloadWriter out = new PayloadWriter();
+        Where w = Where.section(name);
+        for (Field<T> f : fields) if (f.addedIn() <= atVersion) f.encode(value, out, w.field(f.name()));
+        for (Subsection<T, ?> s : subsections) s.encode(value, out, w);
+        out.u8(StreamFormat.SUBSECTIONS_END);
+        return out.toByteArray();
+    }
+
     /** Loads a payload written at {@code streamVersion}; the whole payload must be used. */
     public T decode(byte[] payload, int streamVersion) {
         return decodeSection(name, payload, Integer.toUnsignedLong(streamVersion));

@@ -125,4 +125,13 @@ class VersioningTest {
         assertEquals(2, v2.minimumVersion());
         assertEquals(2, V3.minimumVersion(), "an explicit minimum wins over the since fields");
     }
+
+    @Test
+    void aValueEncodedAtAnOlderVersionLoadsInTheOlderDescription() {
+        Dev dev = new Dev(7, 0xBEEF, true, new byte[] {1, 2, 3, 4}, true);
+        byte[] asV1 = V2.encode(dev, 1);
+        assertEquals(7, V1.decode(asV1, 1).a(), "a v1 molt reads what a v2 molt wrote for it");
+        assertArrayEquals(V1.encode(dev), asV1);
+        assertThrows(IllegalArgumentException.class, () -> V3.encode(dev, 1), "v3 cannot write what it cannot read");
+    }
 }

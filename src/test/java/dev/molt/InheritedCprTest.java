@@ -1,0 +1,87 @@
+package dev.molt;
+
+import dev.molt.migration.cpr.CprState;
+import dev.molt.migration.cpr.CprStateFile;
+import dev.molt.sys.Fd;
+import dev.molt.sys.Posix;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/** The new molt's way back to the previous one, seen through a way back that records instead of exec'ing. */
+class InheritedCprTest {
+    /** What a rollback would have run, and how it would have ended. */
+    static final class RecordingWayBack implements InheritedCpr.WayBack {
+        List<String> command;
+        Map<String, String> env;
+        Fd carrier;
+        Integer exitStatus;
+
+        @Override
+        public String exec(Path program, List<String> command, List<Fd> keep, Fd cprState, Map<String, String> extraEnv) {
+            this.command = command;
+            this.env = extraEnv;
+            this.carrier = cprState;
+            return "recorded, not run";
+        }
+
+        @Override
+        public void exit(int status) {
+            exitStatus = status;
+        }
+    }
+
+    private final List<Fd> opened = new ArrayList<>();
+
+    @AfterEach
+    void closeFds() {
+        for (Fd f : opened) if (f.isOpen()) f.close();
+    }
+
+    private Fd memfd(String name) {
+        Fd fd = Posix.memfdCreate(name, Posix.MFD_CLOEXEC);
+        opened.add(fd);
+        return fd;
+    }
+
+    /** A state as an old molt hands it over: guest RAM and a monitor socket, no keeper. */
+    private CprState state(Fd ram, Fd monitor) {
+        return new CprState(List.of(new CprState.PreservedFd("microvm.ram", ram.num(), 1 << 20),
+                new CprState.PreservedFd("monitor:unix:/run/vm.qmp", monitor.num(), 0)),
+                List.of("/opt/molt-old/bin/molt", "-m", "1M"), "file:/run/vm.state", 1, 2, 3, true);
+    }
+
+    @Test
+    void goingBackRunsThePreviousCommandOnTheSameState() {
+        RecordingWayBack back = new RecordingWayBack();
+        Fd stateFd = memfd("cpr-state");
+        InheritedCpr cpr = new InheritedCpr(state(memfd("ram"), memfd("monitor")), CprState.DESCRIPTION.version(), stateFd, null, back);
+        cpr.rollback("the new command line has no -incoming");
+        assertEquals(List.of("/opt/molt-old/bin/molt", "-m", "1M", "-incoming", "file:/run/vm.state"), back.command);
+        assertEquals("1", back.env.get(CprState.ROLLBACK_ENV));
+        assertEquals(stateFd, back.carrier, "nothing was closed: the state goes back as it came");
+        assertEquals(1, back.exitStatus, "the exec failed here, so molt gives up");
+    }
+
+    @Test
+    void aStateRewrittenForThePreviousMoltIsInTheVersionItWrote() throws Exception {
+        RecordingWayBack back = new RecordingWayBack();
+        InheritedCpr cpr = new InheritedCpr(state(memfd("ram"), memfd("monitor")), 1, memfd("cpr-state"), null, back);
+        cpr.fds("monitor:").values().forEach(Fd::close); // the new command line had no use for the socket
+        cpr.rollback("cannot load the device state");
+        assertNotNull(back.carrier);
+        opened.add(back.carrier);
+        CprStateFile.Loaded rewritten = CprStateFile.read(back.carrier.num());
+        assertEquals(1, rewritten.version(), "a molt that wrote cpr-state v1 reads no later version");
+        assertEquals(List.of("microvm.ram"), rewritten.state().fds().stream().map(CprState.PreservedFd::name).toList());
+        assertNull(rewritten.state().fd("monitor:unix:/run/vm.qmp"), "the closed socket's number may be reused by now");
+    }
+}
