@@ -82,8 +82,16 @@ final class InheritedCpr {
         this.keeperFd = Keeper.RELAUNCH.equals(System.getenv(CprState.ROLLBACK_ENV)) ? -1 : state.keeperFd();
     }
 
+    /**
+     * Set once the guest is this molt's: the keeper was told so (cpr-exec) or the old molt was
+     * (cpr-transfer). From then on the guest may run here, and the state the update handed over
+     * describes a past that its RAM has left behind: nothing may go back to it.
+     */
+    private volatile boolean tookOver;
+
     /** The guest is about to run in this process: the keeper may go. */
     private void tookOver() {
+        tookOver = true;
         if (keeperFd < 0) return;
         Keeper.release(keeperFd, state.keeperPid());
         keeperFd = -1;
@@ -117,7 +125,7 @@ final class InheritedCpr {
     /** What the incoming migration needs to finish this live update. */
     MigrationEngine.CprInPlace inPlace(long mainAt) {
         if (transferChannel == null) return MigrationEngine.CprInPlace.exec(state, mainAt, this::tookOver);
-        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer, () -> { });
+        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer, this::tookOver);
     }
 
     /** Tells the old molt that the main channel listens: it stops the guest and sends its state now. */
@@ -178,6 +186,17 @@ final class InheritedCpr {
         return found;
     }
 
+    /**
+     * The machine of the new command line, which boots on a guest reset what the old molt booted when
+     * that command line has no -kernel (as -incoming allows): the reset would otherwise have nothing
+     * to boot and end molt, and with it a guest that did nothing wrong.
+     */
+    MachineConfig withInheritedBoot(MachineConfig config) {
+        CprState.BootSource boot = state.boot();
+        if (config.hasKernel() || !boot.present()) return config;
+        return config.withBoot(Path.of(boot.kernel()), boot.initrd().isEmpty() ? null : Path.of(boot.initrd()), boot.append());
+    }
+
     /** Maps the guest RAM the old process preserved; the command line must describe the same RAM. */
     GuestRam adoptRam(MachineConfig config) {
         String name = config.ramBackend() != null ? config.ramBackend().id() : GuestRam.IMPLICIT_BLOCK;
@@ -199,9 +218,16 @@ final class InheritedCpr {
     /**
      * Goes back to the molt that handed the guest over: its own command line, resuming from the same
      * device state and RAM. Does not return (on a second failure molt exits rather than loop), unless
-     * {@link WayBack} is a test's.
+     * {@link WayBack} is a test's, or the guest was already taken over here: then it returns at
+     * once, and the caller fails as any molt would (a failed guest reset, say, must not bring back
+     * the CPU and device state of the update over the RAM of today).
      */
     void rollback(String reason) {
+        if (tookOver) {
+            System.err.println("molt: not going back to the previous molt after '" + reason + "': the guest has run in this one"
+                    + " since the live update, so the state it handed over is out of date");
+            return;
+        }
         if (transferChannel != null) {
             // Exiting closes the channels: the old molt, which never let go of the guest, keeps running it.
             System.err.println("molt: cpr-transfer failed in the new process: " + reason + "; the guest runs on in the old molt");

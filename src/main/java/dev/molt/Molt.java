@@ -118,7 +118,7 @@ public final class Molt {
             Chardev console = config.serials().isEmpty()
                     ? new NullChardev("serial-none")
                     : chardevs.get(config.serials().getFirst());
-            MachineConfig mc = machineConfig(config);
+            MachineConfig mc = inherited == null ? machineConfig(config) : inherited.withInheritedBoot(machineConfig(config));
             machine[0] = inherited == null ? Machine.create(mc, kvm, console) : Machine.create(mc, kvm, console, inherited.adoptRam(mc));
             MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version());
             machine[0].setObserver(target);

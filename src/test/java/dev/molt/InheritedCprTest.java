@@ -1,5 +1,6 @@
 package dev.molt;
 
+import dev.molt.machine.MachineConfig;
 import dev.molt.migration.cpr.CprState;
 import dev.molt.migration.cpr.CprStateFile;
 import dev.molt.sys.Fd;
@@ -83,5 +84,38 @@ class InheritedCprTest {
         assertEquals(1, rewritten.version(), "a molt that wrote cpr-state v1 reads no later version");
         assertEquals(List.of("microvm.ram"), rewritten.state().fds().stream().map(CprState.PreservedFd::name).toList());
         assertNull(rewritten.state().fd("monitor:unix:/run/vm.qmp"), "the closed socket's number may be reused by now");
+    }
+
+    @Test
+    void onceTheGuestWasTakenOverHereNothingGoesBack() {
+        RecordingWayBack back = new RecordingWayBack();
+        InheritedCpr cpr = new InheritedCpr(state(memfd("ram"), memfd("monitor")), CprState.DESCRIPTION.version(), memfd("cpr-state"), null, back);
+        cpr.inPlace(0).tookOver().run(); // the keeper was told "resumed": the guest runs here from now on
+        cpr.rollback("kernel '': is a directory"); // a guest reset, say, fails hours later
+        assertNull(back.command, "the previous molt would restore the update's CPU state over today's RAM");
+        assertNull(back.exitStatus, "the caller fails as any molt does");
+    }
+
+    @Test
+    void onceACprTransferWasTakenOverTheOldMoltIsNoLongerSaidToRunTheGuest() throws Exception {
+        RecordingWayBack back = new RecordingWayBack();
+        var channel = dev.molt.migration.channel.MigrationStream.ofFd(memfd("cpr-channel"), "unix:/run/cpr.sock");
+        InheritedCpr cpr = new InheritedCpr(state(memfd("ram"), memfd("monitor")), CprState.DESCRIPTION.version(), null, channel, back);
+        cpr.inPlace(0).tookOver().run(); // the old molt read 'R' and let go
+        cpr.rollback("KVM_RUN failed");
+        assertNull(back.exitStatus, "no exit saying that the guest runs on in the old molt: it does not");
+    }
+
+    @Test
+    void aResetUnderANewCommandLineWithoutKernelBootsWhatTheOldMoltBooted() {
+        CprState withBoot = state(memfd("ram"), memfd("monitor")).withBoot(new CprState.BootSource("/boot/vmlinuz", "/boot/initrd.img", "console=ttyS0"));
+        InheritedCpr cpr = new InheritedCpr(withBoot, CprState.DESCRIPTION.version(), memfd("cpr-state"), null, new RecordingWayBack());
+        MachineConfig noKernel = dev.molt.testsupport.FakeMachine.config("", "", "");
+        MachineConfig reset = cpr.withInheritedBoot(noKernel);
+        assertEquals(Path.of("/boot/vmlinuz"), reset.kernel());
+        assertEquals(Path.of("/boot/initrd.img"), reset.initrd());
+        assertEquals("console=ttyS0", reset.cmdline());
+        MachineConfig ownKernel = dev.molt.testsupport.FakeMachine.config("/boot/vmlinuz-new", "", "quiet");
+        assertEquals(ownKernel, cpr.withInheritedBoot(ownKernel), "a -kernel on the new command line wins");
     }
 }

@@ -43,6 +43,19 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile Map<String, Object> cprBreakdown;
     private volatile Runnable onIncomingFailure = () -> { };
 
+    /** The exec of a cpr-exec update, as {@link CprExec#exec}: returns only if it failed, with the reason. */
+    public interface Executor {
+        String exec(java.nio.file.Path program, List<String> command, List<dev.molt.sys.Fd> keep, dev.molt.sys.Fd cprState,
+                    Map<String, String> extraEnv);
+    }
+
+    private volatile Executor executor = CprExec::exec;
+
+    /** Replaces the exec: tests see what would be exec'd while their own process stays. */
+    public void setExecutor(Executor executor) {
+        this.executor = executor;
+    }
+
     /** Opens channels from QMP's uri/channels arguments (the channel layer, kept out of the engine). */
     public interface Transport {
         OutgoingChannel connect(MigrateRequest request) throws IOException;
@@ -231,8 +244,8 @@ public final class MigrationEngine implements MigrationCommands {
             List<String> command = settings.cprExecCommand();
             List<CprState.PreservedFd> preserved = new java.util.ArrayList<>(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())));
             extraFds.forEach((name, fd) -> preserved.add(new CprState.PreservedFd(name, fd.num(), 0)));
-            CprState state = new CprState(preserved,
-                    previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning).withKeeper(keeper.pipe().num(), keeper.pid());
+            CprState state = new CprState(preserved, previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
+                    .withKeeper(keeper.pipe().num(), keeper.pid()).withBoot(bootSource(machine.config()));
             CprStateFile.writeInto(cprFd, state);
             downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
             machine.setRunState(RunState.POSTMIGRATE);
@@ -244,7 +257,7 @@ public final class MigrationEngine implements MigrationCommands {
             released = true;
             List<dev.molt.sys.Fd> crossing = new java.util.ArrayList<>(keep);
             crossing.add(keeper.pipe());
-            String error = CprExec.exec(program, command, crossing, cprFd, Map.of());
+            String error = executor.exec(program, command, crossing, cprFd, Map.of());
             // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
             afterExecFailure.run();
             throw new IOException(error);
@@ -258,6 +271,16 @@ public final class MigrationEngine implements MigrationCommands {
             }
             fail(message(e));
         }
+    }
+
+    /**
+     * What a reset boots here, for the new molt of a live update whose command line may have no
+     * -kernel. Absolute: a cpr-transfer's new process may run in another directory.
+     */
+    static CprState.BootSource bootSource(dev.molt.machine.MachineConfig c) {
+        if (!c.hasKernel()) return CprState.BootSource.NONE;
+        return new CprState.BootSource(c.kernel().toAbsolutePath().toString(),
+                c.initrd() == null ? "" : c.initrd().toAbsolutePath().toString(), c.cmdline());
     }
 
     /** The new molt's reply on the main channel once it loaded the state: it resumes the guest now. */
@@ -278,7 +301,7 @@ public final class MigrationEngine implements MigrationCommands {
             try (cpr) {
                 var block = machine.ram().block();
                 CprState state = new CprState(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())),
-                        CprExec.ownCommandLine(), "", 0, 0, 0, wasRunning);
+                        CprExec.ownCommandLine(), "", 0, 0, 0, wasRunning).withBoot(bootSource(machine.config()));
                 CprTransfer.send(cpr, state, List.of(block.fd()));
                 CprTransfer.awaitHangup(cpr);
             }
@@ -413,6 +436,8 @@ public final class MigrationEngine implements MigrationCommands {
      * What the new molt of a live update needs: for cpr-exec, what it reports when the guest runs
      * again; for cpr-transfer ({@code transfer}), {@code onListening} hangs up the cpr channel once
      * the main channel listens, which tells the old molt to stop the guest and send its state.
+     * {@code tookOver} runs once the guest is this molt's: the keeper released (cpr-exec), or the
+     * old molt told it resumes here (cpr-transfer); no rollback may follow it.
      */
     public record CprInPlace(CprState state, long jvmStartWallNanos, boolean transfer, Runnable onListening, Runnable tookOver) {
         /** cpr-exec: {@code tookOver} runs when the guest is about to run here (it releases the keeper). */
@@ -472,6 +497,7 @@ public final class MigrationEngine implements MigrationCommands {
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException("cannot tell the old molt that the guest resumes here: " + e.getMessage(), e);
                     }
+                    cpr.tookOver().run(); // the old molt let go: the guest is this molt's whatever happens next
                 });
                 finish(MigrationStatus.COMPLETED, null);
             } else {

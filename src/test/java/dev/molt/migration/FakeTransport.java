@@ -1,0 +1,81 @@
+package dev.molt.migration;
+
+import dev.molt.migration.channel.MigrationStream;
+import dev.molt.monitor.MigrationCommands;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+
+/**
+ * Channels in memory for the migration engine's tests: an outgoing stream collects what is sent,
+ * an incoming one delivers {@link #incoming}; {@link #onConfirm} runs when the engine checks that
+ * the far end took everything (after the whole state was written), so a test can act right there.
+ */
+final class FakeTransport implements MigrationEngine.Transport {
+    final ByteArrayOutputStream sent = new ByteArrayOutputStream();
+    final ByteArrayOutputStream returned = new ByteArrayOutputStream();
+    volatile byte[] incoming = new byte[0];
+    volatile InputStream replies = InputStream.nullInputStream();
+    volatile Runnable onConfirm = () -> { };
+
+    @Override
+    public MigrationEngine.OutgoingChannel connect(MigrationCommands.MigrateRequest request) {
+        return new MigrationEngine.OutgoingChannel() {
+            @Override
+            public OutputStream output() {
+                return sent;
+            }
+
+            @Override
+            public InputStream input() {
+                return replies;
+            }
+
+            @Override
+            public void confirm() {
+                onConfirm.run();
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
+
+    @Override
+    public MigrationEngine.IncomingChannel listen(MigrationCommands.IncomingRequest request) {
+        return new MigrationEngine.IncomingChannel() {
+            @Override
+            public InputStream accept() {
+                return new ByteArrayInputStream(incoming);
+            }
+
+            @Override
+            public String describe() {
+                return "fake";
+            }
+
+            @Override
+            public OutputStream returnPath() {
+                return returned;
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
+
+    @Override
+    public String checkChannels(MigrationCommands.MigrateRequest request, MigrationMode mode) {
+        return request.uri().orElseThrow();
+    }
+
+    @Override
+    public MigrationStream connectCpr(MigrationCommands.MigrateRequest request) throws IOException {
+        throw new IOException("no cpr channel in these tests");
+    }
+}

@@ -1,0 +1,114 @@
+package dev.molt.migration;
+
+import dev.molt.machine.RunState;
+import dev.molt.migration.cpr.CprState;
+import dev.molt.migration.cpr.CprStateFile;
+import dev.molt.monitor.EventSink;
+import dev.molt.monitor.MigrationCommands;
+import dev.molt.testsupport.FakeMachine;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The migration engine's live updates over a machine double: what the old molt hands over and how
+ * the new one takes the guest. The exec is replaced by a recorder that fails, as an exec can.
+ */
+class LiveUpdateEngineTest {
+    private FakeMachine machine;
+
+    @AfterEach
+    void close() {
+        if (machine != null) machine.close();
+    }
+
+    static MigrationCommands.MigrateRequest migrateTo(String uri) {
+        return new MigrationCommands.MigrateRequest(Optional.of(uri), Optional.empty(), true, false);
+    }
+
+    /** Waits for {@code status}; a cpr-exec whose exec fails passes through completed to failed. */
+    static void await(MigrationEngine engine, MigrationStatus status) throws InterruptedException {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (engine.status() != status) {
+            if (System.nanoTime() > deadline) fail("the migration did not reach " + status.qapiName + ": " + engine.queryMigrate());
+            Thread.sleep(5);
+        }
+    }
+
+    /** A cpr-exec engine whose exec reads the CPR state it was given and fails. */
+    static MigrationEngine cprExec(FakeMachine machine, FakeTransport transport, AtomicReference<CprState> handedOver) {
+        MigrationEngine engine = new MigrationEngine(machine, EventSink.NONE, transport);
+        engine.setParameters(Map.of("mode", "cpr-exec", "cpr-exec-command", List.of("/bin/true")));
+        engine.setExecutor((program, command, keep, cprState, env) -> {
+            try {
+                handedOver.set(CprStateFile.read(cprState.num()).state());
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+            return "execvp /bin/true failed: simulated";
+        });
+        return engine;
+    }
+
+    @Test
+    void theOldMoltHandsOverHowItBootsTheGuest() throws Exception {
+        machine = new FakeMachine(FakeMachine.config("guest/vmlinux", "guest/initrd.img", "console=ttyS0"), RunState.RUNNING);
+        AtomicReference<CprState> handedOver = new AtomicReference<>();
+        MigrationEngine engine = cprExec(machine, new FakeTransport(), handedOver);
+        engine.migrate(migrateTo("file:/run/vm.state"));
+        await(engine, MigrationStatus.FAILED); // the exec failed
+        CprState.BootSource boot = java.util.Objects.requireNonNull(handedOver.get(), engine.lastError()).boot();
+        assertEquals(Path.of("guest/vmlinux").toAbsolutePath().toString(), boot.kernel(), "absolute: the next molt may run elsewhere");
+        assertEquals(Path.of("guest/initrd.img").toAbsolutePath().toString(), boot.initrd());
+        assertEquals("console=ttyS0", boot.append());
+        assertEquals(RunState.RUNNING, machine.state(), "the exec failed: the guest runs on here");
+    }
+
+    @Test
+    void aMoltWithoutKernelHandsOverNone() throws Exception {
+        machine = new FakeMachine(FakeMachine.config("", "", ""), RunState.RUNNING);
+        AtomicReference<CprState> handedOver = new AtomicReference<>();
+        MigrationEngine engine = cprExec(machine, new FakeTransport(), handedOver);
+        engine.migrate(migrateTo("file:/run/vm.state"));
+        await(engine, MigrationStatus.FAILED);
+        assertEquals(CprState.BootSource.NONE, handedOver.get().boot());
+    }
+
+    /** A device state as the old molt of a cpr-transfer sends it: no RAM page. */
+    static byte[] deviceState(FakeMachine machine, boolean running) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        VmStreamCodec.Writer w = VmStreamCodec.writer(out, machine.ram());
+        w.state(FakeMachine.zeroedState(1, running));
+        w.finish();
+        return out.toByteArray();
+    }
+
+    @Test
+    void aCprTransferTakesTheGuestOverOnlyOnceTheOldMoltWasToldSo() throws Exception {
+        machine = new FakeMachine(FakeMachine.config("", "", ""), RunState.PRELAUNCH);
+        FakeTransport transport = new FakeTransport();
+        transport.incoming = deviceState(machine, true);
+        MigrationEngine engine = new MigrationEngine(machine, EventSink.NONE, transport);
+        engine.allowIncoming(() -> fail("the incoming migration failed: " + engine.lastError()));
+        AtomicReference<byte[]> repliedAtTakeOver = new AtomicReference<>();
+        CprState state = new CprState(List.of(), List.of("/usr/bin/molt"), "", 0, 0, 0, true);
+        engine.startIncoming(new MigrationCommands.IncomingRequest(Optional.of("unix:/run/mig.sock"), Optional.empty(), true), true,
+                new MigrationEngine.CprInPlace(state, 0, true, () -> { }, () -> repliedAtTakeOver.set(transport.returned.toByteArray())));
+        engine.awaitIncoming();
+        assertEquals(MigrationStatus.COMPLETED, engine.status());
+        assertArrayEquals(new byte[] {MigrationEngine.CPR_TRANSFER_RESUMING}, repliedAtTakeOver.get(),
+                "taken over (no way back) exactly when the old molt was told it may let go");
+        assertTrue(machine.vcpusRunning());
+    }
+}
