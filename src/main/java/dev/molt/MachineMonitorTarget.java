@@ -7,6 +7,7 @@ import dev.molt.machine.MachineObserver;
 import dev.molt.machine.RunState;
 import dev.molt.memory.GuestRam;
 import dev.molt.memory.MemoryBackendConfig;
+import dev.molt.migration.MigrationEngine;
 import dev.molt.monitor.CommandError;
 import dev.molt.monitor.EventSink;
 import dev.molt.monitor.Events;
@@ -26,12 +27,15 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
     private final Kvm kvm;
     private final EventSink events;
     private final String version;
+    /** Run-state commands are ordered with its switch-overs, and refused while it hands the guest over. */
+    private final MigrationEngine migration;
 
-    MachineMonitorTarget(MachineControl machine, Kvm kvm, EventSink events, String version) {
+    MachineMonitorTarget(MachineControl machine, Kvm kvm, EventSink events, String version, MigrationEngine migration) {
         this.machine = machine;
         this.kvm = kvm;
         this.events = events;
         this.version = version;
+        this.migration = migration;
     }
 
     // ---- commands ----
@@ -48,23 +52,31 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
 
     @Override
     public void stop() {
-        machine.pause();
+        migration.stopGuest();
     }
 
     @Override
     public void cont() {
-        RunState s = machine.state();
-        switch (s) {
-            case RUNNING, PAUSED, PRELAUNCH -> machine.resume();
-            case INMIGRATE -> throw CommandError.generic("Migration is not complete");
-            case SHUTDOWN -> throw CommandError.generic("Resetting the Virtual Machine is required");
-            default -> throw CommandError.generic("Cannot continue a VM in state '" + s.qapiName + "'");
-        }
+        migration.runStateCommand(() -> {
+            RunState s = machine.state();
+            switch (s) {
+                case RUNNING, PAUSED, PRELAUNCH -> machine.resume();
+                case INMIGRATE -> throw CommandError.generic("Migration is not complete");
+                case FINISH_MIGRATE -> throw CommandError.generic("Migration is not finalized yet"); // QEMU's qmp_cont
+                case SHUTDOWN -> throw CommandError.generic("Resetting the Virtual Machine is required");
+                default -> throw CommandError.generic("Cannot continue a VM in state '" + s.qapiName + "'");
+            }
+        });
     }
 
     @Override
     public void systemReset() {
         machine.requestReset(LifecycleCause.HOST_QMP_SYSTEM_RESET);
+    }
+
+    @Override
+    public void prepareQuit() {
+        migration.prepareQuit();
     }
 
     @Override

@@ -94,6 +94,7 @@ public final class Molt {
         Kvm kvm = Kvm.open(System.getenv().getOrDefault("MOLT_KVM_DEVICE", Kvm.DEVICE));
         Map<String, Chardev> chardevs = new LinkedHashMap<>();
         Machine[] machine = new Machine[1];
+        MigrationEngine[] engine = new MigrationEngine[1];
         InheritedCpr[] received = {cpr}; // cpr-exec's from the environment, or cpr-transfer's once received
         Runnable quit = () -> {
             if (machine[0] != null) machine[0].requestShutdown(LifecycleCause.HOST_UI);
@@ -120,13 +121,14 @@ public final class Molt {
                     : chardevs.get(config.serials().getFirst());
             MachineConfig mc = inherited == null ? machineConfig(config) : inherited.withInheritedBoot(machineConfig(config));
             machine[0] = inherited == null ? Machine.create(mc, kvm, console) : Machine.create(mc, kvm, console, inherited.adoptRam(mc));
-            MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version());
-            machine[0].setObserver(target);
-            if (pidfile != null) writePidfile(pidfile);
             PassedFds passedFds = new PassedFds();
             MigrationEngine migration = new MigrationEngine(machine[0], events, new ChannelTransport(name ->
                     passedFds.take(name).map(f -> new Fd(f.fd(), "fd:" + name)).orElseThrow(() ->
                             new IOException("File descriptor named '" + name + "' has not been found"))));
+            engine[0] = migration;
+            MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version(), migration);
+            machine[0].setObserver(target);
+            if (pidfile != null) writePidfile(pidfile);
             if (incoming.incoming()) {
                 Machine m = machine[0];
                 migration.allowIncoming(() -> {
@@ -149,6 +151,7 @@ public final class Molt {
             }
             monitor = new Monitor(target, events, migration, passedFds);
             monitors.start(monitor, chardevs);
+            endOnSignals(migration, machine[0]);
             Monitor mon = monitor;
             MonitorSetup live = monitors;
             migration.setExecHooks(() -> {
@@ -171,6 +174,8 @@ public final class Molt {
             if (received[0] != null) received[0].rollback(e.getMessage());
             throw e;
         } finally {
+            // First: a migration's thread may still read RAM, and a live update's keeper must hear "cancel".
+            if (engine[0] != null) engine[0].shutdown();
             if (monitors != null) monitors.close();
             if (machine[0] != null) machine[0].close();
             List<Chardev> open = new ArrayList<>(chardevs.values());
@@ -183,6 +188,27 @@ public final class Molt {
                     // Nothing useful to do at exit.
                 }
             }
+        }
+    }
+
+    /**
+     * SIGTERM, SIGINT and SIGHUP end molt as QEMU's do (shutdown reason host-signal), by quit's
+     * path: a migration in progress is cancelled first, so that a live update's keeper is told (the
+     * JVM's default exit would leave it to relaunch the previous molt under a new PID, undoing the
+     * signal). Past a live update's point of no return the signal is ignored, saying so.
+     */
+    private static void endOnSignals(MigrationEngine migration, Machine machine) {
+        for (String name : List.of("TERM", "INT", "HUP")) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
+                try {
+                    migration.prepareQuit();
+                } catch (CommandError e) {
+                    System.err.println("molt: ignoring signal " + signal.getNumber() + ": " + e.getMessage());
+                    return;
+                }
+                System.err.println("molt: terminating on signal " + signal.getNumber());
+                machine.requestShutdown(LifecycleCause.HOST_SIGNAL);
+            });
         }
     }
 

@@ -42,6 +42,14 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile java.util.function.Supplier<Map<String, dev.molt.sys.Fd>> execPreservedFds = Map::of;
     private volatile Map<String, Object> cprBreakdown;
     private volatile Runnable onIncomingFailure = () -> { };
+    /** Orders switch-overs with the monitors' run-state commands; the engine decides cancels under it too. */
+    private final SwitchOver switchOver;
+    /** The mode of the migration in progress (the parameter may change meanwhile). */
+    private volatile MigrationMode activeMode = MigrationMode.NORMAL;
+    /** molt is quitting: no migration starts or commits any more. Set under {@link #switchOver}. */
+    private volatile boolean shuttingDown;
+    /** The thread of the outgoing migration in progress, which quitting waits for. */
+    private volatile Thread worker;
 
     /** The exec of a cpr-exec update, as {@link CprExec#exec}: returns only if it failed, with the reason. */
     public interface Executor {
@@ -104,6 +112,7 @@ public final class MigrationEngine implements MigrationCommands {
         this.machine = machine;
         this.events = events;
         this.transport = transport;
+        this.switchOver = new SwitchOver(machine);
     }
 
     public MigrationSettings settings() {
@@ -143,6 +152,7 @@ public final class MigrationEngine implements MigrationCommands {
             throw CommandError.generic(e.getMessage());
         }
         if (status.inProgress()) throw CommandError.generic("There's a migration process in progress");
+        if (shuttingDown) throw CommandError.generic("molt is quitting");
         RunState rs = machine.state();
         if (rs == RunState.INMIGRATE) throw CommandError.generic("Guest is waiting for an incoming migration");
         if (rs == RunState.POSTMIGRATE || rs == RunState.SHUTDOWN || rs == RunState.INTERNAL_ERROR) {
@@ -168,8 +178,9 @@ public final class MigrationEngine implements MigrationCommands {
                 throw CommandError.generic(e.getMessage());
             }
             begin();
+            activeMode = mode;
             activeChannel = cpr::abort; // wakes the thread waiting for the new molt to hang up
-            Thread.ofPlatform().name("migration-cpr-transfer").daemon(true).start(() -> runCprTransfer(request, cpr));
+            worker = Thread.ofPlatform().name("migration-cpr-transfer").daemon(true).start(() -> runCprTransfer(request, cpr));
             return;
         }
         OutgoingChannel channel;
@@ -179,13 +190,14 @@ public final class MigrationEngine implements MigrationCommands {
             throw CommandError.generic(e.getMessage());
         }
         begin();
+        activeMode = mode;
         activeChannel = channel;
         if (mode == MigrationMode.CPR_EXEC) {
             java.nio.file.Path prog = program;
-            Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, mainUri));
+            worker = Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, mainUri));
         } else {
             boolean stopFirst = mode == MigrationMode.CPR_REBOOT;
-            Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel, stopFirst));
+            worker = Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel, stopFirst));
         }
     }
 
@@ -214,7 +226,6 @@ public final class MigrationEngine implements MigrationCommands {
      * the guest runs on here.
      */
     private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String fileUri) {
-        boolean wasRunning = machine.state() == RunState.RUNNING;
         boolean stopped = false, released = false;
         VmState captured = null;
         var block = machine.ram().block();
@@ -230,7 +241,8 @@ public final class MigrationEngine implements MigrationCommands {
             setStatus(MigrationStatus.ACTIVE);
             machine.prepareCapture();
             long stoppedAt = wallNanos();
-            long stopNanos = stopGuest();
+            long stopNanos = System.nanoTime();
+            boolean wasRunning = stopForSwitchOver();
             stopped = true;
             try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
                 VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
@@ -247,9 +259,16 @@ public final class MigrationEngine implements MigrationCommands {
             CprState state = new CprState(preserved, previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
                     .withKeeper(keeper.pipe().num(), keeper.pid()).withBoot(bootSource(machine.config()));
             CprStateFile.writeInto(cprFd, state);
-            downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
-            machine.setRunState(RunState.POSTMIGRATE);
-            finish(MigrationStatus.COMPLETED, null);
+            // The point of no return: a cancel or quit that came first wins; any later one is refused, and
+            // "completed" is true from here (unless the exec itself fails, which then reports "failed").
+            synchronized (switchOver) {
+                if (cancelRequested || shuttingDown) throw new IOException("cancelled");
+                switchOver.commit();
+                activeChannel = null;
+                downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
+                machine.setRunState(RunState.POSTMIGRATE);
+                finish(MigrationStatus.COMPLETED, null);
+            }
             beforeExec.run();
             // KVM's VM and vCPUs go before the exec: the exec's own teardown of them took about 25 ms on
             // kvm_pvm, closing them first about 10 ms in most runs (measured from execve to the launcher's first line).
@@ -262,14 +281,36 @@ public final class MigrationEngine implements MigrationCommands {
             afterExecFailure.run();
             throw new IOException(error);
         } catch (Exception e) {
-            if (released) {
-                // The VM is rebuilt from the state just saved, and resumes if it ran (as an incoming one would).
-                machine.loadState(captured, () -> { });
-            } else if (stopped) {
-                machine.setRunState(RunState.PAUSED);
-                if (wasRunning) machine.resume();
-            }
-            fail(message(e));
+            boolean cancelled = cancelRequested;
+            // The VM is rebuilt from the state just saved (paused: whether it runs again is the switch-over's call).
+            if (released) machine.loadState(paused(captured), () -> { });
+            if (stopped) switchOver.giveBack();
+            if (cancelled) finish(MigrationStatus.CANCELLED, null);
+            else fail(message(e));
+        }
+    }
+
+    private static VmState paused(VmState s) {
+        return new VmState(s.vcpus(), s.clock(), s.pit(), s.irqchips(), s.serial(), s.i8042(), false);
+    }
+
+    /** Stops the guest for a switch-over (see {@link SwitchOver#stopGuest}); says whether it was running. */
+    private boolean stopForSwitchOver() {
+        boolean wasRunning = switchOver.stopGuest();
+        setStatus(MigrationStatus.DEVICE);
+        return wasRunning;
+    }
+
+    /**
+     * The point of no return of a migration that streams its device state: from here a cancel must
+     * not give the guest back, as the destination may run it as soon as it has the whole state. A
+     * cancel that came first wins.
+     */
+    private void commitBeforeDeviceState() throws IOException {
+        synchronized (switchOver) {
+            if (cancelRequested || shuttingDown) throw new IOException("cancelled");
+            switchOver.commit();
+            activeChannel = null;
         }
     }
 
@@ -294,14 +335,14 @@ public final class MigrationEngine implements MigrationCommands {
      * on here. Until the stop, failing or cancelling costs the guest nothing.
      */
     private void runCprTransfer(MigrateRequest request, dev.molt.migration.channel.MigrationStream cpr) {
-        boolean wasRunning = machine.state() == RunState.RUNNING;
         boolean stopped = false;
         OutgoingChannel channel = null;
         try {
             try (cpr) {
                 var block = machine.ram().block();
                 CprState state = new CprState(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())),
-                        CprExec.ownCommandLine(), "", 0, 0, 0, wasRunning).withBoot(bootSource(machine.config()));
+                        CprExec.ownCommandLine(), "", 0, 0, 0, machine.state() == RunState.RUNNING)
+                        .withBoot(bootSource(machine.config()));
                 CprTransfer.send(cpr, state, List.of(block.fd()));
                 CprTransfer.awaitHangup(cpr);
             }
@@ -310,29 +351,29 @@ public final class MigrationEngine implements MigrationCommands {
             activeChannel = channel;
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
-            long stopNanos = stopGuest();
+            machine.prepareCapture();
+            long stopNanos = System.nanoTime();
+            boolean wasRunning = stopForSwitchOver();
             stopped = true;
+            commitBeforeDeviceState();
             java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16);
             VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
             writer.state(machine.captureState(wasRunning));
             writer.finish();
             out.flush();
-            // From here a cancel must not resume the guest: the new molt may already run it.
-            activeChannel = null;
             int reply = channel.input().read();
             if (reply != CPR_TRANSFER_RESUMING) {
                 throw new IOException("the new molt did not take the guest over (" + (reply < 0 ? "it closed the channel" : "reply " + reply) + ")");
             }
             channel.confirm();
             downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
-            machine.setRunState(RunState.POSTMIGRATE);
-            finish(MigrationStatus.COMPLETED, null);
-        } catch (Exception e) {
-            boolean cancelled = cancelRequested && !stopped;
-            if (stopped) {
-                machine.setRunState(RunState.PAUSED);
-                if (wasRunning) machine.resume();
+            synchronized (switchOver) {
+                switchOver.completed();
+                finish(MigrationStatus.COMPLETED, null);
             }
+        } catch (Exception e) {
+            boolean cancelled = cancelRequested;
+            if (stopped) switchOver.giveBack();
             if (cancelled) finish(MigrationStatus.CANCELLED, null);
             else fail(message(e));
         } finally {
@@ -373,17 +414,109 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public void cancel() {
-        if (!status.inProgress()) return;
+        AutoCloseable c;
+        synchronized (switchOver) {
+            c = requestCancel();
+        }
+        close(c);
+    }
+
+    /**
+     * Marks the migration in progress cancelled, unless it is past its point of no return (then, as
+     * QEMU's migrate_cancel after completion, nothing changes); returns the channel to close. Called
+     * under {@link #switchOver}, where the migration decides whether it commits.
+     */
+    private AutoCloseable requestCancel() {
+        if (!status.inProgress() || switchOver.committed()) return null;
         cancelRequested = true;
         setStatus(MigrationStatus.CANCELLING);
-        AutoCloseable c = activeChannel;
-        if (c != null) {
+        return activeChannel;
+    }
+
+    private static void close(AutoCloseable c) {
+        if (c == null) return;
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // The worker sees the closed channel and finishes as cancelled.
+        }
+    }
+
+    // ---- the monitors' run-state commands and quitting, in order with migrations ----
+
+    /** QMP stop; see {@link SwitchOver#stop}. */
+    public void stopGuest() {
+        switchOver.stop();
+    }
+
+    /**
+     * Runs a run-state command (cont, system_reset) with no switch-over starting or ending meanwhile;
+     * {@link #switchingOver} and {@link #liveUpdateInProgress} hold still while it runs.
+     */
+    public void runStateCommand(Runnable command) {
+        switchOver.command(command);
+    }
+
+    /** The guest is stopped for a migration whose outcome is not decided yet. */
+    public boolean switchingOver() {
+        return switchOver.active();
+    }
+
+    /** A cpr-exec or cpr-transfer is under way, from either side: the guest's RAM is being handed over. */
+    public boolean liveUpdateInProgress() {
+        if (!status.inProgress()) return false;
+        if (cprIncoming != null) return true;
+        return activeMode == MigrationMode.CPR_EXEC || activeMode == MigrationMode.CPR_TRANSFER;
+    }
+
+    /**
+     * QMP quit, before its reply: molt will end. Cancels the migration in progress (as QEMU's
+     * migration_shutdown does) and waits for its thread, so that a live update's keeper is told
+     * "cancel" (not left to relaunch the previous molt under a new PID) and no thread reads RAM that
+     * molt unmaps. Refused once a live update is past its point of no return: this molt is being
+     * replaced (cpr-exec) or the guest handed on (cpr-transfer), and a quit replied to now would be
+     * undone by the new molt.
+     */
+    public void prepareQuit() {
+        AutoCloseable c;
+        synchronized (switchOver) {
+            if (switchOver.committed()) {
+                throw CommandError.generic("A live update (" + activeMode.qapiName + ") is handing the guest to a new molt and"
+                        + " can no longer be cancelled: quit once it has completed or failed");
+            }
+            shuttingDown = true;
+            c = requestCancel();
+        }
+        close(c);
+        awaitWorker();
+    }
+
+    /**
+     * molt is ending, whatever ended it: as {@link #prepareQuit}, but a migration past its point of
+     * no return is waited for rather than refused (a cpr-exec then replaces this process).
+     */
+    public void shutdown() {
+        AutoCloseable c;
+        synchronized (switchOver) {
+            shuttingDown = true;
+            c = requestCancel();
+        }
+        close(c);
+        awaitWorker();
+    }
+
+    private void awaitWorker() {
+        Thread w = worker;
+        if (w == null || w == Thread.currentThread()) return;
+        boolean interrupted = false;
+        while (w.isAlive()) {
             try {
-                c.close();
-            } catch (Exception ignored) {
-                // The worker sees the closed channel and finishes as cancelled.
+                w.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
         }
+        if (interrupted) Thread.currentThread().interrupt();
     }
 
     @Override
@@ -519,7 +652,6 @@ public final class MigrationEngine implements MigrationCommands {
      * in postmigrate, ready to quit; a later molt resumes from the file.
      */
     private void runOutgoing(OutgoingChannel channel, boolean stopFirst) {
-        boolean wasRunning = machine.state() == RunState.RUNNING;
         boolean stopped = false;
         RateLimiter limiter = new RateLimiter(settings.number("max-bandwidth"));
         try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 20);
@@ -535,7 +667,9 @@ public final class MigrationEngine implements MigrationCommands {
                 precopy(ram);
             }
             // Switch over: stop the guest, send what is left of RAM and the device state.
-            long stopAt = stopGuest();
+            machine.prepareCapture();
+            long stopAt = System.nanoTime();
+            boolean wasRunning = stopForSwitchOver();
             stopped = true;
             limiter.setLimit(0); // the guest is stopped: send as fast as possible
             if (precopy) {
@@ -552,21 +686,21 @@ public final class MigrationEngine implements MigrationCommands {
             } else if (sendRam) {
                 ram.sendAll();
             }
+            commitBeforeDeviceState();
             writer.state(machine.captureState(wasRunning));
             writer.finish();
             out.flush();
             channel.confirm();
             downtimeMillis = (System.nanoTime() - stopAt) / 1_000_000;
-            machine.setRunState(RunState.POSTMIGRATE);
-            finish(MigrationStatus.COMPLETED, null);
+            synchronized (switchOver) {
+                switchOver.completed();
+                finish(MigrationStatus.COMPLETED, null);
+            }
         } catch (Exception e) {
             boolean cancelled = cancelRequested;
             try {
-                // Nothing lost: the guest goes back to running if it ran before.
-                if (stopped) {
-                    machine.setRunState(RunState.PAUSED);
-                    if (wasRunning) machine.resume();
-                }
+                // Nothing lost: the guest goes back to running if it ran before (and no stop came since).
+                if (stopped) switchOver.giveBack();
             } finally {
                 if (cancelled) finish(MigrationStatus.CANCELLED, null);
                 else fail(message(e));
@@ -609,16 +743,6 @@ public final class MigrationEngine implements MigrationCommands {
         } finally {
             cpuThrottle = 0;
         }
-    }
-
-    /** Stops the guest for the final part of a migration; returns when (System.nanoTime) it stopped. */
-    private long stopGuest() {
-        machine.prepareCapture();
-        long stopAt = System.nanoTime();
-        machine.pause();
-        machine.setRunState(RunState.FINISH_MIGRATE);
-        setStatus(MigrationStatus.DEVICE);
-        return stopAt;
     }
 
     /** x-ignore-shared applies: the capability is on and RAM is a shared named file both sides map. */

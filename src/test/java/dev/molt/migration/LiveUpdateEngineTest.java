@@ -6,13 +6,17 @@ import dev.molt.migration.cpr.CprStateFile;
 import dev.molt.monitor.EventSink;
 import dev.molt.monitor.MigrationCommands;
 import dev.molt.testsupport.FakeMachine;
+import dev.molt.testsupport.FakeTransport;
+import dev.molt.testsupport.Migrations;
+
+import static dev.molt.testsupport.Migrations.await;
+import static dev.molt.testsupport.Migrations.migrateTo;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -33,24 +37,9 @@ class LiveUpdateEngineTest {
         if (machine != null) machine.close();
     }
 
-    static MigrationCommands.MigrateRequest migrateTo(String uri) {
-        return new MigrationCommands.MigrateRequest(Optional.of(uri), Optional.empty(), true, false);
-    }
-
-    /** Waits for {@code status}; a cpr-exec whose exec fails passes through completed to failed. */
-    static void await(MigrationEngine engine, MigrationStatus status) throws InterruptedException {
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        while (engine.status() != status) {
-            if (System.nanoTime() > deadline) fail("the migration did not reach " + status.qapiName + ": " + engine.queryMigrate());
-            Thread.sleep(5);
-        }
-    }
-
     /** A cpr-exec engine whose exec reads the CPR state it was given and fails. */
     static MigrationEngine cprExec(FakeMachine machine, FakeTransport transport, AtomicReference<CprState> handedOver) {
-        MigrationEngine engine = new MigrationEngine(machine, EventSink.NONE, transport);
-        engine.setParameters(Map.of("mode", "cpr-exec", "cpr-exec-command", List.of("/bin/true")));
-        engine.setExecutor((program, command, keep, cprState, env) -> {
+        return Migrations.engine(machine, transport, "cpr-exec", (program, command, keep, cprState, env) -> {
             try {
                 handedOver.set(CprStateFile.read(cprState.num()).state());
             } catch (Exception e) {
@@ -58,7 +47,6 @@ class LiveUpdateEngineTest {
             }
             return "execvp /bin/true failed: simulated";
         });
-        return engine;
     }
 
     @Test

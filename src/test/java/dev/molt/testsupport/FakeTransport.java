@@ -1,5 +1,7 @@
-package dev.molt.migration;
+package dev.molt.testsupport;
 
+import dev.molt.migration.MigrationEngine;
+import dev.molt.migration.MigrationMode;
 import dev.molt.migration.channel.MigrationStream;
 import dev.molt.monitor.MigrationCommands;
 
@@ -14,12 +16,12 @@ import java.io.OutputStream;
  * an incoming one delivers {@link #incoming}; {@link #onConfirm} runs when the engine checks that
  * the far end took everything (after the whole state was written), so a test can act right there.
  */
-final class FakeTransport implements MigrationEngine.Transport {
-    final ByteArrayOutputStream sent = new ByteArrayOutputStream();
-    final ByteArrayOutputStream returned = new ByteArrayOutputStream();
-    volatile byte[] incoming = new byte[0];
-    volatile InputStream replies = InputStream.nullInputStream();
-    volatile Runnable onConfirm = () -> { };
+public final class FakeTransport implements MigrationEngine.Transport {
+    public final ByteArrayOutputStream sent = new ByteArrayOutputStream();
+    public final ByteArrayOutputStream returned = new ByteArrayOutputStream();
+    public volatile byte[] incoming = new byte[0];
+    public volatile InputStream replies = InputStream.nullInputStream();
+    public volatile Runnable onConfirm = () -> { };
 
     @Override
     public MigrationEngine.OutgoingChannel connect(MigrationCommands.MigrateRequest request) {
