@@ -69,9 +69,25 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
         });
     }
 
+    /**
+     * Refused while the guest's RAM is being handed over, or belongs to an incoming or an outgone
+     * migration: a reset writes the kernel into RAM, and with cont would let two processes run it.
+     * QEMU accepts system_reset in any state; its texts are used where they say the same thing.
+     */
     @Override
     public void systemReset() {
-        machine.requestReset(LifecycleCause.HOST_QMP_SYSTEM_RESET);
+        migration.runStateCommand(() -> {
+            // QEMU's text for a migrate during one: a live update is a migration in progress.
+            if (migration.liveUpdateInProgress()) throw CommandError.generic("There's a migration process in progress");
+            switch (machine.state()) {
+                // QEMU's text for a migrate on an incoming guest: its RAM and state are not this process's yet.
+                case INMIGRATE -> throw CommandError.generic("Guest is waiting for an incoming migration");
+                case FINISH_MIGRATE -> throw CommandError.generic("Migration is not finalized yet"); // QEMU's qmp_cont
+                case POSTMIGRATE -> throw CommandError.generic("Cannot reset a VM in state 'postmigrate': the guest was"
+                        + " migrated, and its RAM may be another process's");
+                default -> machine.requestReset(LifecycleCause.HOST_QMP_SYSTEM_RESET);
+            }
+        });
     }
 
     @Override
