@@ -228,6 +228,7 @@ public final class MigrationEngine implements MigrationCommands {
     private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String fileUri) {
         boolean stopped = false, released = false;
         VmState captured = null;
+        CprState.StreamId written = null;
         var block = machine.ram().block();
         // Besides RAM, the monitors' listening sockets: the keeper holds them too, for a previous molt it relaunches.
         Map<String, dev.molt.sys.Fd> extraFds = execPreservedFds.get();
@@ -251,13 +252,14 @@ public final class MigrationEngine implements MigrationCommands {
                 writer.finish();
                 out.flush();
                 channel.confirm();
+                written = writer.id();
             }
             long savedAt = wallNanos();
             List<String> command = settings.cprExecCommand();
             List<CprState.PreservedFd> preserved = new java.util.ArrayList<>(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())));
             extraFds.forEach((name, fd) -> preserved.add(new CprState.PreservedFd(name, fd.num(), 0)));
             CprState state = new CprState(preserved, previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
-                    .withKeeper(keeper.pipe().num(), keeper.pid()).withBoot(bootSource(machine.config()));
+                    .withKeeper(keeper.pipe().num(), keeper.pid()).withBoot(bootSource(machine.config())).withDeviceState(written);
             CprStateFile.writeInto(cprFd, state);
             // The point of no return: a cancel or quit that came first wins; any later one is refused, and
             // "completed" is true from here (unless the exec itself fails, which then reports "failed").
@@ -617,7 +619,9 @@ public final class MigrationEngine implements MigrationCommands {
             CprInPlace cpr = cprIncoming;
             machine.prepareIncoming(); // while the source has not sent anything yet: outside the guest's pause
             try (java.io.InputStream in = new java.io.BufferedInputStream(channel.accept(), 1 << 20)) {
-                state = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam());
+                VmStreamCodec.Loaded loaded = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam());
+                if (cpr != null) checkIsTheUpdatesState(cpr.state(), loaded.id(), channel.describe());
+                state = loaded.state();
             }
             long loaded = wallNanos();
             if (cpr != null && cpr.transfer()) {
@@ -642,6 +646,19 @@ public final class MigrationEngine implements MigrationCommands {
             fail("load of migration failed: " + message(e));
             if (exitOnError) onIncomingFailure.run();
         }
+    }
+
+    /**
+     * A live update's new molt loads only the device state its old molt wrote for it: a file left
+     * by an earlier update at the -incoming path would restore a past CPU state over today's RAM.
+     * Checked before anything is restored, so that the failure can still go back to the old molt
+     * (which resumes from the file it wrote). States from molts that recorded no identity pass.
+     */
+    static void checkIsTheUpdatesState(CprState cpr, CprState.StreamId loaded, String where) throws IOException {
+        CprState.StreamId expected = cpr.deviceState();
+        if (!expected.known() || expected.equals(loaded)) return;
+        throw new IOException("the device state on " + where + " is not the one the old molt saved for this update (it saved "
+                + expected + ", this has " + loaded + "; it wrote " + cpr.previousIncoming() + "): a file left by an earlier update?");
     }
 
     // ---- outgoing ----

@@ -7,6 +7,7 @@ import dev.molt.machine.VcpuState;
 import dev.molt.machine.VmState;
 import dev.molt.memory.GuestRam;
 import dev.molt.memory.GuestRegion;
+import dev.molt.migration.cpr.CprState;
 import dev.molt.migration.vmstate.RamLayoutState;
 import dev.molt.migration.vmstate.RamPageSink;
 import dev.molt.migration.vmstate.Section;
@@ -66,6 +67,11 @@ final class VmStreamCodec {
             out.finish();
         }
 
+        /** What identifies the finished stream: its length and checksum. */
+        CprState.StreamId id() {
+            return new CprState.StreamId(out.bytesWritten(), out.checksum());
+        }
+
         @Override
         public void close() {
             // The underlying stream belongs to the channel.
@@ -83,7 +89,10 @@ final class VmStreamCodec {
      *
      * @param takeRam false for cpr-exec: RAM is already in place and a page in the stream is an error
      */
-    static VmState read(InputStream in, GuestRam ram, MigrationStats stats, boolean takeRam) {
+    /** A stream as read: the state, and what identifies the stream (its length and checksum). */
+    record Loaded(VmState state, CprState.StreamId id) {}
+
+    static Loaded read(InputStream in, GuestRam ram, MigrationStats stats, boolean takeRam) {
         StateStreamReader reader = new StateStreamReader(in);
         RamLayoutState local = RamLayoutState.of(ram);
         if (takeRam) {
@@ -120,10 +129,11 @@ final class VmStreamCodec {
             }
         }
         reader.finish();
+        CprState.StreamId id = new CprState.StreamId(reader.bytesRead(), reader.checksum());
         if (cpus.isEmpty()) throw new VmStateException("cpu", null, "missing: the stream has no vCPU state");
         if (vm == null) throw new VmStateException("kvm-vm", null, "missing");
         if (serial == null) throw new VmStateException("serial16550", null, "missing");
         if (i8042 == null) throw new VmStateException("i8042", null, "missing");
-        return MachineVmState.assemble(cpus, vm, serial, i8042);
+        return new Loaded(MachineVmState.assemble(cpus, vm, serial, i8042), id);
     }
 }

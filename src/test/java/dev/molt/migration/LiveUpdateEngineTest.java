@@ -99,4 +99,58 @@ class LiveUpdateEngineTest {
                 "taken over (no way back) exactly when the old molt was told it may let go");
         assertTrue(machine.vcpusRunning());
     }
+
+    /** The new molt of a cpr-exec, over {@code machine}, loading {@code stream} for the update {@code state} describes. */
+    private static MigrationEngine newMolt(FakeMachine machine, byte[] stream, CprState state, Runnable tookOver, Runnable onFailure) {
+        FakeTransport transport = new FakeTransport();
+        transport.incoming = stream;
+        MigrationEngine engine = new MigrationEngine(machine, EventSink.NONE, transport);
+        engine.allowIncoming(onFailure);
+        engine.startIncoming(new MigrationCommands.IncomingRequest(Optional.of("file:/run/vm.state"), Optional.empty(), true), true,
+                MigrationEngine.CprInPlace.exec(state, 0, tookOver));
+        engine.awaitIncoming();
+        return engine;
+    }
+
+    @Test
+    void theNewMoltLoadsTheDeviceStateItsOldMoltWrote() throws Exception {
+        machine = new FakeMachine(FakeMachine.config("", "", ""), RunState.RUNNING);
+        FakeTransport transport = new FakeTransport();
+        AtomicReference<CprState> handedOver = new AtomicReference<>();
+        MigrationEngine old = cprExec(machine, transport, handedOver);
+        old.migrate(migrateTo("file:/run/vm.state"));
+        await(old, MigrationStatus.FAILED);
+        assertEquals(transport.sent.size(), handedOver.get().deviceState().bytes(), "the identity is of the whole file");
+        try (FakeMachine next = new FakeMachine(FakeMachine.config("", "", ""), RunState.PRELAUNCH)) {
+            MigrationEngine engine = newMolt(next, transport.sent.toByteArray(), handedOver.get(), () -> { }, () -> fail("refused"));
+            assertEquals(MigrationStatus.COMPLETED, engine.status(), String.valueOf(engine.lastError()));
+            assertTrue(next.vcpusRunning());
+        }
+    }
+
+    @Test
+    void aDeviceStateLeftByAnEarlierUpdateIsRefusedBeforeAnythingIsRestored() throws Exception {
+        machine = new FakeMachine(FakeMachine.config("", "", ""), RunState.PRELAUNCH);
+        byte[] thisUpdates = deviceState(machine, true);
+        byte[] stale = deviceState(machine, false); // what an earlier update left at the same path
+        CprState.StreamId written = new CprState.StreamId(thisUpdates.length, crc32cOf(thisUpdates));
+        CprState state = new CprState(List.of(), List.of("/usr/bin/molt"), "file:/run/vm.state", 0, 0, 0, true).withDeviceState(written);
+        java.util.concurrent.atomic.AtomicBoolean tookOver = new java.util.concurrent.atomic.AtomicBoolean(), wentBack = new java.util.concurrent.atomic.AtomicBoolean();
+        MigrationEngine engine = newMolt(machine, stale, state, () -> tookOver.set(true), () -> wentBack.set(true));
+        assertEquals(MigrationStatus.FAILED, engine.status());
+        assertTrue(engine.lastError().contains("is not the one the old molt saved for this update"), engine.lastError());
+        assertTrue(machine.loaded.isEmpty(), "nothing restored");
+        assertTrue(!tookOver.get() && wentBack.get(), "the keeper was not released, and the new molt goes back to the old one");
+        try (FakeMachine control = new FakeMachine(FakeMachine.config("", "", ""), RunState.PRELAUNCH)) {
+            assertEquals(MigrationStatus.COMPLETED, newMolt(control, thisUpdates, state, () -> { }, () -> fail("refused")).status(),
+                    "the update's own state loads");
+        }
+    }
+
+    /** The checksum a finished stream ends with (little-endian u32, as the format writes it), checked against its content. */
+    private static long crc32cOf(byte[] stream) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(stream, 0, stream.length - 4);
+        return crc.getValue();
+    }
 }

@@ -105,6 +105,12 @@ public final class StateStreamWriter {
         finished = true;
     }
 
+    /** The CRC32C that {@link #finish()} wrote: with {@link #bytesWritten()}, what identifies this stream. */
+    public long checksum() {
+        if (!finished) throw new IllegalStateException("the stream is not finished");
+        return crc.getValue();
+    }
+
     /** Bytes written so far (the migration statistics' "transferred"). */
     public long bytesWritten() {
         return written;

@@ -56,7 +56,8 @@ class CprStateTest {
 
     @Test
     void theCurrentStateRoundTrips() throws Exception {
-        CprState state = sample().withKeeper(9, 4242);
+        CprState state = sample().withKeeper(9, 4242).withBoot(new CprState.BootSource("/boot/vmlinuz", "", "quiet"))
+                .withDeviceState(new CprState.StreamId(123_456, 0xCAFEF00DL));
         assertEquals(state, CprStateFile.decode(new ByteArrayInputStream(CprStateFile.encode(state))));
     }
 }
