@@ -55,9 +55,24 @@ public final class MigrationEngine implements MigrationCommands {
     public interface Executor {
         String exec(java.nio.file.Path program, List<String> command, List<dev.molt.sys.Fd> keep, dev.molt.sys.Fd cprState,
                     Map<String, String> extraEnv);
+
+        /** What must hold for the exec to work, checked before the guest stops (as {@link CprExec#checkCanExec}). */
+        default void check() {
+        }
     }
 
-    private volatile Executor executor = CprExec::exec;
+    private volatile Executor executor = new Executor() {
+        @Override
+        public String exec(java.nio.file.Path program, List<String> command, List<dev.molt.sys.Fd> keep, dev.molt.sys.Fd cprState,
+                           Map<String, String> extraEnv) {
+            return CprExec.exec(program, command, keep, cprState, extraEnv);
+        }
+
+        @Override
+        public void check() {
+            CprExec.checkCanExec();
+        }
+    };
 
     /** Replaces the exec: tests see what would be exec'd while their own process stays. */
     public void setExecutor(Executor executor) {
@@ -161,7 +176,10 @@ public final class MigrationEngine implements MigrationCommands {
         java.nio.file.Path program = null;
         // Everything that can be checked is checked while the guest still runs (qemu-cpr.md §3, §7).
         try {
-            if (mode == MigrationMode.CPR_EXEC) program = CprExec.resolveProgram(settings.cprExecCommand());
+            if (mode == MigrationMode.CPR_EXEC) {
+                program = CprExec.resolveProgram(settings.cprExecCommand());
+                executor.check();
+            }
             if (mode == MigrationMode.CPR_EXEC || mode == MigrationMode.CPR_TRANSFER) CprExec.requirePreservable(machine.ram().block());
         } catch (IllegalArgumentException e) {
             throw CommandError.generic(e.getMessage());
@@ -226,7 +244,7 @@ public final class MigrationEngine implements MigrationCommands {
      * the guest runs on here.
      */
     private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String fileUri) {
-        boolean stopped = false, released = false;
+        boolean stopped = false, released = false, stoppedAccepting = false;
         VmState captured = null;
         CprState.StreamId written = null;
         var block = machine.ram().block();
@@ -271,6 +289,7 @@ public final class MigrationEngine implements MigrationCommands {
                 machine.setRunState(RunState.POSTMIGRATE);
                 finish(MigrationStatus.COMPLETED, null);
             }
+            stoppedAccepting = true; // set first: a hook that fails halfway must be undone too
             beforeExec.run();
             // KVM's VM and vCPUs go before the exec: the exec's own teardown of them took about 25 ms on
             // kvm_pvm, closing them first about 10 ms in most runs (measured from execve to the launcher's first line).
@@ -280,9 +299,10 @@ public final class MigrationEngine implements MigrationCommands {
             crossing.add(keeper.pipe());
             String error = executor.exec(program, command, crossing, cprFd, Map.of());
             // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
-            afterExecFailure.run();
             throw new IOException(error);
         } catch (Exception e) {
+            // Whatever failed between the stop and the exec, this one path gives back the guest and the monitors.
+            if (stoppedAccepting) afterExecFailure.run();
             boolean cancelled = cancelRequested;
             // The VM is rebuilt from the state just saved (paused: whether it runs again is the switch-over's call).
             if (released) machine.loadState(paused(captured), () -> { });

@@ -153,4 +153,38 @@ class LiveUpdateEngineTest {
         crc.update(stream, 0, stream.length - 4);
         return crc.getValue();
     }
+
+    @Test
+    void whatTheExecNeedsIsCheckedBeforeTheGuestStops() {
+        machine = new FakeMachine(FakeMachine.config("", "", ""), RunState.RUNNING);
+        MigrationEngine engine = Migrations.engine(machine, new FakeTransport(), "cpr-exec", new MigrationEngine.Executor() {
+            @Override
+            public String exec(Path program, List<String> command, List<dev.molt.sys.Fd> keep, dev.molt.sys.Fd state, java.util.Map<String, String> env) {
+                return fail("never reached");
+            }
+
+            @Override
+            public void check() {
+                throw new IllegalArgumentException("cpr-exec: this kernel cannot mark every fd close-on-exec: ENOSYS");
+            }
+        });
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.molt.monitor.CommandError.class, () -> engine.migrate(migrateTo("file:/run/vm.state")));
+        assertEquals("cpr-exec: this kernel cannot mark every fd close-on-exec: ENOSYS", e.getMessage());
+        assertEquals(MigrationStatus.NONE, engine.status(), "no migration started");
+        assertTrue(machine.captured.isEmpty() && machine.vcpusRunning(), "the guest never stopped");
+    }
+
+    @Test
+    void aFailureOnTheWayToTheExecGivesBackTheGuestAndTheMonitors() throws Exception {
+        machine = new FakeMachine(FakeMachine.config("", "", ""), RunState.RUNNING);
+        MigrationEngine engine = Migrations.engine(machine, new FakeTransport(), "cpr-exec", (program, command, keep, state, env) -> {
+            throw new dev.molt.sys.ErrnoException("fcntl F_GETFD", 9); // an fd closed in the window, say
+        });
+        java.util.concurrent.atomic.AtomicInteger accepting = new java.util.concurrent.atomic.AtomicInteger(1);
+        engine.setExecHooks(accepting::decrementAndGet, accepting::incrementAndGet);
+        engine.migrate(migrateTo("file:/run/vm.state"));
+        await(engine, MigrationStatus.FAILED);
+        assertEquals(1, accepting.get(), "the monitors accept again");
+        assertTrue(machine.vcpusRunning(), "the guest runs on here");
+    }
 }
