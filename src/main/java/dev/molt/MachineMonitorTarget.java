@@ -60,13 +60,36 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
         migration.runStateCommand(() -> {
             RunState s = machine.state();
             switch (s) {
-                case RUNNING, PAUSED, PRELAUNCH -> machine.resume();
+                case RUNNING, PAUSED, PRELAUNCH -> {
+                    migration.guestChangesHere();
+                    machine.resume();
+                }
+                case POSTMIGRATE -> resumeAfterMigration();
                 case INMIGRATE -> throw CommandError.generic("Migration is not complete");
                 case FINISH_MIGRATE -> throw CommandError.generic("Migration is not finalized yet"); // QEMU's qmp_cont
                 case SHUTDOWN -> throw CommandError.generic("Resetting the Virtual Machine is required");
                 default -> throw CommandError.generic("Cannot continue a VM in state '" + s.qapiName + "'");
             }
         });
+    }
+
+    /**
+     * QEMU resumes a guest in postmigrate whatever became of it; molt only one that runs nowhere
+     * else and never did since it left: a cpr-transfer whose new molt ended before the guest ran
+     * there (its RAM and state are still the ones stopped here). After a normal migration or a
+     * cpr-reboot molt cannot know that, and refuses.
+     */
+    private void resumeAfterMigration() {
+        if (migration.handedOverGuestNeverRanElsewhere()) {
+            machine.setRunState(RunState.PAUSED);
+            machine.resume();
+            return;
+        }
+        if (migration.guestWithAnotherMolt()) {
+            throw CommandError.generic("The guest was handed to another molt (cpr-transfer), which runs it or may:"
+                    + " it cannot run here too");
+        }
+        throw CommandError.generic("Cannot continue a VM in state 'postmigrate'");
     }
 
     /**
@@ -85,7 +108,10 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
                 case FINISH_MIGRATE -> throw CommandError.generic("Migration is not finalized yet"); // QEMU's qmp_cont
                 case POSTMIGRATE -> throw CommandError.generic("Cannot reset a VM in state 'postmigrate': the guest was"
                         + " migrated, and its RAM may be another process's");
-                default -> machine.requestReset(LifecycleCause.HOST_QMP_SYSTEM_RESET);
+                default -> {
+                    migration.guestChangesHere(); // the kernel is written into RAM the old molt of a cpr-transfer may still resume
+                    machine.requestReset(LifecycleCause.HOST_QMP_SYSTEM_RESET);
+                }
             }
         });
     }

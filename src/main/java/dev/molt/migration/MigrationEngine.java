@@ -50,6 +50,8 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile boolean shuttingDown;
     /** The thread of the outgoing migration in progress, which quitting waits for. */
     private volatile Thread worker;
+    /** cpr-transfer: what the two molts know of the guest handed over (either side). */
+    private final HandOver handOver = new HandOver();
 
     /** The exec of a cpr-exec update, as {@link CprExec#exec}: returns only if it failed, with the reason. */
     public interface Executor {
@@ -184,6 +186,7 @@ public final class MigrationEngine implements MigrationCommands {
         } catch (IllegalArgumentException e) {
             throw CommandError.generic(e.getMessage());
         }
+        handOver.guestChangesHere(); // a guest that came paused by cpr-transfer leaves: its old molt must not resume it
         if (mode == MigrationMode.CPR_TRANSFER) {
             // As QEMU, the cpr channel is connected and the fds sent before migrate returns; the new
             // molt's reply and the switch-over follow on the migration thread.
@@ -346,15 +349,13 @@ public final class MigrationEngine implements MigrationCommands {
                 c.initrd() == null ? "" : c.initrd().toAbsolutePath().toString(), c.cmdline());
     }
 
-    /** The new molt's reply on the main channel once it loaded the state: it resumes the guest now. */
-    public static final int CPR_TRANSFER_RESUMING = 'R';
-
     /**
      * cpr-transfer, old side: the CPR state and RAM fds go to the new molt, which hangs up the cpr
      * channel once it listens on the main channel; then the guest stops and its device state (no RAM
      * pages: the new molt maps the same memfds) goes over the main channel. The guest is the new
      * molt's only when it replies that it resumes it; if it fails or dies before that, the guest runs
-     * on here. Until the stop, failing or cancelling costs the guest nothing.
+     * on here. Until the stop, failing or cancelling costs the guest nothing. What the new molt says
+     * next decides whether cont may ever resume the guest here (see {@link HandOver}).
      */
     private void runCprTransfer(MigrateRequest request, dev.molt.migration.channel.MigrationStream cpr) {
         boolean stopped = false;
@@ -384,7 +385,7 @@ public final class MigrationEngine implements MigrationCommands {
             writer.finish();
             out.flush();
             int reply = channel.input().read();
-            if (reply != CPR_TRANSFER_RESUMING) {
+            if (reply != HandOver.RESUMING) {
                 throw new IOException("the new molt did not take the guest over (" + (reply < 0 ? "it closed the channel" : "reply " + reply) + ")");
             }
             channel.confirm();
@@ -393,6 +394,9 @@ public final class MigrationEngine implements MigrationCommands {
                 switchOver.completed();
                 finish(MigrationStatus.COMPLETED, null);
             }
+            OutgoingChannel handedOver = channel;
+            channel = null; // HandOver closes it once it knows whether the guest ran there
+            handOver.afterResuming(handedOver.input(), handedOver::close);
         } catch (Exception e) {
             boolean cancelled = cancelRequested;
             if (stopped) switchOver.giveBack();
@@ -477,6 +481,28 @@ public final class MigrationEngine implements MigrationCommands {
      */
     public void runStateCommand(Runnable command) {
         switchOver.command(command);
+    }
+
+    /**
+     * cpr-transfer, new side: the guest that arrived paused is about to run or be reset here, so its
+     * old molt must never resume it (see {@link HandOver}). Call before the change; a no-op otherwise.
+     */
+    public void guestChangesHere() {
+        handOver.guestChangesHere();
+    }
+
+    /**
+     * cpr-transfer, old side in postmigrate: the new molt ended without the guest ever running (or
+     * its RAM changing) there, so it is still the one this molt stopped and may resume here.
+     */
+    public boolean handedOverGuestNeverRanElsewhere() {
+        return handOver.fate() == HandOver.Fate.NEVER_RAN_THERE;
+    }
+
+    /** cpr-transfer, old side in postmigrate: another molt has the guest, and may run it. */
+    public boolean guestWithAnotherMolt() {
+        HandOver.Fate f = handOver.fate();
+        return f == HandOver.Fate.RUNS_THERE || f == HandOver.Fate.PAUSED_THERE;
     }
 
     /** The guest is stopped for a migration whose outcome is not decided yet. */
@@ -633,7 +659,8 @@ public final class MigrationEngine implements MigrationCommands {
     private final Object incomingDone = new Object();
 
     private void runIncoming(IncomingChannel channel, boolean exitOnError) {
-        try (channel) {
+        boolean[] keepChannel = {false};
+        try {
             setStatus(MigrationStatus.ACTIVE);
             VmState state;
             CprInPlace cpr = cprIncoming;
@@ -646,11 +673,10 @@ public final class MigrationEngine implements MigrationCommands {
             long loaded = wallNanos();
             if (cpr != null && cpr.transfer()) {
                 // The old molt resumes the guest itself unless told, before the guest runs here, that it is ours.
+                VmState loadedState = state;
                 machine.loadState(state, () -> {
                     try {
-                        java.io.OutputStream reply = channel.returnPath();
-                        reply.write(CPR_TRANSFER_RESUMING);
-                        reply.flush();
+                        keepChannel[0] = handOver.taken(channel.returnPath(), loadedState.running(), channel);
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException("cannot tell the old molt that the guest resumes here: " + e.getMessage(), e);
                     }
@@ -665,6 +691,8 @@ public final class MigrationEngine implements MigrationCommands {
         } catch (Exception e) {
             fail("load of migration failed: " + message(e));
             if (exitOnError) onIncomingFailure.run();
+        } finally {
+            if (!keepChannel[0]) channel.close();
         }
     }
 
@@ -790,6 +818,7 @@ public final class MigrationEngine implements MigrationCommands {
     // ---- status bookkeeping ----
 
     private void begin() {
+        handOver.reset();
         cancelRequested = false;
         errorDesc = null;
         stats = new MigrationStats();

@@ -95,8 +95,8 @@ class LiveUpdateEngineTest {
                 new MigrationEngine.CprInPlace(state, 0, true, () -> { }, () -> repliedAtTakeOver.set(transport.returned.toByteArray())));
         engine.awaitIncoming();
         assertEquals(MigrationStatus.COMPLETED, engine.status());
-        assertArrayEquals(new byte[] {MigrationEngine.CPR_TRANSFER_RESUMING}, repliedAtTakeOver.get(),
-                "taken over (no way back) exactly when the old molt was told it may let go");
+        assertArrayEquals(new byte[] {HandOver.RESUMING, HandOver.RUNS_HERE}, repliedAtTakeOver.get(),
+                "taken over (no way back) exactly when the old molt was told it may let go, and that the guest runs here");
         assertTrue(machine.vcpusRunning());
     }
 
@@ -186,5 +186,23 @@ class LiveUpdateEngineTest {
         await(engine, MigrationStatus.FAILED);
         assertEquals(1, accepting.get(), "the monitors accept again");
         assertTrue(machine.vcpusRunning(), "the guest runs on here");
+    }
+
+    @Test
+    void aGuestThatArrivesPausedKeepsTheOldMoltInformedUntilItRunsHere() throws Exception {
+        machine = new FakeMachine(FakeMachine.config("", "", ""), RunState.PRELAUNCH);
+        FakeTransport transport = new FakeTransport();
+        transport.incoming = deviceState(machine, false);
+        MigrationEngine engine = new MigrationEngine(machine, EventSink.NONE, transport);
+        engine.allowIncoming(() -> fail("the incoming migration failed: " + engine.lastError()));
+        CprState state = new CprState(List.of(), List.of("/usr/bin/molt"), "", 0, 0, 0, false);
+        engine.startIncoming(new MigrationCommands.IncomingRequest(Optional.of("unix:/run/mig.sock"), Optional.empty(), true), true,
+                new MigrationEngine.CprInPlace(state, 0, true, () -> { }, () -> { }));
+        engine.awaitIncoming();
+        assertArrayEquals(new byte[] {HandOver.RESUMING, HandOver.PAUSED_HERE}, transport.returned.toByteArray());
+        assertTrue(!transport.incomingClosed, "kept open: its end tells the old molt the guest never ran here");
+        engine.guestChangesHere(); // cont, say
+        assertArrayEquals(new byte[] {HandOver.RESUMING, HandOver.PAUSED_HERE, HandOver.RUNS_HERE}, transport.returned.toByteArray());
+        assertTrue(transport.incomingClosed);
     }
 }

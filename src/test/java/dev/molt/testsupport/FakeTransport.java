@@ -22,6 +22,7 @@ public final class FakeTransport implements MigrationEngine.Transport {
     public volatile byte[] incoming = new byte[0];
     public volatile InputStream replies = InputStream.nullInputStream();
     public volatile Runnable onConfirm = () -> { };
+    public volatile boolean incomingClosed;
 
     @Override
     public MigrationEngine.OutgoingChannel connect(MigrationCommands.MigrateRequest request) {
@@ -67,6 +68,7 @@ public final class FakeTransport implements MigrationEngine.Transport {
 
             @Override
             public void close() {
+                incomingClosed = true;
             }
         };
     }
@@ -76,8 +78,12 @@ public final class FakeTransport implements MigrationEngine.Transport {
         return request.uri().orElseThrow();
     }
 
+    /** cpr-transfer's cpr channel (a unix socket, as it passes fds), if the test gives one. */
+    public volatile MigrationStream cpr;
+
     @Override
     public MigrationStream connectCpr(MigrationCommands.MigrateRequest request) throws IOException {
-        throw new IOException("no cpr channel in these tests");
+        if (cpr == null) throw new IOException("no cpr channel in this test");
+        return cpr;
     }
 }
