@@ -7,13 +7,14 @@ import java.io.OutputStream;
 /**
  * What the two molts of a cpr-transfer tell each other on the main channel once the device state
  * went over, and what the old one may do with the guest afterwards. The new molt replies
- * {@link #RESUMING} once the state is loaded (the old molt must not resume the guest any more),
- * then {@link #RUNS_HERE} just before the guest first runs or its RAM first changes there, or
- * {@link #PAUSED_HERE} when it arrived paused, in which case {@link #RUNS_HERE} follows later, if
- * ever. The new molt keeps the channel open until then.
+ * {@link #RESUMING} and {@link #PAUSED_HERE} once the state is loaded, the guest still paused (the
+ * old molt must not resume it any more), then {@link #RUNS_HERE} just before the guest first runs,
+ * is reset or migrates on there: at once for a guest that ran when it left, later (if ever) for
+ * one that was paused. The new molt keeps the channel open until then.
  *
  * <p>So the old molt knows when the guest it handed over never ran anywhere else: the new molt said
- * {@link #PAUSED_HERE} and then ended (end-of-file) without {@link #RUNS_HERE}. Only then may
+ * {@link #PAUSED_HERE} and then ended (end-of-file) without {@link #RUNS_HERE}, be it in the
+ * moment between the two or while the guest waited for a {@code cont} there. Only then may
  * {@code cont} resume it in the old molt's {@code postmigrate} (QEMU allows {@code cont} there in
  * any case): its RAM and device state are still the ones the old molt stopped. A molt that replies
  * with {@link #RESUMING} alone (an older one) is taken to run the guest.
@@ -72,19 +73,14 @@ final class HandOver {
     // ---- new side ----
 
     /**
-     * New side, once the state is loaded and before the guest runs: tells the old molt to let go,
-     * and whether the guest runs here now. A guest that stays paused keeps the channel until
-     * {@link #guestChangesHere}; the caller must then not close it.
-     *
-     * @return whether the channel is kept
+     * New side, once the state is loaded and before the guest runs: tells the old molt to let go.
+     * The channel is kept (the caller must not close it) until {@link #guestChangesHere}.
      */
-    synchronized boolean taken(OutputStream toOld, boolean runsNow, AutoCloseable channel) throws IOException {
-        toOld.write(new byte[] {RESUMING, (byte) (runsNow ? RUNS_HERE : PAUSED_HERE)});
+    synchronized void taken(OutputStream toOld, AutoCloseable channel) throws IOException {
+        toOld.write(new byte[] {RESUMING, PAUSED_HERE});
         toOld.flush();
-        if (runsNow) return false;
         toOldMolt = toOld;
         channelToOldMolt = channel;
-        return true;
     }
 
     /**

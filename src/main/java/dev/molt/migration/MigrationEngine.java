@@ -672,16 +672,23 @@ public final class MigrationEngine implements MigrationCommands {
             }
             long loaded = wallNanos();
             if (cpr != null && cpr.transfer()) {
-                // The old molt resumes the guest itself unless told, before the guest runs here, that it is ours.
-                VmState loadedState = state;
-                machine.loadState(state, () -> {
+                // The old molt resumes the guest itself unless told, before the guest runs here, that it is ours;
+                // then, loaded but paused, that it runs here now (see HandOver).
+                machine.loadState(paused(state), () -> {
                     try {
-                        keepChannel[0] = handOver.taken(channel.returnPath(), loadedState.running(), channel);
+                        handOver.taken(channel.returnPath(), channel);
+                        keepChannel[0] = true;
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException("cannot tell the old molt that the guest resumes here: " + e.getMessage(), e);
                     }
                     cpr.tookOver().run(); // the old molt let go: the guest is this molt's whatever happens next
                 });
+                if (state.running()) {
+                    switchOver.command(() -> {
+                        handOver.guestChangesHere();
+                        machine.resume();
+                    });
+                }
                 finish(MigrationStatus.COMPLETED, null);
             } else {
                 machine.loadState(state, cpr != null ? cpr.tookOver() : () -> { });

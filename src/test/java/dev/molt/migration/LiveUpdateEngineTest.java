@@ -95,8 +95,10 @@ class LiveUpdateEngineTest {
                 new MigrationEngine.CprInPlace(state, 0, true, () -> { }, () -> repliedAtTakeOver.set(transport.returned.toByteArray())));
         engine.awaitIncoming();
         assertEquals(MigrationStatus.COMPLETED, engine.status());
-        assertArrayEquals(new byte[] {HandOver.RESUMING, HandOver.RUNS_HERE}, repliedAtTakeOver.get(),
-                "taken over (no way back) exactly when the old molt was told it may let go, and that the guest runs here");
+        assertArrayEquals(new byte[] {HandOver.RESUMING, HandOver.PAUSED_HERE}, repliedAtTakeOver.get(),
+                "taken over (no way back) exactly when the old molt was told it may let go");
+        assertArrayEquals(new byte[] {HandOver.RESUMING, HandOver.PAUSED_HERE, HandOver.RUNS_HERE}, transport.returned.toByteArray(),
+                "then, before the guest ran, that it runs here");
         assertTrue(machine.vcpusRunning());
     }
 
@@ -140,6 +142,8 @@ class LiveUpdateEngineTest {
         assertEquals(MigrationStatus.FAILED, engine.status());
         assertTrue(engine.lastError().contains("is not the one the old molt saved for this update"), engine.lastError());
         assertTrue(machine.loaded.isEmpty(), "nothing restored");
+        long deadline = System.nanoTime() + 10_000_000_000L; // the failure hook runs just after the status says failed
+        while (!wentBack.get() && System.nanoTime() < deadline) Thread.sleep(5);
         assertTrue(!tookOver.get() && wentBack.get(), "the keeper was not released, and the new molt goes back to the old one");
         try (FakeMachine control = new FakeMachine(FakeMachine.config("", "", ""), RunState.PRELAUNCH)) {
             assertEquals(MigrationStatus.COMPLETED, newMolt(control, thisUpdates, state, () -> { }, () -> fail("refused")).status(),
