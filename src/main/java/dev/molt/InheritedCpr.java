@@ -197,6 +197,18 @@ final class InheritedCpr {
         return config.withBoot(Path.of(boot.kernel()), boot.initrd().isEmpty() ? null : Path.of(boot.initrd()), boot.append());
     }
 
+    /**
+     * Closes the preserved fds named {@code prefix...} that nothing here took ({@code taken}, by fd
+     * number): a console socket whose chardev the new command line no longer has, or that was unfit.
+     * Left open they would leak for the life of this molt (a client kept connected to nothing).
+     * Closed ones are left out of the state should this molt go back (see {@link #rollback}).
+     */
+    void closeUntaken(String prefix, java.util.Collection<Fd> taken) {
+        java.util.Set<Integer> held = new java.util.HashSet<>();
+        for (Fd f : taken) held.add(f.num());
+        for (Fd f : fds(prefix).values()) if (f.isOpen() && !held.contains(f.num())) f.close();
+    }
+
     /** Maps the guest RAM the old process preserved; the command line must describe the same RAM. */
     GuestRam adoptRam(MachineConfig config) {
         String name = config.ramBackend() != null ? config.ramBackend().id() : GuestRam.IMPLICIT_BLOCK;

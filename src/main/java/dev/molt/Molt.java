@@ -110,6 +110,7 @@ public final class Molt {
             for (String id : config.serials()) {
                 chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit, inheritedChardevFds));
             }
+            if (cpr != null) cpr.closeUntaken(SocketChardev.PRESERVED_PREFIX, socketChardevFds(chardevs));
             // cpr-exec: the listening sockets the old molt kept open across the exec (cpr-transfer brings none).
             monitors = MonitorSetup.bind(config.monitors(), config.chardevs(),
                     cpr == null ? Map.of() : cpr.fds(MonitorSetup.PRESERVED_PREFIX));
@@ -189,6 +190,13 @@ public final class Molt {
                 }
             }
         }
+    }
+
+    /** The fds the socket backends among {@code chardevs} hold (a live update hands them over). */
+    private static List<Fd> socketChardevFds(Map<String, Chardev> chardevs) {
+        List<Fd> fds = new ArrayList<>();
+        for (Chardev c : chardevs.values()) if (c instanceof SocketChardev sc) fds.addAll(sc.preservedFds().values());
+        return fds;
     }
 
     /**

@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
@@ -47,6 +49,12 @@ class InheritedCprTest {
         for (Fd f : opened) if (f.isOpen()) f.close();
     }
 
+    /** {@code fd}'s number was closed through another Fd object: this one must not close it again (nor a reuse of it). */
+    private void forget(Fd fd) {
+        opened.remove(fd);
+        fd.release();
+    }
+
     private Fd memfd(String name) {
         Fd fd = Posix.memfdCreate(name, Posix.MFD_CLOEXEC);
         opened.add(fd);
@@ -76,7 +84,9 @@ class InheritedCprTest {
     void aStateRewrittenForThePreviousMoltIsInTheVersionItWrote() throws Exception {
         RecordingWayBack back = new RecordingWayBack();
         InheritedCpr cpr = new InheritedCpr(state(memfd("ram"), memfd("monitor")), 1, memfd("cpr-state"), null, back);
+        Fd monitor = opened.get(1);
         cpr.fds("monitor:").values().forEach(Fd::close); // the new command line had no use for the socket
+        forget(monitor);
         cpr.rollback("cannot load the device state");
         assertNotNull(back.carrier);
         opened.add(back.carrier);
@@ -117,5 +127,25 @@ class InheritedCprTest {
         assertEquals("console=ttyS0", reset.cmdline());
         MachineConfig ownKernel = dev.molt.testsupport.FakeMachine.config("/boot/vmlinuz-new", "", "quiet");
         assertEquals(ownKernel, cpr.withInheritedBoot(ownKernel), "a -kernel on the new command line wins");
+    }
+
+    @Test
+    void consoleSocketsNoChardevTookAreClosedAndNotHandedBack() throws Exception {
+        Fd ram = memfd("ram"), listen = memfd("console-listen"), client = memfd("console-client");
+        CprState state = new CprState(List.of(new CprState.PreservedFd("microvm.ram", ram.num(), 1 << 20),
+                new CprState.PreservedFd("chardev:serial0:listen", listen.num(), 0),
+                new CprState.PreservedFd("chardev:oldconsole:client", client.num(), 0)),
+                List.of("/opt/molt-old/bin/molt"), "file:/run/vm.state", 1, 2, 3, true);
+        RecordingWayBack back = new RecordingWayBack();
+        InheritedCpr cpr = new InheritedCpr(state, CprState.DESCRIPTION.version(), memfd("cpr-state"), null, back);
+        Fd taken = cpr.fds("chardev:").get("chardev:serial0:listen");
+        cpr.closeUntaken("chardev:", List.of(taken)); // the new command line has serial0, no longer oldconsole
+        forget(client);
+        assertTrue(taken.isOpen());
+        assertFalse(cpr.fds("chardev:").get("chardev:oldconsole:client").isOpen(), "its client is not kept connected to nothing");
+        cpr.rollback("cannot load the device state");
+        opened.add(back.carrier);
+        assertEquals(List.of("microvm.ram", "chardev:serial0:listen"),
+                CprStateFile.read(back.carrier.num()).state().fds().stream().map(CprState.PreservedFd::name).toList());
     }
 }
