@@ -24,7 +24,11 @@ import java.util.List;
 public record CprState(List<PreservedFd> fds, List<String> previousCommand, String previousIncoming,
                        long stoppedAtNanos, long savedAtNanos, long execAtNanos, boolean wasRunning,
                        int keeperFd, long keeperPid, BootSource boot, StreamId deviceState) {
-    /** The environment variable with the CPR state memfd's number (QEMU's is QEMU_CPR_EXEC_STATE). */
+    /**
+     * The environment variable with the CPR state memfd's number (QEMU's is QEMU_CPR_EXEC_STATE).
+     * Like {@link #ROLLBACK_ENV}, it starts with ExecStream.LIVE_UPDATE_ENV_PREFIX, which keeps both
+     * out of the commands migrations run.
+     */
     public static final String ENV = "MOLT_CPR_EXEC_STATE";
     /** Set when the new molt gave up and re-ran the previous command: a second failure must not loop. */
     public static final String ROLLBACK_ENV = "MOLT_CPR_ROLLBACK";
