@@ -96,7 +96,15 @@ public final class Molt {
         Machine[] machine = new Machine[1];
         MigrationEngine[] engine = new MigrationEngine[1];
         InheritedCpr[] received = {cpr}; // cpr-exec's from the environment, or cpr-transfer's once received
-        Runnable quit = () -> {
+        Runnable quit = () -> { // Ctrl-A x: as the quit command, in order with a live update
+            if (engine[0] != null) {
+                try {
+                    engine[0].prepareQuit();
+                } catch (CommandError e) {
+                    System.err.println("molt: " + e.getMessage());
+                    return;
+                }
+            }
             if (machine[0] != null) machine[0].requestShutdown(LifecycleCause.HOST_UI);
         };
         Path pidfile = config.pidfile().orElse(null);
