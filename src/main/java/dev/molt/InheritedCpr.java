@@ -36,6 +36,8 @@ import java.util.Map;
  */
 final class InheritedCpr {
     private final CprState state;
+    /** The cpr-state version the previous molt wrote: going back, this molt writes no newer one. */
+    private final int stateVersion;
     private final Fd stateFd;
     private final List<Fd> preserved = new ArrayList<>();
     /** cpr-transfer only: the channel from the old molt, hung up once the main channel listens. */
@@ -43,18 +45,53 @@ final class InheritedCpr {
 
     /** cpr-exec: the pipe to the keeper that guards this update, until told the guest is ours (-1: none). */
     private int keeperFd;
+    private final WayBack wayBack;
 
-    private InheritedCpr(CprState state, Fd stateFd, MigrationStream transferChannel) {
+    /**
+     * How this molt goes back to the previous one or gives up: an exec and an exit. Tests replace
+     * it to see what would be run, without replacing or ending their own process.
+     */
+    interface WayBack {
+        /** Replaces this process; returns only if that failed, with the reason. */
+        String exec(Path program, List<String> command, List<Fd> keep, Fd cprState, Map<String, String> extraEnv);
+
+        /** Ends this process (a test's returns, and rollback returns after it). */
+        void exit(int status);
+
+        WayBack PROCESS = new WayBack() {
+            @Override
+            public String exec(Path program, List<String> command, List<Fd> keep, Fd cprState, Map<String, String> extraEnv) {
+                return CprExec.exec(program, command, keep, cprState, extraEnv);
+            }
+
+            @Override
+            public void exit(int status) {
+                System.exit(status);
+            }
+        };
+    }
+
+    InheritedCpr(CprState state, int stateVersion, Fd stateFd, MigrationStream transferChannel, WayBack wayBack) {
         this.state = state;
+        this.stateVersion = stateVersion;
         this.stateFd = stateFd;
         this.transferChannel = transferChannel;
+        this.wayBack = wayBack;
         for (CprState.PreservedFd f : state.fds()) preserved.add(new Fd(f.fd(), "cpr:" + f.name()));
         // A keeper that relaunched the previous molt never had the pipe: its number means nothing here.
         this.keeperFd = Keeper.RELAUNCH.equals(System.getenv(CprState.ROLLBACK_ENV)) ? -1 : state.keeperFd();
     }
 
+    /**
+     * Set once the guest is this molt's: the keeper was told so (cpr-exec) or the old molt was
+     * (cpr-transfer). From then on the guest may run here, and the state the update handed over
+     * describes a past that its RAM has left behind: nothing may go back to it.
+     */
+    private volatile boolean tookOver;
+
     /** The guest is about to run in this process: the keeper may go. */
     private void tookOver() {
+        tookOver = true;
         if (keeperFd < 0) return;
         Keeper.release(keeperFd, state.keeperPid());
         keeperFd = -1;
@@ -72,7 +109,7 @@ final class InheritedCpr {
         try (PendingIncoming listening = Incoming.listen(new MigrationChannel(ChannelType.CPR, address), FdResolver.inherited())) {
             channel = listening.accept();
             CprState s = CprTransfer.receive(channel);
-            return new InheritedCpr(s, null, channel);
+            return new InheritedCpr(s, CprState.DESCRIPTION.version(), null, channel, WayBack.PROCESS);
         } catch (IOException | RuntimeException e) {
             if (channel != null) {
                 try {
@@ -88,7 +125,7 @@ final class InheritedCpr {
     /** What the incoming migration needs to finish this live update. */
     MigrationEngine.CprInPlace inPlace(long mainAt) {
         if (transferChannel == null) return MigrationEngine.CprInPlace.exec(state, mainAt, this::tookOver);
-        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer, () -> { });
+        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer, this::tookOver);
     }
 
     /** Tells the old molt that the main channel listens: it stops the guest and sends its state now. */
@@ -113,8 +150,8 @@ final class InheritedCpr {
             return null;
         }
         try {
-            CprState s = CprStateFile.read(fd);
-            return new InheritedCpr(s, new Fd(fd, "cpr-state"), null);
+            CprStateFile.Loaded loaded = CprStateFile.read(fd);
+            return new InheritedCpr(loaded.state(), loaded.version(), new Fd(fd, "cpr-state"), null, WayBack.PROCESS);
         } catch (Exception e) {
             System.err.println("molt: cannot read the live-update state from fd " + fd + ": " + e.getMessage());
             System.exit(1);
@@ -149,6 +186,29 @@ final class InheritedCpr {
         return found;
     }
 
+    /**
+     * The machine of the new command line, which boots on a guest reset what the old molt booted when
+     * that command line has no -kernel (as -incoming allows): the reset would otherwise have nothing
+     * to boot and end molt, and with it a guest that did nothing wrong.
+     */
+    MachineConfig withInheritedBoot(MachineConfig config) {
+        CprState.BootSource boot = state.boot();
+        if (config.hasKernel() || !boot.present()) return config;
+        return config.withBoot(Path.of(boot.kernel()), boot.initrd().isEmpty() ? null : Path.of(boot.initrd()), boot.append());
+    }
+
+    /**
+     * Closes the preserved fds named {@code prefix...} that nothing here took ({@code taken}, by fd
+     * number): a console socket whose chardev the new command line no longer has, or that was unfit.
+     * Left open they would leak for the life of this molt (a client kept connected to nothing).
+     * Closed ones are left out of the state should this molt go back (see {@link #rollback}).
+     */
+    void closeUntaken(String prefix, java.util.Collection<Fd> taken) {
+        java.util.Set<Integer> held = new java.util.HashSet<>();
+        for (Fd f : taken) held.add(f.num());
+        for (Fd f : fds(prefix).values()) if (f.isOpen() && !held.contains(f.num())) f.close();
+    }
+
     /** Maps the guest RAM the old process preserved; the command line must describe the same RAM. */
     GuestRam adoptRam(MachineConfig config) {
         String name = config.ramBackend() != null ? config.ramBackend().id() : GuestRam.IMPLICIT_BLOCK;
@@ -169,20 +229,30 @@ final class InheritedCpr {
 
     /**
      * Goes back to the molt that handed the guest over: its own command line, resuming from the same
-     * device state and RAM. Does not return (on a second failure molt exits rather than loop).
+     * device state and RAM. Does not return (on a second failure molt exits rather than loop), unless
+     * {@link WayBack} is a test's, or the guest was already taken over here: then it returns at
+     * once, and the caller fails as any molt would (a failed guest reset, say, must not bring back
+     * the CPU and device state of the update over the RAM of today).
      */
     void rollback(String reason) {
+        if (tookOver) {
+            System.err.println("molt: not going back to the previous molt after '" + reason + "': the guest has run in this one"
+                    + " since the live update, so the state it handed over is out of date");
+            return;
+        }
         if (transferChannel != null) {
             // Exiting closes the channels: the old molt, which never let go of the guest, keeps running it.
             System.err.println("molt: cpr-transfer failed in the new process: " + reason + "; the guest runs on in the old molt");
             System.err.flush();
             dev.molt.sys.Terminal.restoreAll();
-            System.exit(1);
+            wayBack.exit(1);
+            return;
         }
         System.err.println("molt: live update failed in the new process: " + reason);
         if (System.getenv(CprState.ROLLBACK_ENV) != null) {
             System.err.println("molt: the previous molt could not resume the guest either; giving up");
-            System.exit(1);
+            wayBack.exit(1);
+            return;
         }
         List<String> cmd = CprExec.goBackCommand(state.previousCommand(), state.previousIncoming());
         System.err.println("molt: going back to the previous molt: " + String.join(" ", cmd));
@@ -196,15 +266,16 @@ final class InheritedCpr {
             List<CprState.PreservedFd> still = new ArrayList<>();
             for (int i = 0; i < preserved.size(); i++) if (preserved.get(i).isOpen()) still.add(state.fds().get(i));
             try {
-                carrier = CprStateFile.write(state.withFds(still));
+                carrier = CprStateFile.write(state.withFds(still), stateVersion);
             } catch (IOException | RuntimeException e) {
                 System.err.println("molt: cannot go back to the previous molt: cannot write the live-update state: " + e.getMessage());
-                System.exit(1);
+                wayBack.exit(1);
+                return;
             }
         }
         if (keeperFd >= 0) keep.add(new Fd(keeperFd, "molt-keeper (write)")); // the previous molt releases it
-        String error = CprExec.exec(Path.of(cmd.getFirst()), cmd, keep, carrier, Map.of(CprState.ROLLBACK_ENV, "1"));
+        String error = wayBack.exec(Path.of(cmd.getFirst()), cmd, keep, carrier, Map.of(CprState.ROLLBACK_ENV, "1"));
         System.err.println("molt: cannot go back to the previous molt: " + error);
-        System.exit(1);
+        wayBack.exit(1);
     }
 }

@@ -1,11 +1,13 @@
 package dev.molt;
 
+import dev.molt.kvm.Kvm;
 import dev.molt.machine.LifecycleCause;
-import dev.molt.machine.Machine;
+import dev.molt.machine.MachineControl;
 import dev.molt.machine.MachineObserver;
 import dev.molt.machine.RunState;
 import dev.molt.memory.GuestRam;
 import dev.molt.memory.MemoryBackendConfig;
+import dev.molt.migration.MigrationEngine;
 import dev.molt.monitor.CommandError;
 import dev.molt.monitor.EventSink;
 import dev.molt.monitor.Events;
@@ -21,14 +23,19 @@ import java.util.Optional;
  * run-state changes become QMP events. The only place where monitor and machine meet.
  */
 final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
-    private final Machine machine;
+    private final MachineControl machine;
+    private final Kvm kvm;
     private final EventSink events;
     private final String version;
+    /** Run-state commands are ordered with its switch-overs, and refused while it hands the guest over. */
+    private final MigrationEngine migration;
 
-    MachineMonitorTarget(Machine machine, EventSink events, String version) {
+    MachineMonitorTarget(MachineControl machine, Kvm kvm, EventSink events, String version, MigrationEngine migration) {
         this.machine = machine;
+        this.kvm = kvm;
         this.events = events;
         this.version = version;
+        this.migration = migration;
     }
 
     // ---- commands ----
@@ -45,23 +52,73 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
 
     @Override
     public void stop() {
-        machine.pause();
+        migration.stopGuest();
     }
 
     @Override
     public void cont() {
-        RunState s = machine.state();
-        switch (s) {
-            case RUNNING, PAUSED, PRELAUNCH -> machine.resume();
-            case INMIGRATE -> throw CommandError.generic("Migration is not complete");
-            case SHUTDOWN -> throw CommandError.generic("Resetting the Virtual Machine is required");
-            default -> throw CommandError.generic("Cannot continue a VM in state '" + s.qapiName + "'");
+        migration.runStateCommand(() -> {
+            RunState s = machine.state();
+            switch (s) {
+                case RUNNING, PAUSED, PRELAUNCH -> {
+                    migration.guestChangesHere();
+                    machine.resume();
+                }
+                case POSTMIGRATE -> resumeAfterMigration();
+                case INMIGRATE -> throw CommandError.generic("Migration is not complete");
+                case FINISH_MIGRATE -> throw CommandError.generic("Migration is not finalized yet"); // QEMU's qmp_cont
+                case SHUTDOWN -> throw CommandError.generic("Resetting the Virtual Machine is required");
+                default -> throw CommandError.generic("Cannot continue a VM in state '" + s.qapiName + "'");
+            }
+        });
+    }
+
+    /**
+     * QEMU resumes a guest in postmigrate whatever became of it; molt only one that runs nowhere
+     * else and never did since it left: a cpr-transfer whose new molt ended before the guest ran
+     * there (its RAM and state are still the ones stopped here). After a normal migration or a
+     * cpr-reboot molt cannot know that, and refuses.
+     */
+    private void resumeAfterMigration() {
+        if (migration.handedOverGuestNeverRanElsewhere()) {
+            machine.setRunState(RunState.PAUSED);
+            machine.resume();
+            return;
         }
+        if (migration.guestWithAnotherMolt()) {
+            throw CommandError.generic("The guest was handed to another molt (cpr-transfer), which runs it or may:"
+                    + " it cannot run here too");
+        }
+        throw CommandError.generic("Cannot continue a VM in state 'postmigrate'");
+    }
+
+    /**
+     * Refused while the guest's RAM is being handed over, or belongs to an incoming or an outgone
+     * migration: a reset writes the kernel into RAM, and with cont would let two processes run it.
+     * QEMU accepts system_reset in any state; its texts are used where they say the same thing.
+     */
+    @Override
+    public void systemReset() {
+        migration.runStateCommand(() -> {
+            // QEMU's text for a migrate during one: a live update is a migration in progress.
+            if (migration.liveUpdateInProgress()) throw CommandError.generic("There's a migration process in progress");
+            switch (machine.state()) {
+                // QEMU's text for a migrate on an incoming guest: its RAM and state are not this process's yet.
+                case INMIGRATE -> throw CommandError.generic("Guest is waiting for an incoming migration");
+                case FINISH_MIGRATE -> throw CommandError.generic("Migration is not finalized yet"); // QEMU's qmp_cont
+                case POSTMIGRATE -> throw CommandError.generic("Cannot reset a VM in state 'postmigrate': the guest was"
+                        + " migrated, and its RAM may be another process's");
+                default -> {
+                    migration.guestChangesHere(); // the kernel is written into RAM the old molt of a cpr-transfer may still resume
+                    machine.requestReset(LifecycleCause.HOST_QMP_SYSTEM_RESET);
+                }
+            }
+        });
     }
 
     @Override
-    public void systemReset() {
-        machine.requestReset(LifecycleCause.HOST_QMP_SYSTEM_RESET);
+    public void prepareQuit() {
+        migration.prepareQuit();
     }
 
     @Override
@@ -97,7 +154,7 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
 
     @Override
     public boolean kvmEnabled() {
-        return machine.accelerator() instanceof dev.molt.machine.KvmAccelerator;
+        return kvm != null; // under -accel qtest molt opens no /dev/kvm
     }
 
     @Override

@@ -103,8 +103,17 @@ public final class Molt {
         Accelerator accel = qtest ? new QtestAccelerator() : new KvmAccelerator(kvm);
         Map<String, Chardev> chardevs = new LinkedHashMap<>();
         Machine[] machine = new Machine[1];
+        MigrationEngine[] engine = new MigrationEngine[1];
         InheritedCpr[] received = {cpr}; // cpr-exec's from the environment, or cpr-transfer's once received
-        Runnable quit = () -> {
+        Runnable quit = () -> { // Ctrl-A x: as the quit command, in order with a live update
+            if (engine[0] != null) {
+                try {
+                    engine[0].prepareQuit();
+                } catch (CommandError e) {
+                    System.err.println("molt: " + e.getMessage());
+                    return;
+                }
+            }
             if (machine[0] != null) machine[0].requestShutdown(LifecycleCause.HOST_UI);
         };
         Path pidfile = config.pidfile().orElse(null);
@@ -120,6 +129,7 @@ public final class Molt {
             for (String id : config.serials()) {
                 chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit, inheritedChardevFds));
             }
+            if (cpr != null) cpr.closeUntaken(SocketChardev.PRESERVED_PREFIX, socketChardevFds(chardevs));
             // cpr-exec: the listening sockets the old molt kept open across the exec (cpr-transfer brings none).
             monitors = MonitorSetup.bind(config.monitors(), config.chardevs(),
                     cpr == null ? Map.of() : cpr.fds(MonitorSetup.PRESERVED_PREFIX));
@@ -129,15 +139,16 @@ public final class Molt {
             Chardev console = config.serials().isEmpty()
                     ? new NullChardev("serial-none")
                     : chardevs.get(config.serials().getFirst());
-            MachineConfig mc = machineConfig(config);
+            MachineConfig mc = inherited == null ? machineConfig(config) : inherited.withInheritedBoot(machineConfig(config));
             machine[0] = inherited == null ? Machine.create(mc, accel, console) : Machine.create(mc, accel, console, inherited.adoptRam(mc));
-            MachineMonitorTarget target = new MachineMonitorTarget(machine[0], events, version());
-            machine[0].setObserver(target);
-            if (pidfile != null) writePidfile(pidfile);
             PassedFds passedFds = new PassedFds();
             MigrationEngine migration = new MigrationEngine(machine[0], events, new ChannelTransport(name ->
                     passedFds.take(name).map(f -> new Fd(f.fd(), "fd:" + name)).orElseThrow(() ->
                             new IOException("File descriptor named '" + name + "' has not been found"))));
+            engine[0] = migration;
+            MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version(), migration);
+            machine[0].setObserver(target);
+            if (pidfile != null) writePidfile(pidfile);
             if (incoming.incoming()) {
                 Machine m = machine[0];
                 migration.allowIncoming(() -> {
@@ -171,6 +182,7 @@ public final class Molt {
                     throw new UsageException("-qtest-log " + q.log().orElse(null) + ": " + e.getMessage());
                 }
             }
+            endOnSignals(migration, machine[0]);
             Monitor mon = monitor;
             MonitorSetup live = monitors;
             migration.setExecHooks(() -> {
@@ -193,6 +205,8 @@ public final class Molt {
             if (received[0] != null) received[0].rollback(e.getMessage());
             throw e;
         } finally {
+            // First: a migration's thread may still read RAM, and a live update's keeper must hear "cancel".
+            if (engine[0] != null) engine[0].shutdown();
             if (monitors != null) monitors.close();
             if (qtestServer != null) qtestServer.close();
             if (qtestChardev != null) qtestChardev.close();
@@ -207,6 +221,34 @@ public final class Molt {
                     // Nothing useful to do at exit.
                 }
             }
+        }
+    }
+
+    /** The fds the socket backends among {@code chardevs} hold (a live update hands them over). */
+    private static List<Fd> socketChardevFds(Map<String, Chardev> chardevs) {
+        List<Fd> fds = new ArrayList<>();
+        for (Chardev c : chardevs.values()) if (c instanceof SocketChardev sc) fds.addAll(sc.preservedFds().values());
+        return fds;
+    }
+
+    /**
+     * SIGTERM, SIGINT and SIGHUP end molt as QEMU's do (shutdown reason host-signal), by quit's
+     * path: a migration in progress is cancelled first, so that a live update's keeper is told (the
+     * JVM's default exit would leave it to relaunch the previous molt under a new PID, undoing the
+     * signal). Past a live update's point of no return the signal is ignored, saying so.
+     */
+    private static void endOnSignals(MigrationEngine migration, Machine machine) {
+        for (String name : List.of("TERM", "INT", "HUP")) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
+                try {
+                    migration.prepareQuit();
+                } catch (CommandError e) {
+                    System.err.println("molt: ignoring signal " + signal.getNumber() + ": " + e.getMessage());
+                    return;
+                }
+                System.err.println("molt: terminating on signal " + signal.getNumber());
+                machine.requestShutdown(LifecycleCause.HOST_SIGNAL);
+            });
         }
     }
 

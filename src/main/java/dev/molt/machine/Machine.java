@@ -19,7 +19,7 @@ import java.util.concurrent.LinkedBlockingQueue;
  * per vCPU; qtest: none). RAM, devices and character backends live as long as the machine; the
  * accelerator's guest is rebuilt on every reset, exactly as a restore would build it.
  */
-public final class Machine implements AutoCloseable {
+public final class Machine implements MachineControl, AutoCloseable {
     public static final int COM1_BASE = 0x3F8, COM1_IRQ = 4;
     public static final int I8042_BASE = 0x60;
 

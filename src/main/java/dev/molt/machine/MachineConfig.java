@@ -20,4 +20,14 @@ public record MachineConfig(String name, int cpus, long ramSize, MemoryBackendCo
         if (cpus < 1) throw new IllegalArgumentException("at least one vCPU is needed");
         if (cmdline == null) cmdline = "";
     }
+
+    /** False for an incoming guest's command line without -kernel: a reset then has nothing to boot. */
+    public boolean hasKernel() {
+        return kernel != null && !kernel.toString().isEmpty();
+    }
+
+    public MachineConfig withBoot(Path newKernel, Path newInitrd, String newCmdline) {
+        return new MachineConfig(name, cpus, ramSize, ramBackend, auxRamShare, newKernel, newInitrd, newCmdline, noReboot,
+                startPaused, cpuFeatures);
+    }
 }

@@ -28,6 +28,8 @@ public final class VcpuThreads {
     private volatile boolean stopRequested;
     private int parked;
     private int ready;
+    /** The threads whose runner has ended (it calls {@link #exited()} last), under {@link #lock}. */
+    private final java.util.Set<Thread> ended = new java.util.HashSet<>();
 
     VcpuThreads() {
         KickSignal.install();
@@ -132,9 +134,14 @@ public final class VcpuThreads {
         return f.join();
     }
 
+    /**
+     * Runners that may still park: started and not ended. By {@link #exited()}, not by
+     * Thread.isAlive(): a runner's thread lives on a moment after its exit signalled, and a
+     * {@link #pauseAll()} that woke in that moment waited for good (nobody signals again).
+     */
     private int liveCount() {
         int n = 0;
-        for (Thread t : threads) if (t.isAlive()) n++;
+        for (Thread t : threads) if (t.isAlive() && !ended.contains(t)) n++;
         return Math.min(n, runners.size());
     }
 
@@ -203,6 +210,7 @@ public final class VcpuThreads {
     void exited() {
         lock.lock();
         try {
+            ended.add(Thread.currentThread());
             changed.signalAll();
         } finally {
             lock.unlock();

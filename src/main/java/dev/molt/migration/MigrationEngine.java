@@ -1,6 +1,6 @@
 package dev.molt.migration;
 
-import dev.molt.machine.Machine;
+import dev.molt.machine.MachineControl;
 import dev.molt.machine.RunState;
 import dev.molt.machine.VmState;
 import dev.molt.monitor.CommandError;
@@ -24,7 +24,7 @@ import java.util.Map;
  * source guest keeps (or gets back) its run state: nothing is lost.
  */
 public final class MigrationEngine implements MigrationCommands {
-    private final Machine machine;
+    private final MachineControl machine;
     private final EventSink events;
     private final MigrationSettings settings = new MigrationSettings();
     private final Transport transport;
@@ -42,6 +42,44 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile java.util.function.Supplier<Map<String, dev.molt.sys.Fd>> execPreservedFds = Map::of;
     private volatile Map<String, Object> cprBreakdown;
     private volatile Runnable onIncomingFailure = () -> { };
+    /** Orders switch-overs with the monitors' run-state commands; the engine decides cancels under it too. */
+    private final SwitchOver switchOver;
+    /** The mode of the migration in progress (the parameter may change meanwhile). */
+    private volatile MigrationMode activeMode = MigrationMode.NORMAL;
+    /** molt is quitting: no migration starts or commits any more. Set under {@link #switchOver}. */
+    private volatile boolean shuttingDown;
+    /** The thread of the outgoing migration in progress, which quitting waits for. */
+    private volatile Thread worker;
+    /** cpr-transfer: what the two molts know of the guest handed over (either side). */
+    private final HandOver handOver = new HandOver();
+
+    /** The exec of a cpr-exec update, as {@link CprExec#exec}: returns only if it failed, with the reason. */
+    public interface Executor {
+        String exec(java.nio.file.Path program, List<String> command, List<dev.molt.sys.Fd> keep, dev.molt.sys.Fd cprState,
+                    Map<String, String> extraEnv);
+
+        /** What must hold for the exec to work, checked before the guest stops (as {@link CprExec#checkCanExec}). */
+        default void check() {
+        }
+    }
+
+    private volatile Executor executor = new Executor() {
+        @Override
+        public String exec(java.nio.file.Path program, List<String> command, List<dev.molt.sys.Fd> keep, dev.molt.sys.Fd cprState,
+                           Map<String, String> extraEnv) {
+            return CprExec.exec(program, command, keep, cprState, extraEnv);
+        }
+
+        @Override
+        public void check() {
+            CprExec.checkCanExec();
+        }
+    };
+
+    /** Replaces the exec: tests see what would be exec'd while their own process stays. */
+    public void setExecutor(Executor executor) {
+        this.executor = executor;
+    }
 
     /** Opens channels from QMP's uri/channels arguments (the channel layer, kept out of the engine). */
     public interface Transport {
@@ -87,10 +125,11 @@ public final class MigrationEngine implements MigrationCommands {
         void close();
     }
 
-    public MigrationEngine(Machine machine, EventSink events, Transport transport) {
+    public MigrationEngine(MachineControl machine, EventSink events, Transport transport) {
         this.machine = machine;
         this.events = events;
         this.transport = transport;
+        this.switchOver = new SwitchOver(machine);
     }
 
     public MigrationSettings settings() {
@@ -130,6 +169,7 @@ public final class MigrationEngine implements MigrationCommands {
             throw CommandError.generic(e.getMessage());
         }
         if (status.inProgress()) throw CommandError.generic("There's a migration process in progress");
+        if (shuttingDown) throw CommandError.generic("molt is quitting");
         RunState rs = machine.state();
         if (rs == RunState.INMIGRATE) throw CommandError.generic("Guest is waiting for an incoming migration");
         if (rs == RunState.POSTMIGRATE || rs == RunState.SHUTDOWN || rs == RunState.INTERNAL_ERROR) {
@@ -138,11 +178,15 @@ public final class MigrationEngine implements MigrationCommands {
         java.nio.file.Path program = null;
         // Everything that can be checked is checked while the guest still runs (qemu-cpr.md §3, §7).
         try {
-            if (mode == MigrationMode.CPR_EXEC) program = CprExec.resolveProgram(settings.cprExecCommand());
+            if (mode == MigrationMode.CPR_EXEC) {
+                program = CprExec.resolveProgram(settings.cprExecCommand());
+                executor.check();
+            }
             if (mode == MigrationMode.CPR_EXEC || mode == MigrationMode.CPR_TRANSFER) CprExec.requirePreservable(machine.ram().block());
         } catch (IllegalArgumentException e) {
             throw CommandError.generic(e.getMessage());
         }
+        handOver.guestChangesHere(); // a guest that came paused by cpr-transfer leaves: its old molt must not resume it
         if (mode == MigrationMode.CPR_TRANSFER) {
             // As QEMU, the cpr channel is connected and the fds sent before migrate returns; the new
             // molt's reply and the switch-over follow on the migration thread.
@@ -155,8 +199,9 @@ public final class MigrationEngine implements MigrationCommands {
                 throw CommandError.generic(e.getMessage());
             }
             begin();
+            activeMode = mode;
             activeChannel = cpr::abort; // wakes the thread waiting for the new molt to hang up
-            Thread.ofPlatform().name("migration-cpr-transfer").daemon(true).start(() -> runCprTransfer(request, cpr));
+            worker = Thread.ofPlatform().name("migration-cpr-transfer").daemon(true).start(() -> runCprTransfer(request, cpr));
             return;
         }
         OutgoingChannel channel;
@@ -166,13 +211,14 @@ public final class MigrationEngine implements MigrationCommands {
             throw CommandError.generic(e.getMessage());
         }
         begin();
+        activeMode = mode;
         activeChannel = channel;
         if (mode == MigrationMode.CPR_EXEC) {
             java.nio.file.Path prog = program;
-            Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, mainUri));
+            worker = Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, mainUri));
         } else {
             boolean stopFirst = mode == MigrationMode.CPR_REBOOT;
-            Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel, stopFirst));
+            worker = Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel, stopFirst));
         }
     }
 
@@ -201,9 +247,9 @@ public final class MigrationEngine implements MigrationCommands {
      * the guest runs on here.
      */
     private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String fileUri) {
-        boolean wasRunning = machine.state() == RunState.RUNNING;
-        boolean stopped = false, released = false;
+        boolean stopped = false, released = false, stoppedAccepting = false;
         VmState captured = null;
+        CprState.StreamId written = null;
         var block = machine.ram().block();
         // Besides RAM, the monitors' listening sockets: the keeper holds them too, for a previous molt it relaunches.
         Map<String, dev.molt.sys.Fd> extraFds = execPreservedFds.get();
@@ -217,7 +263,8 @@ public final class MigrationEngine implements MigrationCommands {
             setStatus(MigrationStatus.ACTIVE);
             machine.prepareCapture();
             long stoppedAt = wallNanos();
-            long stopNanos = stopGuest();
+            long stopNanos = System.nanoTime();
+            boolean wasRunning = stopForSwitchOver();
             stopped = true;
             try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
                 VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
@@ -226,17 +273,26 @@ public final class MigrationEngine implements MigrationCommands {
                 writer.finish();
                 out.flush();
                 channel.confirm();
+                written = writer.id();
             }
             long savedAt = wallNanos();
             List<String> command = settings.cprExecCommand();
             List<CprState.PreservedFd> preserved = new java.util.ArrayList<>(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())));
             extraFds.forEach((name, fd) -> preserved.add(new CprState.PreservedFd(name, fd.num(), 0)));
-            CprState state = new CprState(preserved,
-                    previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning).withKeeper(keeper.pipe().num(), keeper.pid());
+            CprState state = new CprState(preserved, previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
+                    .withKeeper(keeper.pipe().num(), keeper.pid()).withBoot(bootSource(machine.config())).withDeviceState(written);
             CprStateFile.writeInto(cprFd, state);
-            downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
-            machine.setRunState(RunState.POSTMIGRATE);
-            finish(MigrationStatus.COMPLETED, null);
+            // The point of no return: a cancel or quit that came first wins; any later one is refused, and
+            // "completed" is true from here (unless the exec itself fails, which then reports "failed").
+            synchronized (switchOver) {
+                if (cancelRequested || shuttingDown) throw new IOException("cancelled");
+                switchOver.commit();
+                activeChannel = null;
+                downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
+                machine.setRunState(RunState.POSTMIGRATE);
+                finish(MigrationStatus.COMPLETED, null);
+            }
+            stoppedAccepting = true; // set first: a hook that fails halfway must be undone too
             beforeExec.run();
             // KVM's VM and vCPUs go before the exec: the exec's own teardown of them took about 25 ms on
             // kvm_pvm, closing them first about 10 ms in most runs (measured from execve to the launcher's first line).
@@ -244,41 +300,72 @@ public final class MigrationEngine implements MigrationCommands {
             released = true;
             List<dev.molt.sys.Fd> crossing = new java.util.ArrayList<>(keep);
             crossing.add(keeper.pipe());
-            String error = CprExec.exec(program, command, crossing, cprFd, Map.of());
+            String error = executor.exec(program, command, crossing, cprFd, Map.of());
             // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
-            afterExecFailure.run();
             throw new IOException(error);
         } catch (Exception e) {
-            if (released) {
-                // The VM is rebuilt from the state just saved, and resumes if it ran (as an incoming one would).
-                machine.loadState(captured);
-            } else if (stopped) {
-                machine.setRunState(RunState.PAUSED);
-                if (wasRunning) machine.resume();
-            }
-            fail(message(e));
+            // Whatever failed between the stop and the exec, this one path gives back the guest and the monitors.
+            if (stoppedAccepting) afterExecFailure.run();
+            boolean cancelled = cancelRequested;
+            // The VM is rebuilt from the state just saved (paused: whether it runs again is the switch-over's call).
+            if (released) machine.loadState(paused(captured), () -> { });
+            if (stopped) switchOver.giveBack();
+            if (cancelled) finish(MigrationStatus.CANCELLED, null);
+            else fail(message(e));
         }
     }
 
-    /** The new molt's reply on the main channel once it loaded the state: it resumes the guest now. */
-    public static final int CPR_TRANSFER_RESUMING = 'R';
+    private static VmState paused(VmState s) {
+        return new VmState(s.accel(), s.serial(), s.i8042(), false);
+    }
+
+    /** Stops the guest for a switch-over (see {@link SwitchOver#stopGuest}); says whether it was running. */
+    private boolean stopForSwitchOver() {
+        boolean wasRunning = switchOver.stopGuest();
+        setStatus(MigrationStatus.DEVICE);
+        return wasRunning;
+    }
+
+    /**
+     * The point of no return of a migration that streams its device state: from here a cancel must
+     * not give the guest back, as the destination may run it as soon as it has the whole state. A
+     * cancel that came first wins.
+     */
+    private void commitBeforeDeviceState() throws IOException {
+        synchronized (switchOver) {
+            if (cancelRequested || shuttingDown) throw new IOException("cancelled");
+            switchOver.commit();
+            activeChannel = null;
+        }
+    }
+
+    /**
+     * What a reset boots here, for the new molt of a live update whose command line may have no
+     * -kernel. Absolute: a cpr-transfer's new process may run in another directory.
+     */
+    static CprState.BootSource bootSource(dev.molt.machine.MachineConfig c) {
+        if (!c.hasKernel()) return CprState.BootSource.NONE;
+        return new CprState.BootSource(c.kernel().toAbsolutePath().toString(),
+                c.initrd() == null ? "" : c.initrd().toAbsolutePath().toString(), c.cmdline());
+    }
 
     /**
      * cpr-transfer, old side: the CPR state and RAM fds go to the new molt, which hangs up the cpr
      * channel once it listens on the main channel; then the guest stops and its device state (no RAM
      * pages: the new molt maps the same memfds) goes over the main channel. The guest is the new
      * molt's only when it replies that it resumes it; if it fails or dies before that, the guest runs
-     * on here. Until the stop, failing or cancelling costs the guest nothing.
+     * on here. Until the stop, failing or cancelling costs the guest nothing. What the new molt says
+     * next decides whether cont may ever resume the guest here (see {@link HandOver}).
      */
     private void runCprTransfer(MigrateRequest request, dev.molt.migration.channel.MigrationStream cpr) {
-        boolean wasRunning = machine.state() == RunState.RUNNING;
         boolean stopped = false;
         OutgoingChannel channel = null;
         try {
             try (cpr) {
                 var block = machine.ram().block();
                 CprState state = new CprState(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())),
-                        CprExec.ownCommandLine(), "", 0, 0, 0, wasRunning);
+                        CprExec.ownCommandLine(), "", 0, 0, 0, machine.state() == RunState.RUNNING)
+                        .withBoot(bootSource(machine.config()));
                 CprTransfer.send(cpr, state, List.of(block.fd()));
                 CprTransfer.awaitHangup(cpr);
             }
@@ -287,29 +374,32 @@ public final class MigrationEngine implements MigrationCommands {
             activeChannel = channel;
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
-            long stopNanos = stopGuest();
+            machine.prepareCapture();
+            long stopNanos = System.nanoTime();
+            boolean wasRunning = stopForSwitchOver();
             stopped = true;
+            commitBeforeDeviceState();
             java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16);
             VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
             writer.state(machine.captureState(wasRunning));
             writer.finish();
             out.flush();
-            // From here a cancel must not resume the guest: the new molt may already run it.
-            activeChannel = null;
             int reply = channel.input().read();
-            if (reply != CPR_TRANSFER_RESUMING) {
+            if (reply != HandOver.RESUMING) {
                 throw new IOException("the new molt did not take the guest over (" + (reply < 0 ? "it closed the channel" : "reply " + reply) + ")");
             }
             channel.confirm();
             downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
-            machine.setRunState(RunState.POSTMIGRATE);
-            finish(MigrationStatus.COMPLETED, null);
-        } catch (Exception e) {
-            boolean cancelled = cancelRequested && !stopped;
-            if (stopped) {
-                machine.setRunState(RunState.PAUSED);
-                if (wasRunning) machine.resume();
+            synchronized (switchOver) {
+                switchOver.completed();
+                finish(MigrationStatus.COMPLETED, null);
             }
+            OutgoingChannel handedOver = channel;
+            channel = null; // HandOver closes it once it knows whether the guest ran there
+            handOver.afterResuming(handedOver.input(), handedOver::close);
+        } catch (Exception e) {
+            boolean cancelled = cancelRequested;
+            if (stopped) switchOver.giveBack();
             if (cancelled) finish(MigrationStatus.CANCELLED, null);
             else fail(message(e));
         } finally {
@@ -350,17 +440,131 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public void cancel() {
-        if (!status.inProgress()) return;
+        AutoCloseable c;
+        synchronized (switchOver) {
+            c = requestCancel();
+        }
+        close(c);
+    }
+
+    /**
+     * Marks the migration in progress cancelled, unless it is past its point of no return (then, as
+     * QEMU's migrate_cancel after completion, nothing changes); returns the channel to close. Called
+     * under {@link #switchOver}, where the migration decides whether it commits.
+     */
+    private AutoCloseable requestCancel() {
+        if (!status.inProgress() || switchOver.committed()) return null;
         cancelRequested = true;
         setStatus(MigrationStatus.CANCELLING);
-        AutoCloseable c = activeChannel;
-        if (c != null) {
+        return activeChannel;
+    }
+
+    private static void close(AutoCloseable c) {
+        if (c == null) return;
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // The worker sees the closed channel and finishes as cancelled.
+        }
+    }
+
+    // ---- the monitors' run-state commands and quitting, in order with migrations ----
+
+    /** QMP stop; see {@link SwitchOver#stop}. */
+    public void stopGuest() {
+        switchOver.stop();
+    }
+
+    /**
+     * Runs a run-state command (cont, system_reset) with no switch-over starting or ending meanwhile;
+     * {@link #switchingOver} and {@link #liveUpdateInProgress} hold still while it runs.
+     */
+    public void runStateCommand(Runnable command) {
+        switchOver.command(command);
+    }
+
+    /**
+     * cpr-transfer, new side: the guest that arrived paused is about to run or be reset here, so its
+     * old molt must never resume it (see {@link HandOver}). Call before the change; a no-op otherwise.
+     */
+    public void guestChangesHere() {
+        handOver.guestChangesHere();
+    }
+
+    /**
+     * cpr-transfer, old side in postmigrate: the new molt ended without the guest ever running (or
+     * its RAM changing) there, so it is still the one this molt stopped and may resume here.
+     */
+    public boolean handedOverGuestNeverRanElsewhere() {
+        return handOver.fate() == HandOver.Fate.NEVER_RAN_THERE;
+    }
+
+    /** cpr-transfer, old side in postmigrate: another molt has the guest, and may run it. */
+    public boolean guestWithAnotherMolt() {
+        HandOver.Fate f = handOver.fate();
+        return f == HandOver.Fate.RUNS_THERE || f == HandOver.Fate.PAUSED_THERE;
+    }
+
+    /** The guest is stopped for a migration whose outcome is not decided yet. */
+    public boolean switchingOver() {
+        return switchOver.active();
+    }
+
+    /** A cpr-exec or cpr-transfer is under way, from either side: the guest's RAM is being handed over. */
+    public boolean liveUpdateInProgress() {
+        if (!status.inProgress()) return false;
+        if (cprIncoming != null) return true;
+        return activeMode == MigrationMode.CPR_EXEC || activeMode == MigrationMode.CPR_TRANSFER;
+    }
+
+    /**
+     * QMP quit, before its reply: molt will end. Cancels the migration in progress (as QEMU's
+     * migration_shutdown does) and waits for its thread, so that a live update's keeper is told
+     * "cancel" (not left to relaunch the previous molt under a new PID) and no thread reads RAM that
+     * molt unmaps. Refused once a live update is past its point of no return: this molt is being
+     * replaced (cpr-exec) or the guest handed on (cpr-transfer), and a quit replied to now would be
+     * undone by the new molt.
+     */
+    public void prepareQuit() {
+        AutoCloseable c;
+        synchronized (switchOver) {
+            if (switchOver.committed()) {
+                throw CommandError.generic("A live update (" + activeMode.qapiName + ") is handing the guest to a new molt and"
+                        + " can no longer be cancelled: quit once it has completed or failed");
+            }
+            shuttingDown = true;
+            c = requestCancel();
+        }
+        close(c);
+        awaitWorker();
+    }
+
+    /**
+     * molt is ending, whatever ended it: as {@link #prepareQuit}, but a migration past its point of
+     * no return is waited for rather than refused (a cpr-exec then replaces this process).
+     */
+    public void shutdown() {
+        AutoCloseable c;
+        synchronized (switchOver) {
+            shuttingDown = true;
+            c = requestCancel();
+        }
+        close(c);
+        awaitWorker();
+    }
+
+    private void awaitWorker() {
+        Thread w = worker;
+        if (w == null || w == Thread.currentThread()) return;
+        boolean interrupted = false;
+        while (w.isAlive()) {
             try {
-                c.close();
-            } catch (Exception ignored) {
-                // The worker sees the closed channel and finishes as cancelled.
+                w.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
         }
+        if (interrupted) Thread.currentThread().interrupt();
     }
 
     @Override
@@ -413,6 +617,8 @@ public final class MigrationEngine implements MigrationCommands {
      * What the new molt of a live update needs: for cpr-exec, what it reports when the guest runs
      * again; for cpr-transfer ({@code transfer}), {@code onListening} hangs up the cpr channel once
      * the main channel listens, which tells the old molt to stop the guest and send its state.
+     * {@code tookOver} runs once the guest is this molt's: the keeper released (cpr-exec), or the
+     * old molt told it resumes here (cpr-transfer); no rollback may follow it.
      */
     public record CprInPlace(CprState state, long jvmStartWallNanos, boolean transfer, Runnable onListening, Runnable tookOver) {
         /** cpr-exec: {@code tookOver} runs when the guest is about to run here (it releases the keeper). */
@@ -453,26 +659,36 @@ public final class MigrationEngine implements MigrationCommands {
     private final Object incomingDone = new Object();
 
     private void runIncoming(IncomingChannel channel, boolean exitOnError) {
-        try (channel) {
+        boolean[] keepChannel = {false};
+        try {
             setStatus(MigrationStatus.ACTIVE);
             VmState state;
             CprInPlace cpr = cprIncoming;
             machine.prepareIncoming(); // while the source has not sent anything yet: outside the guest's pause
             try (java.io.InputStream in = new java.io.BufferedInputStream(channel.accept(), 1 << 20)) {
-                state = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam());
+                VmStreamCodec.Loaded loaded = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam());
+                if (cpr != null) checkIsTheUpdatesState(cpr.state(), loaded.id(), channel.describe());
+                state = loaded.state();
             }
             long loaded = wallNanos();
             if (cpr != null && cpr.transfer()) {
-                // The old molt resumes the guest itself unless told, before the guest runs here, that it is ours.
-                machine.loadState(state, () -> {
+                // The old molt resumes the guest itself unless told, before the guest runs here, that it is ours;
+                // then, loaded but paused, that it runs here now (see HandOver).
+                machine.loadState(paused(state), () -> {
                     try {
-                        java.io.OutputStream reply = channel.returnPath();
-                        reply.write(CPR_TRANSFER_RESUMING);
-                        reply.flush();
+                        handOver.taken(channel.returnPath(), channel);
+                        keepChannel[0] = true;
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException("cannot tell the old molt that the guest resumes here: " + e.getMessage(), e);
                     }
+                    cpr.tookOver().run(); // the old molt let go: the guest is this molt's whatever happens next
                 });
+                if (state.running()) {
+                    switchOver.command(() -> {
+                        handOver.guestChangesHere();
+                        machine.resume();
+                    });
+                }
                 finish(MigrationStatus.COMPLETED, null);
             } else {
                 machine.loadState(state, cpr != null ? cpr.tookOver() : () -> { });
@@ -482,7 +698,22 @@ public final class MigrationEngine implements MigrationCommands {
         } catch (Exception e) {
             fail("load of migration failed: " + message(e));
             if (exitOnError) onIncomingFailure.run();
+        } finally {
+            if (!keepChannel[0]) channel.close();
         }
+    }
+
+    /**
+     * A live update's new molt loads only the device state its old molt wrote for it: a file left
+     * by an earlier update at the -incoming path would restore a past CPU state over today's RAM.
+     * Checked before anything is restored, so that the failure can still go back to the old molt
+     * (which resumes from the file it wrote). States from molts that recorded no identity pass.
+     */
+    static void checkIsTheUpdatesState(CprState cpr, CprState.StreamId loaded, String where) throws IOException {
+        CprState.StreamId expected = cpr.deviceState();
+        if (!expected.known() || expected.equals(loaded)) return;
+        throw new IOException("the device state on " + where + " is not the one the old molt saved for this update (it saved "
+                + expected + ", this has " + loaded + "; it wrote " + cpr.previousIncoming() + "): a file left by an earlier update?");
     }
 
     // ---- outgoing ----
@@ -493,7 +724,6 @@ public final class MigrationEngine implements MigrationCommands {
      * in postmigrate, ready to quit; a later molt resumes from the file.
      */
     private void runOutgoing(OutgoingChannel channel, boolean stopFirst) {
-        boolean wasRunning = machine.state() == RunState.RUNNING;
         boolean stopped = false;
         RateLimiter limiter = new RateLimiter(settings.number("max-bandwidth"));
         try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 20);
@@ -509,7 +739,9 @@ public final class MigrationEngine implements MigrationCommands {
                 precopy(ram);
             }
             // Switch over: stop the guest, send what is left of RAM and the device state.
-            long stopAt = stopGuest();
+            machine.prepareCapture();
+            long stopAt = System.nanoTime();
+            boolean wasRunning = stopForSwitchOver();
             stopped = true;
             limiter.setLimit(0); // the guest is stopped: send as fast as possible
             if (precopy) {
@@ -526,21 +758,21 @@ public final class MigrationEngine implements MigrationCommands {
             } else if (sendRam) {
                 ram.sendAll();
             }
+            commitBeforeDeviceState();
             writer.state(machine.captureState(wasRunning));
             writer.finish();
             out.flush();
             channel.confirm();
             downtimeMillis = (System.nanoTime() - stopAt) / 1_000_000;
-            machine.setRunState(RunState.POSTMIGRATE);
-            finish(MigrationStatus.COMPLETED, null);
+            synchronized (switchOver) {
+                switchOver.completed();
+                finish(MigrationStatus.COMPLETED, null);
+            }
         } catch (Exception e) {
             boolean cancelled = cancelRequested;
             try {
-                // Nothing lost: the guest goes back to running if it ran before.
-                if (stopped) {
-                    machine.setRunState(RunState.PAUSED);
-                    if (wasRunning) machine.resume();
-                }
+                // Nothing lost: the guest goes back to running if it ran before (and no stop came since).
+                if (stopped) switchOver.giveBack();
             } finally {
                 if (cancelled) finish(MigrationStatus.CANCELLED, null);
                 else fail(message(e));
@@ -585,16 +817,6 @@ public final class MigrationEngine implements MigrationCommands {
         }
     }
 
-    /** Stops the guest for the final part of a migration; returns when (System.nanoTime) it stopped. */
-    private long stopGuest() {
-        machine.prepareCapture();
-        long stopAt = System.nanoTime();
-        machine.pause();
-        machine.setRunState(RunState.FINISH_MIGRATE);
-        setStatus(MigrationStatus.DEVICE);
-        return stopAt;
-    }
-
     /** x-ignore-shared applies: the capability is on and RAM is a shared named file both sides map. */
     private boolean ignoresSharedRam() {
         return settings.capability("x-ignore-shared") && machine.ram().block().sharedNamedFile();
@@ -603,6 +825,7 @@ public final class MigrationEngine implements MigrationCommands {
     // ---- status bookkeeping ----
 
     private void begin() {
+        handOver.reset();
         cancelRequested = false;
         errorDesc = null;
         stats = new MigrationStats();

@@ -1,6 +1,7 @@
 package dev.molt.migration;
 
 import dev.molt.machine.Machine;
+import dev.molt.machine.MachineControl;
 import dev.molt.memory.GuestRegion;
 
 import java.io.IOException;
@@ -19,7 +20,7 @@ final class RamSender implements AutoCloseable {
     static final int PAGE = 4096;
     private static final MemorySegment ZERO = Arena.global().allocate(PAGE);
 
-    private final Machine machine;
+    private final MachineControl machine;
     private final List<GuestRegion> regions;
     private final PageSink sink;
     private final RateLimiter limiter;
@@ -28,7 +29,7 @@ final class RamSender implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment[] bitmaps;
 
-    RamSender(Machine machine, PageSink sink, RateLimiter limiter, MigrationStats stats, BooleanSupplier cancelled) {
+    RamSender(MachineControl machine, PageSink sink, RateLimiter limiter, MigrationStats stats, BooleanSupplier cancelled) {
         this.machine = machine;
         this.regions = machine.ram().memory().regions();
         this.sink = sink;

@@ -1,6 +1,6 @@
 package dev.molt.migration;
 
-import dev.molt.machine.Machine;
+import dev.molt.machine.MachineControl;
 
 /**
  * auto-converge: keeps the vCPUs stopped for {@code percent}% of every 10 ms, so a guest that
@@ -8,12 +8,12 @@ import dev.molt.machine.Machine;
  */
 final class Throttle implements AutoCloseable {
     private static final long PERIOD_NS = 10_000_000L;
-    private final Machine machine;
+    private final MachineControl machine;
     private volatile int percent;
     private volatile boolean closed;
     private Thread thread;
 
-    Throttle(Machine machine) {
+    Throttle(MachineControl machine) {
         this.machine = machine;
     }
 

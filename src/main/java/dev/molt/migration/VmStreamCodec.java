@@ -8,6 +8,7 @@ import dev.molt.machine.VcpuState;
 import dev.molt.machine.VmState;
 import dev.molt.memory.GuestRam;
 import dev.molt.memory.GuestRegion;
+import dev.molt.migration.cpr.CprState;
 import dev.molt.migration.vmstate.RamLayoutState;
 import dev.molt.migration.vmstate.RamPageSink;
 import dev.molt.migration.vmstate.Section;
@@ -72,6 +73,11 @@ final class VmStreamCodec {
             out.finish();
         }
 
+        /** What identifies the finished stream: its length and checksum. */
+        CprState.StreamId id() {
+            return new CprState.StreamId(out.bytesWritten(), out.checksum());
+        }
+
         @Override
         public void close() {
             // The underlying stream belongs to the channel.
@@ -89,7 +95,10 @@ final class VmStreamCodec {
      *
      * @param takeRam false for cpr-exec: RAM is already in place and a page in the stream is an error
      */
-    static VmState read(InputStream in, GuestRam ram, MigrationStats stats, boolean takeRam) {
+    /** A stream as read: the state, and what identifies the stream (its length and checksum). */
+    record Loaded(VmState state, CprState.StreamId id) {}
+
+    static Loaded read(InputStream in, GuestRam ram, MigrationStats stats, boolean takeRam) {
         StateStreamReader reader = new StateStreamReader(in);
         RamLayoutState local = RamLayoutState.of(ram);
         if (takeRam) {
@@ -128,6 +137,7 @@ final class VmStreamCodec {
             }
         }
         reader.finish();
+        CprState.StreamId id = new CprState.StreamId(reader.bytesRead(), reader.checksum());
         if (qtest != null) {
             // Saved under -accel qtest: no vCPU ran there, so vCPU state beside it is a corrupt stream.
             if (!cpus.isEmpty() || vm != null) {
@@ -139,7 +149,7 @@ final class VmStreamCodec {
         }
         if (serial == null) throw new VmStateException("serial16550", null, "missing");
         if (i8042 == null) throw new VmStateException("i8042", null, "missing");
-        if (qtest != null) return MachineVmState.assemble(qtest, serial, i8042);
-        return MachineVmState.assemble(cpus, vm, serial, i8042);
+        VmState state = qtest != null ? MachineVmState.assemble(qtest, serial, i8042) : MachineVmState.assemble(cpus, vm, serial, i8042);
+        return new Loaded(state, id);
     }
 }

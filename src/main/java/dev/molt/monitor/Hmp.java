@@ -54,10 +54,13 @@ final class Hmp {
                         "Enable/Disable the usage of a capability for migration", migration::setCapability),
                 HmpCommand.of("migrate_set_parameter", "parameter:s,value:S", "parameter value",
                         "Set the parameter for migration", migration::setParameter),
-                HmpCommand.of("quit|q", "", "", "quit the emulator", c -> c.followUp(() -> {
-                    target.quit();
-                    return "";
-                })),
+                HmpCommand.of("quit|q", "", "", "quit the emulator", c -> {
+                    target.prepareQuit();
+                    c.followUp(() -> {
+                        target.quit();
+                        return "";
+                    });
+                }),
                 HmpCommand.of("stop", "", "", "stop emulation", c -> target.stop()),
                 HmpCommand.of("system_reset", "", "", "reset the system", c -> target.systemReset()));
     }

@@ -30,6 +30,14 @@ public interface MonitorTarget {
     void systemReset();
 
     /**
+     * Readies molt to end, before quit's reply: a migration in progress is cancelled and waited
+     * for. Throws {@link CommandError} when molt cannot honour a quit now (a live update past its
+     * point of no return), so that the reply says so rather than a success the new molt undoes.
+     */
+    default void prepareQuit() {
+    }
+
+    /**
      * Ends molt. Called after the reply to {@code quit} has been handed to the client (or after a
      * bounded wait for a client that does not read), from the client's thread.
      */

@@ -42,6 +42,7 @@ final class QmpCommands {
             return null;
         }));
         add(QmpCommand.of("quit", (a, c) -> {
+            target.prepareQuit();
             c.afterReply(target::quit);
             return null;
         }));

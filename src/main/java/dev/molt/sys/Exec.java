@@ -22,6 +22,15 @@ public final class Exec {
     }
 
     /**
+     * Whether {@link #closeAllOnExec} works here: close_range needs Linux 5.9, its CLOSE_RANGE_CLOEXEC
+     * flag 5.11. Asked on an fd number nothing uses, so it changes nothing.
+     */
+    public static void checkCloseAllOnExec() {
+        Syscall.call("close_range (CLOSE_RANGE_CLOEXEC needs Linux 5.11)", Syscall.CLOSE_RANGE, 0x7FFFFFFEL, 0x7FFFFFFEL,
+                Posix.CLOSE_RANGE_CLOEXEC);
+    }
+
+    /**
      * execve(2). Returns only on failure, with the errno as an exception; on success this process
      * is the new program.
      */

@@ -47,7 +47,7 @@ class QtestStateStreamTest {
                 w.state(source.captureState(true));
                 w.finish();
             }
-            VmState state = VmStreamCodec.read(new ByteArrayInputStream(stream.toByteArray()), destination.ram(), new MigrationStats(), true);
+            VmState state = VmStreamCodec.read(new ByteArrayInputStream(stream.toByteArray()), destination.ram(), new MigrationStats(), true).state();
             assertEquals(new AccelState.Qtest(2, 5_000), state.accel());
             destination.loadState(state);
             assertEquals(RunState.RUNNING, destination.state(), "the source ran, so the destination runs");

@@ -39,10 +39,25 @@ public final class ExecStream implements MigrationStream {
         this.out = new Stdin(process.getOutputStream());
     }
 
+    /**
+     * The variables by which molt hands a live update's state to the process that replaces it
+     * (cpr's CprState.ENV and ROLLBACK_ENV) start with this; a molt after an update still has them.
+     */
+    public static final String LIVE_UPDATE_ENV_PREFIX = "MOLT_CPR_";
+
+    /**
+     * A command a migration runs is no live update's new molt: a molt among its children would read
+     * a CPR state from an fd number that means nothing there (and take the rollback marker along).
+     */
+    static void withoutLiveUpdateVariables(java.util.Map<String, String> env) {
+        env.keySet().removeIf(name -> name.startsWith(LIVE_UPDATE_ENV_PREFIX));
+    }
+
     static ExecStream start(MigrationAddress.Exec exec, Direction direction) throws IOException {
         String description = exec.uri();
         if (exec.argv().isEmpty()) throw new IOException("Unable to spawn " + description + ": no command given");
         ProcessBuilder pb = new ProcessBuilder(exec.argv()).redirectError(ProcessBuilder.Redirect.INHERIT);
+        withoutLiveUpdateVariables(pb.environment());
         if (direction == Direction.INCOMING) pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         Process p;
         try {

@@ -82,15 +82,37 @@ public final class CprExec {
     }
 
     /**
+     * What must hold for {@link #exec} to work, checked before the guest stops so that no update
+     * pauses a guest only to fail: the kernel can mark every fd close-on-exec in one call.
+     */
+    public static void checkCanExec() {
+        try {
+            Exec.checkCloseAllOnExec();
+        } catch (ErrnoException e) {
+            throw new IllegalArgumentException("cpr-exec: this kernel cannot mark every fd close-on-exec: " + e.getMessage());
+        }
+    }
+
+    /**
      * Replaces this process: every fd but stdio, the RAM fds and the CPR state is closed by the
-     * exec. Returns only if execve failed, after putting close-on-exec back (QEMU's behaviour), with
-     * the reason.
+     * exec. Returns only if it failed, after putting close-on-exec back (QEMU's behaviour), with the
+     * reason: execve itself, or anything before it (an fd to keep that was closed meanwhile, say),
+     * so that the caller's one failure path resumes the guest and the monitors.
      */
     public static String exec(Path program, List<String> command, List<Fd> keep, Fd cprState, Map<String, String> extraEnv) {
-        Exec.closeAllOnExec();
         List<Fd> all = new ArrayList<>(keep);
         all.add(cprState);
-        for (Fd fd : all) Posix.setCloexec(fd.num(), false);
+        List<Fd> cleared = new ArrayList<>();
+        try {
+            Exec.closeAllOnExec();
+            for (Fd fd : all) {
+                Posix.setCloexec(fd.num(), false);
+                cleared.add(fd);
+            }
+        } catch (ErrnoException e) {
+            restoreCloexec(cleared);
+            return "cannot hand the fds to " + command.getFirst() + ": " + e.getMessage();
+        }
         Map<String, String> env = new HashMap<>(System.getenv());
         env.remove(CprState.ROLLBACK_ENV);
         env.put(CprState.ENV, String.valueOf(cprState.num()));
@@ -99,8 +121,18 @@ public final class CprExec {
             Exec.execve(program.toString(), command, env);
             return "execve returned";
         } catch (ErrnoException e) {
-            for (Fd fd : all) Posix.setCloexec(fd.num(), true);
+            restoreCloexec(cleared);
             return "execvp " + command.getFirst() + " failed: " + Errno.describe(e.errno());
+        }
+    }
+
+    private static void restoreCloexec(List<Fd> fds) {
+        for (Fd fd : fds) {
+            try {
+                Posix.setCloexec(fd.num(), true);
+            } catch (ErrnoException ignored) {
+                // Gone already: nothing to leak into a later child.
+            }
         }
     }
 }

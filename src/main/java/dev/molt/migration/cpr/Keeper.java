@@ -33,10 +33,17 @@ public final class Keeper implements AutoCloseable {
     /** bash, not sh: dash cannot name an fd above 9 in a redirection. */
     private static final String SHELL = "/bin/bash";
 
-    // $1: the pipe's read end; the rest: the command to go back to. Any line ends the watch;
+    // $1: the pipe's read end; $2: the fds the previous molt needs; the rest: the command to go back
+    // to. posix_spawn (without file actions) passes every fd not marked close-on-exec, and the JDK
+    // opens many without the mark (the jar, a file console, ...): they are closed first, so that
+    // neither the keeper nor a previous molt it relaunches holds them. Any line ends the watch;
     // end-of-file without one means the new molt died before taking the guest over.
     private static final String SCRIPT = """
-            fd=$1; shift
+            fd=$1; keep=" 0 1 2 $fd $2 "; shift 2
+            for f in /proc/$$/fd/*; do
+              n=${f##*/}
+              case "$keep" in *" $n "*) ;; *) eval "exec $n>&-" ;; esac
+            done
             if IFS= read -r -u "$fd" word || [ -n "$word" ]; then exit 0; fi
             exec {fd}<&-
             echo "molt: the new molt ended before it resumed the guest; going back to the previous molt: $*" >&2
@@ -63,13 +70,14 @@ public final class Keeper implements AutoCloseable {
         }
         Fd[] pipe = Spawn.pipe("molt-keeper");
         try {
-            List<String> argv = new ArrayList<>(List.of(SHELL, "-c", SCRIPT, "molt-keeper", String.valueOf(pipe[0].num())));
+            List<Fd> inherit = new ArrayList<>(hold);
+            inherit.add(state);
+            String keep = String.join(" ", inherit.stream().map(f -> String.valueOf(f.num())).toList());
+            List<String> argv = new ArrayList<>(List.of(SHELL, "-c", SCRIPT, "molt-keeper", String.valueOf(pipe[0].num()), keep));
             argv.addAll(goBack);
             Map<String, String> env = new HashMap<>(System.getenv());
             env.put(CprState.ENV, String.valueOf(state.num()));
             env.put(CprState.ROLLBACK_ENV, RELAUNCH);
-            List<Fd> inherit = new ArrayList<>(hold);
-            inherit.add(state);
             inherit.add(pipe[0]);
             long pid = Spawn.start(argv, env, inherit);
             return new Keeper(pipe[1], pid);

@@ -238,6 +238,14 @@ public final class StateStreamReader {
         RamPages.apply(new PayloadReader(name, payload, 0, payload.length), localLayout, sink);
     }
 
+    /** The stream's verified CRC32C, once its end was read: with {@link #bytesRead()}, what identifies it. */
+    public long checksum() {
+        if (!ended) throw new IllegalStateException("the stream's end was not read yet");
+        return checksum;
+    }
+
+    private long checksum;
+
     private void readChecksum() {
         long computed = Integer.toUnsignedLong(input.crc());
         long stored = input.checksum(new StreamInput.Place("the end marker", null));
@@ -245,6 +253,7 @@ public final class StateStreamReader {
             throw VmStateException.stream(String.format(
                     "checksum mismatch: the stream says 0x%08x, its content gives 0x%08x (the stream is corrupt)", stored, computed));
         }
+        checksum = stored;
         ended = true;
     }
 }

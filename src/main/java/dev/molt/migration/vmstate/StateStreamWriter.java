@@ -47,6 +47,14 @@ public final class StateStreamWriter {
         frame(desc.name(), instanceId, desc.version(), payload, payload.length);
     }
 
+    /** As {@link #section(VmStateDescription, int, Object)}, at an older version of the description. */
+    public <T> void section(VmStateDescription<T> desc, int instanceId, T value, int version) throws IOException {
+        open();
+        byte[] payload = desc.encode(value, version);
+        flushPages();
+        frame(desc.name(), instanceId, version, payload, payload.length);
+    }
+
     /** A section whose payload the caller encoded (with {@link PayloadWriter}, say). */
     public void rawSection(String name, int instanceId, int version, byte[] payload) throws IOException {
         open();
@@ -95,6 +103,12 @@ public final class StateStreamWriter {
         written += header.size();
         out.flush();
         finished = true;
+    }
+
+    /** The CRC32C that {@link #finish()} wrote: with {@link #bytesWritten()}, what identifies this stream. */
+    public long checksum() {
+        if (!finished) throw new IllegalStateException("the stream is not finished");
+        return crc.getValue();
     }
 
     /** Bytes written so far (the migration statistics' "transferred"). */

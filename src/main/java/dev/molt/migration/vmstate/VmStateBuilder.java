@@ -21,6 +21,7 @@ public final class VmStateBuilder<T> {
 
     private final String name;
     private final int version;
+    /** Set by {@link #minimumVersion(int)}; 0 until then. */
     private int minimumVersion;
     private final List<Field<T>> fields = new ArrayList<>();
     private final Map<String, Integer> fieldIndex = new HashMap<>();
@@ -32,7 +33,6 @@ public final class VmStateBuilder<T> {
         this.name = StreamFormat.checkName("description", name);
         if (version < 1) throw new IllegalArgumentException(where() + "version must be at least 1");
         this.version = version;
-        this.minimumVersion = version;
     }
 
     /** The oldest stream version this description still loads (QEMU's minimum_version_id). */
@@ -163,7 +163,21 @@ public final class VmStateBuilder<T> {
 
     VmStateDescription<T> build() {
         if (constructor == null) throw new IllegalArgumentException(where() + "no construct(...) given");
-        return new VmStateDescription<>(name, version, minimumVersion, fields, fieldIndex, subsections, subsectionIndex, constructor);
+        return new VmStateDescription<>(name, version, effectiveMinimumVersion(), fields, fieldIndex, subsections, subsectionIndex, constructor);
+    }
+
+    /**
+     * The oldest loadable version: the declared one, else the oldest version whose streams lack
+     * only fields marked {@code since} (which is what {@code since} says: older streams do not carry
+     * the field and still load), else the current version. Defaulting to the current version
+     * whatever the fields said made every {@code since} fallback dead code: cpr-state v2 refused the
+     * v1 state of the molt it was meant to take over from.
+     */
+    private int effectiveMinimumVersion() {
+        if (minimumVersion > 0) return minimumVersion;
+        int oldest = version;
+        for (Field<T> f : fields) if (f.addedIn() > 1) oldest = Math.min(oldest, f.addedIn() - 1);
+        return oldest;
     }
 
     private VmStateBuilder<T> integer(String name, IntKind kind, ToLongFunction<T> get, long min, long max) {

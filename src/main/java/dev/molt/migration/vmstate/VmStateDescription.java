@@ -49,8 +49,9 @@ public final class VmStateDescription<T> {
 
     /**
      * Declares a description. {@code spec} adds the fields in wire order and ends with
-     * {@link VmStateBuilder#construct}. The minimum loadable version is {@code version} unless
-     * the spec says otherwise ({@link VmStateBuilder#minimumVersion}).
+     * {@link VmStateBuilder#construct}. The minimum loadable version is what the spec says
+     * ({@link VmStateBuilder#minimumVersion}); without that, the oldest version that lacks only
+     * fields marked {@code since(n)} (n - 1 for the smallest n), or {@code version} if none is.
      *
      * @throws IllegalArgumentException for a malformed declaration (a programming error)
      */
@@ -76,6 +77,23 @@ public final class VmStateDescription<T> {
     public byte[] encode(T value) {
         PayloadWriter out = new PayloadWriter();
         encodeBody(value, out, Where.section(name));
+        return out.toByteArray();
+    }
+
+    /**
+     * The payload of {@code value} as a molt at {@code atVersion} wrote it: fields added later are
+     * left out, so an older molt reading the result loads it (a molt handing state back to the one
+     * it replaced). Subsections are written as usual. {@code atVersion} must be loadable here.
+     */
+    public byte[] encode(T value, int atVersion) {
+        if (atVersion < minimumVersion || atVersion > version) {
+            throw new IllegalArgumentException(this + ": cannot write version " + atVersion + " (writes " + minimumVersion + ".." + version + ")");
+        }
+        PayloadWriter out = new PayloadWriter();
+        Where w = Where.section(name);
+        for (Field<T> f : fields) if (f.addedIn() <= atVersion) f.encode(value, out, w.field(f.name()));
+        for (Subsection<T, ?> s : subsections) s.encode(value, out, w);
+        out.u8(StreamFormat.SUBSECTIONS_END);
         return out.toByteArray();
     }
 

@@ -65,4 +65,21 @@ class KeeperTest {
             assertTrue(line.endsWith("/memfd:guest-ram (deleted)"), line);
         }
     }
+
+    @Test
+    void neitherTheKeeperNorTheMoltItRelaunchesHoldsFdsItWasNotGiven(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("fds");
+        try (Fd ram = Posix.memfdCreate("guest-ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create();
+             Fd stray = Posix.memfdCreate("stray-console-log", Posix.MFD_CLOEXEC)) {
+            Posix.setCloexec(stray.num(), false); // as the JDK opens the jar or a file console
+            Keeper k = Keeper.start(List.of(ram), state, List.of("/bin/sh", "-c", "for f in /proc/$$/fd/*; do readlink $f; done > " + out + "; true"));
+            Posix.setCloexec(stray.num(), true);
+            k.pipe().close(); // the new molt died: the keeper relaunches
+            assertEquals(0, Spawn.waitFor(k.pid()));
+            String fds = Files.readString(out);
+            assertTrue(fds.contains("/memfd:guest-ram"), fds);
+            assertTrue(fds.contains("/memfd:MOLT_CPR_EXEC_STATE"), fds);
+            assertFalse(fds.contains("stray-console-log"), fds);
+        }
+    }
 }

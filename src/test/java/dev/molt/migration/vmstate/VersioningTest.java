@@ -102,4 +102,36 @@ class VersioningTest {
         var e = assertThrows(VmStateException.class, () -> newHolder.decode(payload, 1));
         assertEquals("section 'holder' field 'devs': element version 1 is older than the oldest this molt can load (2)", e.getMessage());
     }
+
+    @Test
+    void fieldsMarkedSinceMakeOlderVersionsLoadableWithoutAnExplicitMinimum() {
+        // As V2 but without .minimumVersion(1): "since(2)" alone says v1 streams lack the field and load.
+        var v2 = VmStateDescription.<Dev>of("dev", 2, b -> b
+                .u8("a", Dev::a)
+                .u16("b", Dev::b).since(2)
+                .construct(v -> new Dev(v.u8("a"), v.present("b") ? v.u16("b") : 0x1234, false, new byte[0], v.present("b"))));
+        assertEquals(1, v2.minimumVersion());
+        Dev loaded = v2.decode(V1.encode(new Dev(7, 0, false, new byte[0], false)), 1);
+        assertEquals(7, loaded.a());
+        assertEquals(0x1234, loaded.b());
+    }
+
+    @Test
+    void withoutSinceFieldsOnlyTheCurrentVersionLoads() {
+        // A version bump with no field marked since is an incompatible change: older streams are refused.
+        var v2 = VmStateDescription.<Dev>of("dev", 2, b -> b
+                .u16("a", Dev::a)
+                .construct(v -> new Dev(v.u16("a"), 0, false, new byte[0], false)));
+        assertEquals(2, v2.minimumVersion());
+        assertEquals(2, V3.minimumVersion(), "an explicit minimum wins over the since fields");
+    }
+
+    @Test
+    void aValueEncodedAtAnOlderVersionLoadsInTheOlderDescription() {
+        Dev dev = new Dev(7, 0xBEEF, true, new byte[] {1, 2, 3, 4}, true);
+        byte[] asV1 = V2.encode(dev, 1);
+        assertEquals(7, V1.decode(asV1, 1).a(), "a v1 molt reads what a v2 molt wrote for it");
+        assertArrayEquals(V1.encode(dev), asV1);
+        assertThrows(IllegalArgumentException.class, () -> V3.encode(dev, 1), "v3 cannot write what it cannot read");
+    }
 }

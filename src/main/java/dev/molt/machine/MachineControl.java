@@ -1,0 +1,63 @@
+package dev.molt.machine;
+
+import dev.molt.memory.GuestRam;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The machine as migration and the monitors drive it: run state, pausing, state capture and
+ * restore, dirty logging, lifecycle requests. {@link Machine} is the one implementation; the
+ * interface lets the migration engine and the monitor target be tested over a double where a real
+ * machine would need /dev/kvm. Each method means what {@link Machine}'s does.
+ */
+public interface MachineControl {
+    MachineConfig config();
+
+    RunState state();
+
+    /** Sets the run state for the migration engine (inmigrate, finish-migrate, postmigrate...). */
+    void setRunState(RunState s);
+
+    GuestRam ram();
+
+    /** Stops all vCPUs outside the guest; a no-op unless running. */
+    void pause();
+
+    /** Lets the vCPUs run again, from "paused" or "prelaunch". */
+    void resume();
+
+    /** Asks the control loop for a system reset. */
+    void requestReset(LifecycleCause cause);
+
+    /** Asks the control loop to power off. */
+    void requestShutdown(LifecycleCause cause);
+
+    /** Host thread ids of the vCPU threads, by vCPU index (0 before a thread has started). */
+    long[] vcpuThreadIds();
+
+    /** What a state capture can do ahead, while the guest still runs. */
+    void prepareCapture();
+
+    /** The whole machine state apart from RAM; the vCPUs must be stopped. */
+    VmState captureState(boolean running);
+
+    /** Builds the VM from a captured state; {@code beforeResume} runs before a running guest runs again. */
+    void loadState(VmState s, Runnable beforeResume);
+
+    /** Destroys the KVM VM and vCPUs, keeping RAM mapped (right before a cpr-exec's exec). */
+    void releaseVm();
+
+    /** Builds what an incoming migration needs before the state arrives. */
+    void prepareIncoming();
+
+    void setDirtyLogging(boolean on);
+
+    void fetchDirtyLog(int index, MemorySegment bitmap);
+
+    boolean dirtyLogReliable();
+
+    /** Holds the vCPUs briefly (auto-converge); false if the guest is not running. */
+    boolean throttleStop();
+
+    void throttleResume();
+}

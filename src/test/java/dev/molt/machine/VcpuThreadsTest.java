@@ -1,0 +1,39 @@
+package dev.molt.machine;
+
+import dev.molt.devices.PortBus;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Pausing vCPU threads whose runner has ended, without KVM: a runner with no VM fails at its set-up and exits. */
+class VcpuThreadsTest {
+    @Test
+    void pauseAllReturnsOnceARunnerHasExitedThoughItsThreadLivesOnAMoment() throws Exception {
+        VcpuThreads threads = new VcpuThreads();
+        CountDownLatch exited = new CountDownLatch(1), release = new CountDownLatch(1);
+        // No VM: the runner's set-up fails and it reports that. Its report, on its own thread, plays
+        // the runner's last act (exited()) and then holds the thread alive: the moment between a
+        // runner's exit and its thread's end, which pauseAll once slept through for good.
+        threads.add(new VcpuRunner(null, 0, threads, new PortBus(), v -> { }, event -> {
+            threads.exited();
+            exited.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }), "vcpu0");
+        Thread starter = Thread.ofPlatform().daemon().start(() -> threads.start(false));
+        assertTrue(exited.await(10, TimeUnit.SECONDS));
+        Thread pauser = Thread.ofPlatform().daemon().start(threads::pauseAll); // a migration stops the guest now
+        pauser.join(10_000);
+        boolean returned = !pauser.isAlive();
+        release.countDown();
+        starter.join(10_000);
+        assertTrue(returned, "pauseAll waited for a runner that had exited and will never park");
+    }
+}
