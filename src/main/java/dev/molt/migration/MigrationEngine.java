@@ -388,15 +388,16 @@ public final class MigrationEngine implements MigrationCommands {
             if (reply != HandOver.RESUMING) {
                 throw new IOException("the new molt did not take the guest over (" + (reply < 0 ? "it closed the channel" : "reply " + reply) + ")");
             }
-            channel.confirm();
+            // Not channel.confirm(): it closes the channel, which HandOver still reads (and closes once it
+            // knows whether the guest ran there).
             downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
             synchronized (switchOver) {
                 switchOver.completed();
                 finish(MigrationStatus.COMPLETED, null);
             }
             OutgoingChannel handedOver = channel;
-            channel = null; // HandOver closes it once it knows whether the guest ran there
-            handOver.afterResuming(handedOver.input(), handedOver::close);
+            channel = null;
+            handedOver(handedOver);
         } catch (Exception e) {
             boolean cancelled = cancelRequested;
             if (stopped) switchOver.giveBack();
@@ -404,6 +405,19 @@ public final class MigrationEngine implements MigrationCommands {
             else fail(message(e));
         } finally {
             if (channel != null) channel.close();
+        }
+    }
+
+    /**
+     * Past 'R' the guest is the new molt's: nothing that goes wrong from here may give it back to
+     * this one (two processes would run the same RAM), so no failure leaves this method.
+     */
+    private void handedOver(OutgoingChannel channel) {
+        try {
+            handOver.afterResuming(channel.input(), channel::close);
+        } catch (RuntimeException e) {
+            System.err.println("molt: cpr-transfer: after the hand-over: " + message(e) + " (the guest stays with the new molt)");
+            channel.close();
         }
     }
 
