@@ -201,10 +201,7 @@ public final class QtestServer implements CharInput, AutoCloseable {
                 long addr = QtestNumbers.parseU64("address", arg(w, 1));
                 long len = QtestNumbers.parseU64("size", arg(w, 2));
                 if (len == 0 && command.equals("read")) throw new QtestFailure("read of 0 bytes");
-                if (Long.compareUnsigned(len, MAX_READ) > 0) {
-                    throw new QtestFailure(command + " of " + Long.toUnsignedString(len) + " bytes: at most " + MAX_READ + " at a time");
-                }
-                byte[] bytes = new byte[(int) len];
+                byte[] bytes = new byte[checkedSize(command, len)];
                 readMemory(addr, bytes);
                 yield command.equals("read")
                         ? "OK 0x" + HexFormat.of().formatHex(bytes) + "\n"

@@ -268,24 +268,36 @@ class CprExecIT {
         }
     }
 
-    @Test
-    void refusedUpdatesLeaveTheGuestRunning(@TempDir Path dir) throws Exception {
-        Path state = dir.resolve("vm.state");
+    /** A cpr-exec that molt refuses before the guest stops, and the error it names. */
+    record RefusedUpdate(List<String> command, String uri, String error) {}
+
+    /** Every refusal of a cpr-exec update of a molt started with {@code args} (writes a non-executable file in {@code dir}). */
+    static List<RefusedUpdate> refusedUpdates(Path dir, List<String> args, Path state) throws Exception {
         Path notExecutable = dir.resolve("not-executable");
         Files.writeString(notExecutable, "data");
+        return List.of(
+                new RefusedUpdate(List.of(), "file:" + state, "cpr-exec mode requires setting cpr-exec-command"),
+                new RefusedUpdate(List.of("/nonexistent/molt"), "file:" + state, "does not exist"),
+                new RefusedUpdate(List.of(notExecutable.toString()), "file:" + state, "is not an executable file"),
+                new RefusedUpdate(newMolt(args, state), "unix:" + dir.resolve("x.sock"), "cpr-exec needs a file: migration URI"));
+    }
+
+    /** An executable file the kernel cannot exec (ENOEXEC): a cpr-exec to it fails at the exec itself. */
+    static Path badFormatBinary(Path dir) throws Exception {
         Path badFormat = dir.resolve("bad-format");
         Files.writeString(badFormat, "\u0000\u0001 not a program");
         badFormat.toFile().setExecutable(true);
+        return badFormat;
+    }
+
+    @Test
+    void refusedUpdatesLeaveTheGuestRunning(@TempDir Path dir) throws Exception {
+        Path state = dir.resolve("vm.state");
+        Path badFormat = badFormatBinary(dir);
         List<String> args = vmArgs(dir, 1, "256M");
         try (MoltProcess molt = MoltProcess.start(args.toArray(String[]::new))) {
             awaitMoreTicks(dir, 1, 10);
-            record Case(List<String> command, String uri, String error) {}
-            List<Case> cases = List.of(
-                    new Case(List.of(), "file:" + state, "cpr-exec mode requires setting cpr-exec-command"),
-                    new Case(List.of("/nonexistent/molt"), "file:" + state, "does not exist"),
-                    new Case(List.of(notExecutable.toString()), "file:" + state, "is not an executable file"),
-                    new Case(newMolt(args, state), "unix:" + dir.resolve("x.sock"), "cpr-exec needs a file: migration URI"));
-            for (Case c : cases) {
+            for (RefusedUpdate c : refusedUpdates(dir, args, state)) {
                 try (QmpClient q = QmpClient.unix(dir.resolve("vm.qmp"), T).negotiated()) {
                     q.execute("migrate-set-parameters", Map.of("mode", "cpr-exec", "cpr-exec-command", c.command()));
                     Map<String, Object> r = q.execute("migrate", Map.of("uri", c.uri()));

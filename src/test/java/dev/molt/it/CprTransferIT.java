@@ -45,11 +45,13 @@ class CprTransferIT {
         return vmArgs(dir, "new.qmp", cpus, ram, "-incoming", main, "-incoming", cpr).toArray(String[]::new);
     }
 
-    private static String unixCpr(Path dir) {
+    /** The new molt's cpr channel on dir/cpr.sock, in -incoming's dotted-key form. */
+    static String unixCpr(Path dir) {
         return "cpr,addr.transport=socket,addr.type=unix,addr.path=" + dir.resolve("cpr.sock");
     }
 
-    private static List<Map<String, Object>> channels(Path dir) {
+    /** migrate's channels for a cpr-transfer to dir/main.sock and dir/cpr.sock. */
+    static List<Map<String, Object>> channels(Path dir) {
         return List.of(
                 Map.of("channel-type", "main", "addr", Map.of("transport", "socket", "type", "unix", "path", dir.resolve("main.sock").toString())),
                 Map.of("channel-type", "cpr", "addr", Map.of("transport", "socket", "type", "unix", "path", dir.resolve("cpr.sock").toString())));

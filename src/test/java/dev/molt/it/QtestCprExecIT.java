@@ -74,23 +74,13 @@ class QtestCprExecIT {
     @Test
     void refusedAndFailedUpdatesLeaveTheGuestRunning(@TempDir Path dir) throws Exception {
         Path state = dir.resolve("vm.state");
-        Path notExecutable = dir.resolve("not-executable");
-        Files.writeString(notExecutable, "data");
-        Path badFormat = dir.resolve("bad-format");
-        Files.writeString(badFormat, "\u0000\u0001 not a program");
-        badFormat.toFile().setExecutable(true);
+        Path badFormat = CprExecIT.badFormatBinary(dir);
         List<String> args = QtestVm.args(dir, "128M");
         try (QtestVm vm = QtestVm.start(dir, args)) {
             vm.writePattern(3, BASE, LEN);
             long pid = vm.process.pid();
             Set<String> listening = listeningSockets(pid);
-            record Case(List<String> command, String uri, String error) {}
-            List<Case> cases = List.of(
-                    new Case(List.of(), "file:" + state, "cpr-exec mode requires setting cpr-exec-command"),
-                    new Case(List.of("/nonexistent/molt"), "file:" + state, "does not exist"),
-                    new Case(List.of(notExecutable.toString()), "file:" + state, "is not an executable file"),
-                    new Case(newMolt(args, state), "unix:" + dir.resolve("x.sock"), "cpr-exec needs a file: migration URI"));
-            for (Case c : cases) {
+            for (CprExecIT.RefusedUpdate c : CprExecIT.refusedUpdates(dir, args, state)) {
                 try (QmpClient q = vm.qmp()) {
                     q.execute("migrate-set-parameters", Map.of("mode", "cpr-exec", "cpr-exec-command", c.command()));
                     Map<String, Object> r = q.execute("migrate", Map.of("uri", c.uri()));

@@ -93,10 +93,8 @@ class QtestMigrationIT {
 
     @Test
     void cprTransferHandsRamOverByFd(@TempDir Path dir) throws Exception {
-        String cpr = "cpr,addr.transport=socket,addr.type=unix,addr.path=" + dir.resolve("cpr.sock");
-        List<Map<String, Object>> channels = List.of(
-                Map.of("channel-type", "main", "addr", Map.of("transport", "socket", "type", "unix", "path", dir.resolve("main.sock").toString())),
-                Map.of("channel-type", "cpr", "addr", Map.of("transport", "socket", "type", "unix", "path", dir.resolve("cpr.sock").toString())));
+        String cpr = CprTransferIT.unixCpr(dir);
+        List<Map<String, Object>> channels = CprTransferIT.channels(dir);
         try (QtestVm old = QtestVm.start(dir, QtestVm.named(dir, "old", "128M"))) {
             old.writePattern(1, BASE, LEN);
             old.qtest.ok("clock_step 777");
@@ -129,10 +127,8 @@ class QtestMigrationIT {
 
     @Test
     void cprTransferToAMoltThatCannotTakeTheGuestLeavesItWithTheOld(@TempDir Path dir) throws Exception {
-        String cpr = "cpr,addr.transport=socket,addr.type=unix,addr.path=" + dir.resolve("cpr.sock");
-        List<Map<String, Object>> channels = List.of(
-                Map.of("channel-type", "main", "addr", Map.of("transport", "socket", "type", "unix", "path", dir.resolve("main.sock").toString())),
-                Map.of("channel-type", "cpr", "addr", Map.of("transport", "socket", "type", "unix", "path", dir.resolve("cpr.sock").toString())));
+        String cpr = CprTransferIT.unixCpr(dir);
+        List<Map<String, Object>> channels = CprTransferIT.channels(dir);
         try (QtestVm old = QtestVm.start(dir, QtestVm.named(dir, "old", "128M", "-smp", "1"))) {
             old.writePattern(1, BASE, LEN);
             // A different -smp is found only once the device state arrives, after the guest stopped.
