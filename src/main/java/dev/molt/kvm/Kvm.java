@@ -45,7 +45,14 @@ public final class Kvm implements AutoCloseable {
         }
         Kvm kvm = new Kvm(fd, KvmFlavour.detect());
         try {
-            long version = Posix.ioctl(fd, "KVM_GET_API_VERSION", Ioctls.GET_API_VERSION, 0);
+            long version;
+            try {
+                version = Posix.ioctl(fd, "KVM_GET_API_VERSION", Ioctls.GET_API_VERSION, 0);
+            } catch (ErrnoException e) {
+                // A device node that is not KVM's (a /dev/null bound over it, a stale node).
+                throw new KvmException(device + " does not answer KVM_GET_API_VERSION (" + Errno.describe(e.errno())
+                        + "): it is not KVM");
+            }
             if (version != API_VERSION) {
                 throw new KvmException(device + " speaks KVM API version " + version + ", molt needs " + API_VERSION);
             }

@@ -57,4 +57,10 @@ class KvmIT {
         KvmException e = assertThrows(KvmException.class, () -> Kvm.open("/dev/no-such-kvm"));
         assertEquals("/dev/no-such-kvm does not exist: KVM is not available on this host (load kvm_intel or kvm_amd, or enable nested virtualisation)", e.getMessage());
     }
+
+    @Test
+    void aDeviceThatIsNotKvmIsAClearError() {
+        KvmException e = assertThrows(KvmException.class, () -> Kvm.open("/dev/null"));
+        assertEquals("/dev/null does not answer KVM_GET_API_VERSION (ENOTTY (Inappropriate ioctl for device)): it is not KVM", e.getMessage());
+    }
 }
