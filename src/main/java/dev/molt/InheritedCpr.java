@@ -109,7 +109,9 @@ final class InheritedCpr {
         try (PendingIncoming listening = Incoming.listen(new MigrationChannel(ChannelType.CPR, address), FdResolver.inherited())) {
             channel = listening.accept();
             CprState s = CprTransfer.receive(channel);
-            return new InheritedCpr(s, CprState.DESCRIPTION.version(), null, channel, WayBack.PROCESS);
+            InheritedCpr inherited = new InheritedCpr(s, CprState.DESCRIPTION.version(), null, channel, WayBack.PROCESS);
+            inherited.oldMolt = channel.unixSocketFd().isPresent() ? dev.molt.sys.UnixSocket.peerPid(channel.unixSocketFd().getAsInt()) : 0;
+            return inherited;
         } catch (IOException | RuntimeException e) {
             if (channel != null) {
                 try {
@@ -125,7 +127,18 @@ final class InheritedCpr {
     /** What the incoming migration needs to finish this live update. */
     MigrationEngine.CprInPlace inPlace(long mainAt) {
         if (transferChannel == null) return MigrationEngine.CprInPlace.exec(state, mainAt, this::tookOver);
-        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer, this::tookOver);
+        return new MigrationEngine.CprInPlace(state, mainAt, true, this::hangUpTransfer, this::tookOver, this::oldMoltGone);
+    }
+
+    /** cpr-transfer: the PID of the old molt (it connected the cpr channel), 0 if unknown. */
+    private int oldMolt;
+
+    /**
+     * cpr-transfer: whether the old molt is known to have ended (or ends within a moment: a process
+     * killed closes its sockets before /proc shows it gone). Unknown is not gone.
+     */
+    private boolean oldMoltGone() {
+        return dev.molt.sys.Pids.awaitGone(oldMolt, java.time.Duration.ofSeconds(2));
     }
 
     /** Tells the old molt that the main channel listens: it stops the guest and sends its state now. */
@@ -242,7 +255,9 @@ final class InheritedCpr {
         }
         if (transferChannel != null) {
             // Exiting closes the channels: the old molt, which never let go of the guest, keeps running it.
-            System.err.println("molt: cpr-transfer failed in the new process: " + reason + "; the guest runs on in the old molt");
+            System.err.println("molt: cpr-transfer failed in the new process: " + reason + (dev.molt.sys.Pids.gone(oldMolt)
+                    ? "; the old molt (PID " + oldMolt + ") is gone too: no process holds the guest any more"
+                    : "; the guest runs on in the old molt"));
             System.err.flush();
             dev.molt.sys.Terminal.restoreAll();
             wayBack.exit(1);

@@ -152,8 +152,8 @@ public final class Molt {
             if (incoming.incoming()) {
                 Machine m = machine[0];
                 migration.allowIncoming(() -> {
-                    if (inherited != null) inherited.rollback("load of migration failed: " + migration.lastError());
-                    m.requestExit("molt: load of migration failed: " + migration.lastError());
+                    if (inherited != null) inherited.rollback(migration.lastError()); // already "load of migration failed: ..."
+                    m.requestExit("molt: " + migration.lastError());
                 });
                 MigrationEngine.CprInPlace inPlace = inherited == null ? null : inherited.inPlace(mainAt);
                 var address = incoming.mainAddress();

@@ -10,6 +10,7 @@ import dev.molt.migration.cpr.CprExec;
 import dev.molt.migration.cpr.CprState;
 import dev.molt.migration.cpr.CprStateFile;
 import dev.molt.migration.cpr.CprTransfer;
+import dev.molt.migration.cpr.FaultPoint;
 import dev.molt.migration.cpr.Keeper;
 import dev.molt.monitor.MigrationCommands;
 
@@ -201,7 +202,7 @@ public final class MigrationEngine implements MigrationCommands {
             begin();
             activeMode = mode;
             activeChannel = cpr::abort; // wakes the thread waiting for the new molt to hang up
-            worker = Thread.ofPlatform().name("migration-cpr-transfer").daemon(true).start(() -> runCprTransfer(request, cpr));
+            worker = startWorker("migration-cpr-transfer", () -> runCprTransfer(request, cpr));
             return;
         }
         OutgoingChannel channel;
@@ -215,11 +216,27 @@ public final class MigrationEngine implements MigrationCommands {
         activeChannel = channel;
         if (mode == MigrationMode.CPR_EXEC) {
             java.nio.file.Path prog = program;
-            worker = Thread.ofPlatform().name("migration-cpr-exec").daemon(true).start(() -> runCprExec(channel, prog, mainUri));
+            worker = startWorker("migration-cpr-exec", () -> runCprExec(channel, prog, mainUri));
         } else {
             boolean stopFirst = mode == MigrationMode.CPR_REBOOT;
-            worker = Thread.ofPlatform().name("migration-out").daemon(true).start(() -> runOutgoing(channel, stopFirst));
+            worker = startWorker("migration-out", () -> runOutgoing(channel, stopFirst));
         }
+    }
+
+    /**
+     * A migration's thread. Each run method ends every failure it expects in {@link #fail} (with the
+     * guest given back); anything else that escapes (an Error, a bug) must still not leave
+     * query-migrate saying "setup" or "active" forever with nobody working on it.
+     */
+    private Thread startWorker(String name, Runnable body) {
+        return Thread.ofPlatform().name(name).daemon(true).start(() -> {
+            try {
+                body.run();
+            } catch (Throwable t) {
+                if (status.inProgress()) fail("internal error: " + t);
+                throw t;
+            }
+        });
     }
 
     /**
@@ -251,25 +268,41 @@ public final class MigrationEngine implements MigrationCommands {
         VmState captured = null;
         CprState.StreamId written = null;
         var block = machine.ram().block();
-        // Besides RAM, the monitors' listening sockets: the keeper holds them too, for a previous molt it relaunches.
-        Map<String, dev.molt.sys.Fd> extraFds = execPreservedFds.get();
-        List<dev.molt.sys.Fd> keep = new java.util.ArrayList<>(List.of(block.fd()));
-        keep.addAll(extraFds.values());
-        List<String> previous = CprExec.ownCommandLine();
+        Map<String, dev.molt.sys.Fd> extraFds;
+        List<dev.molt.sys.Fd> keep;
+        List<String> previous;
+        try {
+            // Besides RAM, the monitors' listening sockets: the keeper holds them too, for a previous molt it relaunches.
+            extraFds = execPreservedFds.get();
+            keep = new java.util.ArrayList<>(List.of(block.fd()));
+            keep.addAll(extraFds.values());
+            previous = CprExec.ownCommandLine(); // reads /proc: fails like the rest when no fd is left
+        } catch (RuntimeException e) {
+            channel.close();
+            fail(message(e));
+            return;
+        }
         try (dev.molt.sys.Fd cprFd = CprStateFile.create();
              // Started while the guest runs: guards the update against a new binary that dies before molt's code runs.
-             Keeper keeper = Keeper.start(keep, cprFd, CprExec.goBackCommand(previous, fileUri))) {
+             Keeper keeper = Keeper.start(keep, cprFd, CprExec.goBackCommand(previous, fileUri),
+                     java.time.Duration.ofMillis(settings.number("x-cpr-exec-resume-timeout")))) {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
+            FaultPoint.CPR_EXEC_KEEPER_STARTED.reached();
             machine.prepareCapture();
             long stoppedAt = wallNanos();
             long stopNanos = System.nanoTime();
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
+            FaultPoint.CPR_EXEC_STOPPED.reached();
             try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
                 VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
                 captured = machine.captureState(wasRunning);
                 writer.state(captured);
+                if (FaultPoint.CPR_EXEC_STATE_WRITING.armed()) {
+                    out.flush(); // what is written so far reaches the file: the test kills a molt with half a state on disk
+                    FaultPoint.CPR_EXEC_STATE_WRITING.reached();
+                }
                 writer.finish();
                 out.flush();
                 channel.confirm();
@@ -300,6 +333,7 @@ public final class MigrationEngine implements MigrationCommands {
             released = true;
             List<dev.molt.sys.Fd> crossing = new java.util.ArrayList<>(keep);
             crossing.add(keeper.pipe());
+            FaultPoint.CPR_EXEC_BEFORE_EXEC.reached();
             String error = executor.exec(program, command, crossing, cprFd, Map.of());
             // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
             throw new IOException(error);
@@ -367,6 +401,7 @@ public final class MigrationEngine implements MigrationCommands {
                         CprExec.ownCommandLine(), "", 0, 0, 0, machine.state() == RunState.RUNNING)
                         .withBoot(bootSource(machine.config()));
                 CprTransfer.send(cpr, state, List.of(block.fd()));
+                FaultPoint.CPR_TRANSFER_SENT.reached();
                 CprTransfer.awaitHangup(cpr);
             }
             if (cancelRequested) throw new IOException("cancelled");
@@ -378,6 +413,7 @@ public final class MigrationEngine implements MigrationCommands {
             long stopNanos = System.nanoTime();
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
+            FaultPoint.CPR_TRANSFER_STOPPED.reached();
             commitBeforeDeviceState();
             java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16);
             VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
@@ -634,7 +670,12 @@ public final class MigrationEngine implements MigrationCommands {
      * {@code tookOver} runs once the guest is this molt's: the keeper released (cpr-exec), or the
      * old molt told it resumes here (cpr-transfer); no rollback may follow it.
      */
-    public record CprInPlace(CprState state, long jvmStartWallNanos, boolean transfer, Runnable onListening, Runnable tookOver) {
+    public record CprInPlace(CprState state, long jvmStartWallNanos, boolean transfer, Runnable onListening, Runnable tookOver,
+                             java.util.function.BooleanSupplier oldMoltGone) {
+        public CprInPlace(CprState state, long jvmStartWallNanos, boolean transfer, Runnable onListening, Runnable tookOver) {
+            this(state, jvmStartWallNanos, transfer, onListening, tookOver, () -> false);
+        }
+
         /** cpr-exec: {@code tookOver} runs when the guest is about to run here (it releases the keeper). */
         public static CprInPlace exec(CprState state, long jvmStartWallNanos, Runnable tookOver) {
             return new CprInPlace(state, jvmStartWallNanos, false, () -> { }, tookOver);
@@ -652,7 +693,10 @@ public final class MigrationEngine implements MigrationCommands {
         }
         begin();
         activeChannel = channel;
-        if (cprIncoming != null) cprIncoming.onListening().run();
+        if (cprIncoming != null) {
+            if (cprIncoming.transfer()) FaultPoint.CPR_TRANSFER_RECEIVED.reached();
+            cprIncoming.onListening().run();
+        }
         Thread.ofPlatform().name("migration-in").daemon(true).start(() -> runIncoming(channel, exitOnError));
     }
 
@@ -689,14 +733,24 @@ public final class MigrationEngine implements MigrationCommands {
                 // The old molt resumes the guest itself unless told, before the guest runs here, that it is ours;
                 // then, loaded but paused, that it runs here now (see HandOver).
                 machine.loadState(paused(state), () -> {
+                    FaultPoint.CPR_TRANSFER_LOADED.reached();
                     try {
                         handOver.taken(channel.returnPath(), channel);
                         keepChannel[0] = true;
                     } catch (IOException e) {
-                        throw new java.io.UncheckedIOException("cannot tell the old molt that the guest resumes here: " + e.getMessage(), e);
+                        // The old molt resumes the guest only when it reads something other than the reply, which
+                        // cannot happen while this end is open: a reply that cannot be written means it died
+                        // waiting. Then this molt holds the guest's whole state and no other process can run it.
+                        // Unless that death is certain, the guest stays the old molt's to resume.
+                        if (!cpr.oldMoltGone().getAsBoolean()) {
+                            throw new java.io.UncheckedIOException("cannot tell the old molt that the guest resumes here: " + e.getMessage(), e);
+                        }
+                        System.err.println("molt: cpr-transfer: the old molt died after it sent the guest's whole state ("
+                                + e.getMessage() + "): the guest is this molt's, as no other process can run it");
                     }
                     cpr.tookOver().run(); // the old molt let go: the guest is this molt's whatever happens next
                 });
+                FaultPoint.CPR_TRANSFER_REPLIED.reached();
                 if (state.running()) {
                     switchOver.command(() -> {
                         handOver.guestChangesHere();
@@ -705,7 +759,9 @@ public final class MigrationEngine implements MigrationCommands {
                 }
                 finish(MigrationStatus.COMPLETED, null);
             } else {
+                if (cpr != null) FaultPoint.CPR_EXEC_RESTORING.reached();
                 machine.loadState(state, cpr != null ? cpr.tookOver() : () -> { });
+                if (cpr != null) FaultPoint.CPR_EXEC_RESUMED.reached();
                 if (cpr != null) completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
                 else finish(MigrationStatus.COMPLETED, null);
             }

@@ -32,6 +32,7 @@ public final class MigrationSettings {
         parameters.put("downtime-limit", 300L);
         parameters.put("mode", MigrationMode.NORMAL.qapiName);
         parameters.put("cpr-exec-command", List.of());
+        parameters.put("x-cpr-exec-resume-timeout", 60_000L);
         for (String c : List.of("xbzrle", "rdma-pin-all", "auto-converge", "zero-blocks", "events", "postcopy-ram",
                 "x-colo", "release-ram", "return-path", "pause-before-switchover", "multifd", "dirty-bitmaps",
                 "postcopy-blocktime", "late-block-activate", "x-ignore-shared", "validate-uuid", "background-snapshot",

@@ -155,6 +155,9 @@ final class MigrationSchema {
             new Parameter("mode", new ArgType.EnumOf(MIG_MODES), HmpInput.ENUM, Display.PLAIN),
             new Parameter("direct-io", ArgType.Scalar.BOOLEAN, HmpInput.BOOL, Display.ON_OFF),
             new Parameter("cpr-exec-command", new ArgType.ListOf(ArgType.Scalar.STRING), HmpInput.SHELL_WORDS, Display.WORDS),
+            // molt's own (not QEMU's): how long the new molt of a cpr-exec may take to resume the guest
+            // before the keeper takes it back; 0: no bound. See docs/live-update.md.
+            new Parameter("x-cpr-exec-resume-timeout", ArgType.Unsigned.UINT64, HmpInput.SIZE, Display.MS),
             new Parameter("multifd-zlib-level", ArgType.Unsigned.UINT8, HmpInput.UNSIGNED, Display.PLAIN),
             new Parameter("multifd-qatzip-level", ArgType.Unsigned.UINT8, HmpInput.UNSIGNED, Display.PLAIN),
             new Parameter("multifd-zstd-level", ArgType.Unsigned.UINT8, HmpInput.UNSIGNED, Display.PLAIN));

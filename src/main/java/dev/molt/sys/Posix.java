@@ -20,7 +20,7 @@ public final class Posix {
     public static final int MFD_HUGE_SHIFT = 26;
     public static final int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
     public static final int CLOSE_RANGE_CLOEXEC = 4;
-    public static final int SIGKILL = 9, SIGUSR1 = 10, SIGTERM = 15;
+    public static final int SIGKILL = 9, SIGUSR1 = 10, SIGTERM = 15, SIGSTOP = 19;
 
     public static Fd open(String path, int flags, int mode) {
         try (Arena a = Arena.ofConfined()) {

@@ -160,4 +160,21 @@ public final class UnixSocket {
             off += n;
         }
     }
+
+    private static final int SO_PEERCRED = 17, GETSOCKOPT = 55;
+
+    /**
+     * The PID of the process that connected (or accepted) the other end of unix socket {@code fd},
+     * as the kernel recorded it at connect time (SO_PEERCRED), or 0 when it is not visible here (a
+     * peer in another PID namespace).
+     */
+    public static int peerPid(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cred = a.allocate(12); // struct ucred: pid, uid, gid
+            MemorySegment len = a.allocate(JAVA_INT);
+            len.set(JAVA_INT, 0, 12);
+            Syscall.call("getsockopt SO_PEERCRED", GETSOCKOPT, fd, SOL_SOCKET, SO_PEERCRED, cred.address(), len.address(), 0);
+            return cred.get(JAVA_INT, 0);
+        }
+    }
 }

@@ -108,9 +108,14 @@ final class QmpClient implements AutoCloseable {
 
     Map<String, Object> reply(Duration timeout) {
         try {
-            Map<String, Object> r = replies.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            if (r == null) throw new AssertionError("no QMP reply within " + timeout);
-            return r;
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (true) {
+                Map<String, Object> r = replies.poll(50, TimeUnit.MILLISECONDS);
+                if (r != null) return r;
+                // A connection molt closed (an exec, a quit) answers nothing more: say so at once.
+                if (closed.getCount() == 0 && replies.isEmpty()) throw new AssertionError("QMP connection closed before a reply");
+                if (System.nanoTime() > deadline) throw new AssertionError("no QMP reply within " + timeout);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);

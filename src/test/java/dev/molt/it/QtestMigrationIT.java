@@ -53,6 +53,17 @@ class QtestMigrationIT {
         }
     }
 
+    /** Waits for the migration to end, whichever way: completed, failed or cancelled. */
+    static Map<String, Object> awaitMigrationEnd(QmpClient q) throws Exception {
+        long deadline = System.nanoTime() + QtestVm.T.toNanos();
+        while (true) {
+            Map<String, Object> m = q.returned("query-migrate");
+            if (List.of("completed", "failed", "cancelled").contains(String.valueOf(m.get("status")))) return m;
+            if (System.nanoTime() > deadline) throw new AssertionError("migration still " + m);
+            Thread.sleep(20);
+        }
+    }
+
     @ParameterizedTest(name = "over {0}")
     @ValueSource(strings = {"unix", "tcp"})
     void precopyCarriesPagesRewrittenWhileItRuns(String transport, @TempDir Path dir) throws Exception {

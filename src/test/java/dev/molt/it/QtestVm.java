@@ -42,9 +42,14 @@ final class QtestVm implements AutoCloseable {
 
     /** Starts molt with {@code args} (which name its -qtest unix:PATH) and waits for its qtest connection. */
     static QtestVm start(Path dir, List<String> args) throws Exception {
+        return start(dir, List.of(), args);
+    }
+
+    /** As {@link #start(Path, List)}, with {@code prefix} (an {@code env VAR=...} say) before the launcher. */
+    static QtestVm start(Path dir, List<String> prefix, List<String> args) throws Exception {
         String qtest = args.get(args.indexOf("-qtest") + 1);
         QtestClient.Listener listener = new QtestClient.Listener(Path.of(qtest.substring("unix:".length())));
-        MoltProcess p = MoltProcess.start(args.toArray(String[]::new));
+        MoltProcess p = MoltProcess.start(prefix, args.toArray(String[]::new));
         try {
             QtestClient c = acceptOrFail(listener, p);
             return new QtestVm(dir, p, listener, c);

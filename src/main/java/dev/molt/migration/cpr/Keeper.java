@@ -22,7 +22,8 @@ import java.util.Map;
  * Either line ends the keeper. If instead the pipe reaches end-of-file with no line, every process
  * that could have resumed the guest is gone, and the keeper becomes the previous molt: it execs the
  * old command line on the same state, and the guest resumes under the old version (in the
- * keeper's PID, the original one having died).
+ * keeper's PID, the original one having died). A new molt that has not resumed the guest within
+ * a bound ({@code x-cpr-exec-resume-timeout}) is stopped, killed and replaced the same way.
  *
  * <p>See docs/live-update.md for the whole protocol and its limits.
  */
@@ -33,19 +34,56 @@ public final class Keeper implements AutoCloseable {
     /** bash, not sh: dash cannot name an fd above 9 in a redirection. */
     private static final String SHELL = "/bin/bash";
 
-    // $1: the pipe's read end; $2: the fds the previous molt needs; the rest: the command to go back
-    // to. posix_spawn (without file actions) passes every fd not marked close-on-exec, and the JDK
-    // opens many without the mark (the jar, a file console, ...): they are closed first, so that
-    // neither the keeper nor a previous molt it relaunches holds them. Any line ends the watch;
-    // end-of-file without one means the new molt died before taking the guest over.
+    // $1: the pipe's read end; $2: the CPR state memfd; $3: the other fds the previous molt needs;
+    // $4: how long the new molt may take to resume the guest, in seconds (0: no bound); the rest:
+    // the command to go back to. posix_spawn (without file actions) passes every fd not marked
+    // close-on-exec, and the JDK opens many without the mark (the jar, a file console, ...): they
+    // are closed first, so that neither the keeper nor a previous molt it relaunches holds them.
+    // Any line ends the watch. End-of-file without one means the new molt died before taking the
+    // guest over. A new molt that neither says a word nor dies within the bound is hung: it is
+    // stopped (SIGSTOP) so that it cannot say "resumed" from then on, the pipe is read once more (it
+    // may have said it just before), and only if it did not is it killed and the guest taken back.
+    // A new molt that said "resumed" and is killed afterwards ran the guest: going back would
+    // restore the update's state over RAM it changed since, so the keeper then does nothing.
+    // An empty CPR state means the old molt died before it saved the guest: nothing to resume.
     private static final String SCRIPT = """
-            fd=$1; keep=" 0 1 2 $fd $2 "; shift 2
+            fd=$1; state=$2; keep=" 0 1 2 $fd $state $3 "; bound=$4; shift 4
             for f in /proc/$$/fd/*; do
               n=${f##*/}
               case "$keep" in *" $n "*) ;; *) eval "exec $n>&-" ;; esac
             done
-            if IFS= read -r -u "$fd" word || [ -n "$word" ]; then exit 0; fi
+            said() { # a word, or end-of-file after a word without its newline; else read's status (>128: timed out)
+              IFS= read -r "$@" -u "$fd" word; local r=$?
+              [ $r = 0 ] || { [ $r -le 128 ] && [ -n "$word" ]; } || return $r
+            }
+            stopped() {
+              for t in /proc/$1/task/*/stat; do
+                s=$(<"$t") || continue; s=${s##*) }
+                case "${s%% *}" in T|t|Z|X) ;; *) return 1 ;; esac
+              done
+            }
+            if [ "$bound" = 0 ]; then
+              said && exit 0
+            else
+              said -t "$bound" && exit 0
+              if [ $? -gt 128 ]; then
+                hung=$PPID
+                echo "molt: the new molt (PID $hung) did not resume the guest within $bound s; stopping it" >&2
+                kill -STOP "$hung" 2>/dev/null
+                for i in $(seq 500); do stopped "$hung" && break; sleep 0.01; done
+                if said -t 0.1; then kill -CONT "$hung" 2>/dev/null; exit 0; fi
+                kill -KILL "$hung" 2>/dev/null
+                if said -t 10; then
+                  echo "molt: the new molt said it resumed the guest as it was killed: it ran there, so nothing is relaunched" >&2
+                  exit 1
+                fi
+              fi
+            fi
             exec {fd}<&-
+            if [ ! -s /proc/self/fd/$state ]; then
+              echo "molt: the molt being updated ended before it saved the guest's state (no CPR state): there is nothing to resume" >&2
+              exit 1
+            fi
             echo "molt: the new molt ended before it resumed the guest; going back to the previous molt: $*" >&2
             exec "$@"
             """;
@@ -64,16 +102,20 @@ public final class Keeper implements AutoCloseable {
      * may be written later, before the exec), ready to run {@code goBack} with the state in its
      * environment. Throws if it cannot be started: the caller fails the update before the guest stops.
      */
-    public static Keeper start(List<Fd> hold, Fd state, List<String> goBack) {
+    public static Keeper start(List<Fd> hold, Fd state, List<String> goBack, java.time.Duration resumeBound) {
         if (!java.nio.file.Files.isExecutable(java.nio.file.Path.of(SHELL))) {
             throw new IllegalStateException("cannot guard the live update: " + SHELL + " is missing");
         }
         Fd[] pipe = Spawn.pipe("molt-keeper");
         try {
             List<Fd> inherit = new ArrayList<>(hold);
-            inherit.add(state);
             String keep = String.join(" ", inherit.stream().map(f -> String.valueOf(f.num())).toList());
-            List<String> argv = new ArrayList<>(List.of(SHELL, "-c", SCRIPT, "molt-keeper", String.valueOf(pipe[0].num()), keep));
+            inherit.add(state);
+            // read -t takes decimal seconds: the bound in milliseconds, written as such.
+            long ms = resumeBound.toMillis();
+            String bound = ms == 0 ? "0" : (ms / 1000) + "." + String.format("%03d", ms % 1000);
+            List<String> argv = new ArrayList<>(List.of(SHELL, "-c", SCRIPT, "molt-keeper", String.valueOf(pipe[0].num()),
+                    String.valueOf(state.num()), keep, bound));
             argv.addAll(goBack);
             Map<String, String> env = new HashMap<>(System.getenv());
             env.put(CprState.ENV, String.valueOf(state.num()));

@@ -16,6 +16,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The keeper as a real child process: it leaves on a word and goes back on end-of-file. */
 class KeeperTest {
+    private static final java.time.Duration NO_BOUND = java.time.Duration.ZERO;
+
+    /** The old molt wrote its CPR state (the keeper goes back only to a saved guest). */
+    private static Fd saved(Fd state) throws Exception {
+        CprStateFile.writeInto(state, new CprState(List.of(), List.of("molt"), "file:/x", 1, 2, 3, true));
+        return state;
+    }
     /** A "previous molt" that records what it inherited: the rollback marker and the state fd's target. */
     private static List<String> recorder(Path out) {
         return List.of("/bin/sh", "-c", "echo \"$MOLT_CPR_ROLLBACK $(readlink /proc/self/fd/$MOLT_CPR_EXEC_STATE)"
@@ -32,7 +39,7 @@ class KeeperTest {
     void aCancelledUpdateEndsTheKeeper(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("relaunched");
         try (Fd ram = Posix.memfdCreate("ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create()) {
-            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram));
+            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram), NO_BOUND);
             k.close(); // writes "cancel", reaps it
             assertFalse(ProcessHandle.of(k.pid()).isPresent(), "reaped");
             assertFalse(Files.exists(out), "nothing relaunched");
@@ -43,7 +50,7 @@ class KeeperTest {
     void aNewMoltThatResumedReleasesIt(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("relaunched");
         try (Fd ram = Posix.memfdCreate("ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create()) {
-            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram));
+            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram), NO_BOUND);
             Fd pipe = k.pipe();
             int n = dev.molt.sys.Exec.dup(pipe, "as the new molt would hold it").num();
             pipe.close();
@@ -56,8 +63,8 @@ class KeeperTest {
     @Test
     void endOfFileWithoutAWordGoesBackWithTheHeldFds(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("relaunched");
-        try (Fd ram = Posix.memfdCreate("guest-ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create()) {
-            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram));
+        try (Fd ram = Posix.memfdCreate("guest-ram", Posix.MFD_CLOEXEC); Fd state = saved(CprStateFile.create())) {
+            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram), NO_BOUND);
             k.pipe().close(); // the new molt died: the pipe's last write end is gone
             assertEquals(0, Spawn.waitFor(k.pid()), "the relaunched command ran to its end");
             String line = Files.readString(out).trim();
@@ -69,10 +76,10 @@ class KeeperTest {
     @Test
     void neitherTheKeeperNorTheMoltItRelaunchesHoldsFdsItWasNotGiven(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("fds");
-        try (Fd ram = Posix.memfdCreate("guest-ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create();
+        try (Fd ram = Posix.memfdCreate("guest-ram", Posix.MFD_CLOEXEC); Fd state = saved(CprStateFile.create());
              Fd stray = Posix.memfdCreate("stray-console-log", Posix.MFD_CLOEXEC)) {
             Posix.setCloexec(stray.num(), false); // as the JDK opens the jar or a file console
-            Keeper k = Keeper.start(List.of(ram), state, List.of("/bin/sh", "-c", "for f in /proc/$$/fd/*; do readlink $f; done > " + out + "; true"));
+            Keeper k = Keeper.start(List.of(ram), state, List.of("/bin/sh", "-c", "for f in /proc/$$/fd/*; do readlink $f; done > " + out + "; true"), NO_BOUND);
             Posix.setCloexec(stray.num(), true);
             k.pipe().close(); // the new molt died: the keeper relaunches
             assertEquals(0, Spawn.waitFor(k.pid()));
@@ -80,6 +87,18 @@ class KeeperTest {
             assertTrue(fds.contains("/memfd:guest-ram"), fds);
             assertTrue(fds.contains("/memfd:MOLT_CPR_EXEC_STATE"), fds);
             assertFalse(fds.contains("stray-console-log"), fds);
+        }
+    }
+
+    /** The molt being updated died before it wrote the CPR state: no previous molt can resume anything. */
+    @Test
+    void anUpdateThatEndedBeforeTheStateWasSavedRelaunchesNothing(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("relaunched");
+        try (Fd ram = Posix.memfdCreate("guest-ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create()) {
+            Keeper k = Keeper.start(List.of(ram), state, recorder(out, ram), NO_BOUND);
+            k.pipe().close();
+            assertEquals(1 << 8, Spawn.waitFor(k.pid()), "the keeper exits 1 (wait status), saying why, with nothing to resume");
+            assertFalse(Files.exists(out), "nothing relaunched");
         }
     }
 }
