@@ -5,7 +5,10 @@ import dev.molt.sys.Posix;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.Callable;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -113,25 +116,35 @@ public final class VcpuThreads {
         }
     }
 
-    /** Runs {@code task} on vCPU {@code i}'s own thread; the vCPUs must be paused. */
+    /**
+     * Runs {@code task} on vCPU {@code i}'s own thread; the vCPUs must be paused. A runner that has
+     * ended (its set-up or KVM_RUN failed) never parks again: asking it fails at once, and tasks it
+     * had not run when it ended fail with it, instead of waiting for ever under the machine's lock.
+     */
     public <T> T onVcpuThread(int i, Callable<T> task) {
         VcpuRunner r = runners.get(i);
-        CompletableFuture<T> f = new CompletableFuture<>();
+        FutureTask<T> f = new FutureTask<>(task);
         lock.lock();
         try {
             if (!pauseRequested) throw new IllegalStateException("vCPUs must be paused");
-            r.tasks.add(() -> {
-                try {
-                    f.complete(task.call());
-                } catch (Throwable t) {
-                    f.completeExceptionally(t);
-                }
-            });
+            if (ended.contains(threads.get(i))) throw new MachineException("vCPU " + i + "'s thread has ended (after the error above)");
+            r.tasks.add(f);
             changed.signalAll();
         } finally {
             lock.unlock();
         }
-        return f.join();
+        try {
+            return f.get();
+        } catch (CancellationException e) {
+            throw new MachineException("vCPU " + i + "'s thread ended before it could run the task");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) throw re;
+            if (e.getCause() instanceof Error err) throw err;
+            throw new MachineException("vCPU " + i + ": " + e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MachineException("interrupted while waiting for vCPU " + i);
+        }
     }
 
     /**
@@ -211,6 +224,12 @@ public final class VcpuThreads {
         lock.lock();
         try {
             ended.add(Thread.currentThread());
+            int me = threads.indexOf(Thread.currentThread());
+            if (me >= 0) {
+                for (Runnable task; (task = runners.get(me).tasks.poll()) != null; ) {
+                    if (task instanceof Future<?> f) f.cancel(false); // its caller gets an error, not a wait for ever
+                }
+            }
             changed.signalAll();
         } finally {
             lock.unlock();

@@ -587,7 +587,20 @@ public final class MigrationEngine implements MigrationCommands {
         }
         close(c);
         awaitWorker();
+        // An incoming migration writes into guest RAM: it must be over before the caller unmaps RAM.
+        // Its channel was just aborted, so it ends at once; bounded all the same, as it may be loading
+        // under the machine's lock, which a caller could hold.
+        Thread in = incomingWorker;
+        if (in != null && in != Thread.currentThread()) {
+            try {
+                in.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
+
+    private volatile Thread incomingWorker;
 
     /**
      * molt is ending, whatever ended it: as {@link #prepareQuit}, but a migration past its point of
@@ -601,7 +614,20 @@ public final class MigrationEngine implements MigrationCommands {
         }
         close(c);
         awaitWorker();
+        // An incoming migration writes into guest RAM: it must be over before the caller unmaps RAM.
+        // Its channel was just aborted, so it ends at once; bounded all the same, as it may be loading
+        // under the machine's lock, which a caller could hold.
+        Thread in = incomingWorker;
+        if (in != null && in != Thread.currentThread()) {
+            try {
+                in.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
+
+    private volatile Thread incomingWorker;
 
     private void awaitWorker() {
         Thread w = worker;
@@ -697,7 +723,7 @@ public final class MigrationEngine implements MigrationCommands {
             if (cprIncoming.transfer()) FaultPoint.CPR_TRANSFER_RECEIVED.reached();
             cprIncoming.onListening().run();
         }
-        Thread.ofPlatform().name("migration-in").daemon(true).start(() -> runIncoming(channel, exitOnError));
+        incomingWorker = Thread.ofPlatform().name("migration-in").daemon(true).start(() -> runIncoming(channel, exitOnError));
     }
 
     /** Blocks until the incoming migration in progress (if any) has completed or failed. */

@@ -36,4 +36,27 @@ class VcpuThreadsTest {
         starter.join(10_000);
         assertTrue(returned, "pauseAll waited for a runner that had exited and will never park");
     }
+
+    /** A state capture or restore asks each vCPU's thread; one that has ended must answer with an error, not a hang. */
+    @Test
+    void aTaskForARunnerThatHasEndedFailsInsteadOfWaitingForEver() throws Exception {
+        VcpuThreads threads = new VcpuThreads();
+        threads.add(new VcpuRunner(null, 0, threads, new PortBus(), v -> { }, event -> { }), "vcpu0"); // no VM: its set-up fails, it ends
+        Thread starter = Thread.ofPlatform().daemon().start(() -> threads.start(false));
+        starter.join(10_000);
+        Thread pauser = Thread.ofPlatform().daemon().start(threads::pauseAll);
+        pauser.join(10_000);
+        assertFalse(pauser.isAlive(), "paused");
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread asker = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                threads.onVcpuThread(0, () -> "state");
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        asker.join(10_000);
+        assertFalse(asker.isAlive(), "onVcpuThread waited for a runner that had ended");
+        assertTrue(failure.get() instanceof MachineException && failure.get().getMessage().contains("ended"), String.valueOf(failure.get()));
+    }
 }
