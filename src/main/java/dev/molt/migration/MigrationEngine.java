@@ -587,20 +587,7 @@ public final class MigrationEngine implements MigrationCommands {
         }
         close(c);
         awaitWorker();
-        // An incoming migration writes into guest RAM: it must be over before the caller unmaps RAM.
-        // Its channel was just aborted, so it ends at once; bounded all the same, as it may be loading
-        // under the machine's lock, which a caller could hold.
-        Thread in = incomingWorker;
-        if (in != null && in != Thread.currentThread()) {
-            try {
-                in.join(5_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
-
-    private volatile Thread incomingWorker;
 
     /**
      * molt is ending, whatever ended it: as {@link #prepareQuit}, but a migration past its point of
