@@ -39,8 +39,13 @@ final class MoltProcess implements AutoCloseable {
 
     /** Starts molt with {@code prefix} (e.g. a setpriv command) before the launcher. */
     static MoltProcess start(List<String> prefix, String... args) {
+        return start(prefix, Project.launcher(), args);
+    }
+
+    /** Starts the molt of {@code launcher} (another release's bin/molt, say). */
+    static MoltProcess start(List<String> prefix, java.nio.file.Path launcher, String... args) {
         List<String> cmd = new ArrayList<>(prefix);
-        cmd.add(Project.launcher().toString());
+        cmd.add(launcher.toString());
         cmd.addAll(List.of(args));
         try {
             return new MoltProcess(new ProcessBuilder(cmd).start(), List.of(args));

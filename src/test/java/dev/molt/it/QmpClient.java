@@ -129,6 +129,11 @@ final class QmpClient implements AutoCloseable {
         return (Map<String, Object>) r.get("return");
     }
 
+    /** The names of the events received so far and not yet taken by {@link #event}. */
+    List<String> pendingEvents() {
+        return events.stream().map(e -> String.valueOf(e.get("event"))).toList();
+    }
+
     /** Waits for the event named {@code name}, discarding others before it. */
     Map<String, Object> event(String name, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -47,9 +47,14 @@ final class QtestVm implements AutoCloseable {
 
     /** As {@link #start(Path, List)}, with {@code prefix} (an {@code env VAR=...} say) before the launcher. */
     static QtestVm start(Path dir, List<String> prefix, List<String> args) throws Exception {
+        return start(dir, prefix, Project.launcher(), args);
+    }
+
+    /** As {@link #start(Path, List, List)}, running the molt of {@code launcher} (another release's, say). */
+    static QtestVm start(Path dir, List<String> prefix, Path launcher, List<String> args) throws Exception {
         String qtest = args.get(args.indexOf("-qtest") + 1);
         QtestClient.Listener listener = new QtestClient.Listener(Path.of(qtest.substring("unix:".length())));
-        MoltProcess p = MoltProcess.start(prefix, args.toArray(String[]::new));
+        MoltProcess p = MoltProcess.start(prefix, launcher, args.toArray(String[]::new));
         try {
             QtestClient c = acceptOrFail(listener, p);
             return new QtestVm(dir, p, listener, c);
