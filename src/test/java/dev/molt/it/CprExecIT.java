@@ -493,4 +493,78 @@ class CprExecIT {
             }
         }
     }
+
+    /**
+     * Every port access the guest makes is a VM exit that KVM completes (the IN's value into RAX,
+     * RIP past the instruction) only on the next KVM_RUN. A vCPU paused right after one, its state
+     * captured then, would repeat the IN or OUT after the update: a console byte written twice, an
+     * input byte lost. So, through 20 updates of a 2-vCPU guest writing ticks on the console, input
+     * lines go in all the time; afterwards each must have been echoed exactly once, and every line
+     * out of the console must be whole (a tick, or the echo of a line sent).
+     */
+    @Test
+    void consoleBytesAreNeitherRepeatedNorLostAcrossUpdates(@TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("console.sock");
+        List<String> args = new ArrayList<>(vmArgs(dir, 2, "256M"));
+        int at = args.indexOf("file,id=con,path=" + dir.resolve("console.log") + ",append=on");
+        args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
+        Path state = dir.resolve("vm.state");
+        try (MoltProcess molt = MoltProcess.start(args.toArray(String[]::new))) {
+            GuestIT.waitFor(() -> Files.exists(sock), T);
+            try (java.nio.channels.SocketChannel client = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(sock))) {
+                java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                        java.nio.channels.Channels.newInputStream(client), StandardCharsets.ISO_8859_1));
+                List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+                Thread reader = Thread.ofPlatform().daemon().start(() -> {
+                    try {
+                        for (String l; (l = in.readLine()) != null; ) lines.add(l.replace("\r", ""));
+                    } catch (java.io.IOException ignored) {
+                        // The test closed the connection.
+                    }
+                });
+                GuestIT.waitFor(() -> Tick.all(List.copyOf(lines)).size() >= 4, T);
+                java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
+                java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+                Thread writer = Thread.ofPlatform().daemon().start(() -> {
+                    try {
+                        while (sending.get()) {
+                            client.write(java.nio.ByteBuffer.wrap(("in-" + sent.get() + "\r").getBytes(StandardCharsets.US_ASCII)));
+                            sent.incrementAndGet();
+                            Thread.sleep(3);
+                        }
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                for (int i = 0; i < 20; i++) {
+                    assertTrue(update(dir, newMolt(args, state), "file:" + state).containsKey("return"), "update " + i);
+                    awaitCompleted(dir);
+                    awaitMoreTicks(dir, 2, 3);
+                }
+                sending.set(false);
+                writer.join(10_000);
+                client.write(java.nio.ByteBuffer.wrap("done\r".getBytes(StandardCharsets.US_ASCII)));
+                GuestIT.waitFor(() -> lines.contains("rx done"), T);
+                int first = 0;
+                List<String> all = List.copyOf(lines);
+                while (Tick.parse(all.get(first)) == null) first++; // boot lines come before the first tick
+                Map<Integer, Integer> echoed = new TreeMap<>();
+                List<String> broken = new ArrayList<>();
+                for (String l : all.subList(first, all.size())) {
+                    if (Tick.parse(l) != null || l.equals("rx done")) continue;
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("rx in-(\\d+)").matcher(l);
+                    if (m.matches()) echoed.merge(Integer.parseInt(m.group(1)), 1, Integer::sum);
+                    else broken.add(l);
+                }
+                List<Integer> wrong = new ArrayList<>();
+                for (int k = 0; k < sent.get(); k++) if (echoed.getOrDefault(k, 0) != 1) wrong.add(k);
+                assertTrue(broken.isEmpty(), "console lines not whole (a byte repeated or lost?): " + broken);
+                assertTrue(wrong.isEmpty(), "input lines not echoed exactly once: " + wrong + " of " + sent.get());
+                System.out.printf("[CprExecIT] %s: 20 updates, %d input lines each echoed once, %d console lines all whole%n",
+                        KvmHost.FLAVOUR, sent.get(), all.size() - first);
+                client.close();
+                reader.join(10_000);
+            }
+        }
+    }
 }
