@@ -186,7 +186,11 @@ public final class Molt {
             Monitor mon = monitor;
             MonitorSetup live = monitors;
             migration.setExecHooks(() -> {
-                for (Chardev c : chardevs.values()) if (c instanceof dev.molt.chardev.StdioChardev s) s.flush();
+                for (Chardev c : chardevs.values()) {
+                    if (c instanceof dev.molt.chardev.StdioChardev s && !s.flush(Duration.ofSeconds(2))) {
+                        System.err.println("molt: the console on stdout is not being read: output still queued is lost at the exec");
+                    }
+                }
                 System.out.flush();
                 mon.drainOutput(Duration.ofMillis(200));
                 live.stopAccepting(); // the sockets go on listening: the next molt serves them

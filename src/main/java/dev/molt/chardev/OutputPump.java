@@ -49,6 +49,25 @@ final class OutputPump implements AutoCloseable {
         while (len > 0 && !closed) waitQuietly();
     }
 
+    /**
+     * As {@link #flush()}, for at most {@code bound}: a reader that stopped reading (a terminal on
+     * hold, a pipe nobody drains) must not hold up what waits for the flush. Says whether it all went.
+     */
+    synchronized boolean flush(java.time.Duration bound) {
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (len > 0 && !closed) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) return false;
+            try {
+                wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
     private void drain() {
         byte[] out = new byte[64 * 1024];
         while (true) {

@@ -133,6 +133,15 @@ public final class StdioChardev implements Chardev {
         pump.flush();
     }
 
+    /**
+     * Writes out what is queued, waiting at most {@code bound} for a reader that stopped reading;
+     * says whether all went. Before a live update's exec, after its point of no return: an unread
+     * stdout must not keep the guest paused.
+     */
+    public boolean flush(java.time.Duration bound) {
+        return pump.flush(bound);
+    }
+
     @Override
     public void close() {
         pump.close();
