@@ -186,9 +186,14 @@ public final class Molt {
             Monitor mon = monitor;
             MonitorSetup live = monitors;
             migration.setExecHooks(() -> {
+                // The guest is stopped: what its consoles queued goes out now, or never (the queue is this
+                // process's memory). A reader that stopped reading must not keep the guest paused: one
+                // bound for them all.
+                long flushUntil = System.nanoTime() + Duration.ofSeconds(1).toNanos();
                 for (Chardev c : chardevs.values()) {
-                    if (c instanceof dev.molt.chardev.StdioChardev s && !s.flush(Duration.ofSeconds(2))) {
-                        System.err.println("molt: the console on stdout is not being read: output still queued is lost at the exec");
+                    Duration left = Duration.ofNanos(Math.max(0, flushUntil - System.nanoTime()));
+                    if (!c.flush(left)) {
+                        System.err.println("molt: chardev '" + c.id() + "' is not being read: its output still queued is lost at the exec");
                     }
                 }
                 System.out.flush();

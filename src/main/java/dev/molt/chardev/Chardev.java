@@ -10,6 +10,14 @@ public sealed interface Chardev extends ByteSink, AutoCloseable
         permits StdioChardev, FileChardev, SocketChardev, NullChardev {
     String id();
 
+    /**
+     * Writes out the output queued so far, waiting at most {@code bound} for a reader that stopped
+     * reading; says whether all of it went. Backends that queue nothing have nothing to wait for.
+     */
+    default boolean flush(java.time.Duration bound) {
+        return true;
+    }
+
     /** Starts delivering input to {@code input}; backends without input ignore it. */
     void connect(CharInput input);
 

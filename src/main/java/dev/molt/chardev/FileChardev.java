@@ -31,6 +31,26 @@ public final class FileChardev implements Chardev {
     }
 
     @Override
+    public boolean flush(java.time.Duration bound) {
+        return pump.flush(bound);
+    }
+
+    @Override
+    public boolean ready() {
+        return pump.ready();
+    }
+
+    @Override
+    public void offer(byte[] data, int off, int len) {
+        pump.offer(data, off, len);
+    }
+
+    @Override
+    public void whenReady(Runnable r) {
+        pump.whenReady(r);
+    }
+
+    @Override
     public void connect(CharInput input) { }
 
     @Override

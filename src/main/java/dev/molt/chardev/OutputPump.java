@@ -10,12 +10,16 @@ import java.io.OutputStream;
  */
 final class OutputPump implements AutoCloseable {
     private static final int CAPACITY = 1 << 20;
+    /** Above this, devices are told to wait ({@link #ready}); the rest is for monitors' replies. */
+    private static final int HIGH_WATER = CAPACITY - (64 << 10);
 
     private final byte[] buf = new byte[CAPACITY];
     private int head, len;
     private boolean closed;
     private volatile OutputStream sink;
     private final Thread thread;
+    /** Devices waiting for {@link #ready}, under this object's lock; run by the drain thread without it. */
+    private final java.util.List<Runnable> waiting = new java.util.ArrayList<>();
 
     OutputPump(String name, OutputStream sink) {
         this.sink = sink;
@@ -42,6 +46,29 @@ final class OutputPump implements AutoCloseable {
             // that the guest writes one byte per port access costs a context switch each time.
             if (wasEmpty) notifyAll();
         }
+    }
+
+    /** Whether a device may write without waiting: below the high-water mark (or closed: writes go nowhere). */
+    synchronized boolean ready() {
+        return len < HIGH_WATER || closed;
+    }
+
+    /** Appends what fits now, never waiting; the rest is dropped. */
+    synchronized void offer(byte[] data, int off, int n) {
+        if (closed) return;
+        int fits = Math.min(n, CAPACITY - len);
+        if (fits > 0) write(data, off, fits); // fits: write does not wait
+    }
+
+    /** Runs {@code r} when {@link #ready}: now, or from the drain thread once below the mark. */
+    void whenReady(Runnable r) {
+        synchronized (this) {
+            if (!ready()) {
+                waiting.add(r);
+                return;
+            }
+        }
+        r.run();
     }
 
     /** Blocks until everything queued so far has been handed to the sink. */
@@ -87,11 +114,18 @@ final class OutputPump implements AutoCloseable {
                     if (sink == s) sink = null;
                 }
             }
+            java.util.List<Runnable> nowReady = java.util.List.of();
             synchronized (this) {
                 head = (head + n) % CAPACITY;
                 len -= n;
                 notifyAll();
+                if (!waiting.isEmpty() && ready()) {
+                    nowReady = java.util.List.copyOf(waiting);
+                    waiting.clear();
+                }
             }
+            for (Runnable r : nowReady) r.run(); // outside the lock: they call into their device
+
         }
     }
 

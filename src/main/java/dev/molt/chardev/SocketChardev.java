@@ -213,10 +213,10 @@ public final class SocketChardev implements Chardev {
 
     /**
      * The fds a cpr-exec update hands to the new molt: the listening socket and the connected
-     * client, by name. The output queued so far is written out first.
+     * client, by name. (Asked while the guest runs: the output still queued is flushed later, with
+     * the guest stopped, and bounded: see {@link #flush(java.time.Duration)}.)
      */
     public Map<String, Fd> preservedFds() {
-        pump.flush();
         Map<String, Fd> fds = new LinkedHashMap<>();
         if (listening != null) fds.put(listenName(id), listening);
         SocketStream c = client;
@@ -232,6 +232,27 @@ public final class SocketChardev implements Chardev {
     @Override
     public void write(byte[] data, int off, int len) {
         if (client != null && !clientGone) pump.write(data, off, len);
+    }
+
+    @Override
+    public boolean flush(java.time.Duration bound) {
+        return pump.flush(bound);
+    }
+
+    /** With no client, output goes nowhere: always ready. */
+    @Override
+    public boolean ready() {
+        return pump.ready();
+    }
+
+    @Override
+    public void offer(byte[] data, int off, int len) {
+        if (client != null && !clientGone) pump.offer(data, off, len);
+    }
+
+    @Override
+    public void whenReady(Runnable r) {
+        pump.whenReady(r);
     }
 
     @Override

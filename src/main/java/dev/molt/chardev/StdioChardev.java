@@ -44,6 +44,21 @@ public final class StdioChardev implements Chardev {
     }
 
     @Override
+    public boolean ready() {
+        return pump.ready();
+    }
+
+    @Override
+    public void offer(byte[] data, int off, int len) {
+        pump.offer(data, off, len);
+    }
+
+    @Override
+    public void whenReady(Runnable r) {
+        pump.whenReady(r);
+    }
+
+    @Override
     public void connect(CharInput input) {
         InputPump.start(id, new FileInputStream(FileDescriptor.in), input, escapes ? this::filterEscapes : null, null);
     }
@@ -133,11 +148,7 @@ public final class StdioChardev implements Chardev {
         pump.flush();
     }
 
-    /**
-     * Writes out what is queued, waiting at most {@code bound} for a reader that stopped reading;
-     * says whether all went. Before a live update's exec, after its point of no return: an unread
-     * stdout must not keep the guest paused.
-     */
+    @Override
     public boolean flush(java.time.Duration bound) {
         return pump.flush(bound);
     }

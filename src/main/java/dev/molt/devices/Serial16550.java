@@ -10,8 +10,12 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * A 16550A UART (COM1: base 0x3F8, 8 ports, ISA IRQ 4).
  *
- * <p>Transmission is instantaneous: a THR write goes straight to the {@link ByteSink}, so LSR always
- * reports THRE|TEMT. Reception goes through a 16-byte RX FIFO, the depth of a real 16550A (and of
+ * <p>Transmission is instantaneous while the {@link ByteSink} is ready: a THR write goes straight to
+ * it, and LSR reports THRE|TEMT. When the sink's reader falls behind (a console client that stopped
+ * reading), THRE clears, as QEMU's model does, so a guest that waits for THRE waits in its own code,
+ * never a vCPU thread inside molt (which could then not be paused); the THRE interrupt comes when
+ * the sink is ready again. A byte the guest writes regardless is kept if the sink has room, else
+ * lost, as when a driver overwrites a full THR. Reception goes through a 16-byte RX FIFO, the depth of a real 16550A (and of
  * QEMU's model); with the FIFO disabled (16450 mode) the receiver holds a single byte, as the
  * hardware does. The console input thread never overruns it: {@link #receive} accepts only what
  * fits and {@link #awaitRxRoom} lets it wait for the guest to drain the FIFO, so keystrokes are
@@ -114,6 +118,8 @@ public final class Serial16550 implements PortIoDevice {
     private int scr;
     /** The THRE interrupt source: set when THR becomes (or is found) empty, cleared by reading IIR. */
     private boolean thrEmptyPending;
+    /** THR is "full": the sink was not ready, and {@link #roomAgain} is due from it. */
+    private boolean waitingForRoom;
     private final byte[] rxFifo = new byte[RX_FIFO_CAPACITY];
     private int rxHead;
     private int rxCount;
@@ -308,6 +314,9 @@ public final class Serial16550 implements PortIoDevice {
             msr = s.msr();
             scr = s.scr();
             thrEmptyPending = s.thrEmptyPending();
+            // Saved while the sink was not ready (THRE clear): the interrupt that room would have raised
+            // is owed here, where this process's sink is (or will be) ready.
+            if ((s.lsr() & LSR_THR_EMPTY) == 0 && (ier & IER_THR_EMPTY) != 0) thrEmptied();
             rxHead = 0;
             rxCount = 0;
             for (byte b : s.rxFifo) pushRx(b);
@@ -383,20 +392,48 @@ public final class Serial16550 implements PortIoDevice {
             // The receiver hears the transmitter; a full FIFO loses the new byte, as on the chip.
             if (rxCount < rxCapacity()) pushRx((byte) value);
             else lineErrors |= LSR_OVERRUN;
+            thrEmptyPending = true;
         } else {
             txByte[0] = (byte) value;
-            transmitter.write(txByte, 0, 1);
+            transmitter.offer(txByte, 0, 1);
+            // The byte left THR at once, so THR is empty again (a fresh THRE interrupt), unless the
+            // sink is now behind: then when it catches up.
+            thrEmptied();
         }
-        // The byte left THR at once, so THR is empty again: a fresh THRE interrupt.
-        thrEmptyPending = true;
+    }
+
+    /** THRE now if the transmitter is empty, else once the sink is ready (under the lock). */
+    private void thrEmptied() {
+        if (transmitterEmpty()) {
+            thrEmptyPending = true;
+        } else if (!waitingForRoom) {
+            waitingForRoom = true;
+            transmitter.whenReady(this::roomAgain);
+        }
+    }
+
+    /** From the sink's thread (or at once, under the lock: it is reentrant): THR is empty again. */
+    private void roomAgain() {
+        lock.lock();
+        try {
+            waitingForRoom = false;
+            thrEmptyPending = true;
+            updateIrq();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean transmitterEmpty() {
+        return (mcr & MCR_LOOPBACK) != 0 || transmitter.ready();
     }
 
     private void writeIer(int value) {
         int old = ier;
         ier = value & IER_MASK;
-        // Like a real 16550 (and QEMU): enabling THRI while THR is empty, which it always is here,
-        // raises THRE at once. Linux's 8250 driver tests exactly this at port start-up.
-        if ((ier & IER_THR_EMPTY) != 0 && (old & IER_THR_EMPTY) == 0) thrEmptyPending = true;
+        // Like a real 16550 (and QEMU): enabling THRI while THR is empty raises THRE at once (or once the
+        // sink is ready again). Linux's 8250 driver tests exactly this at port start-up.
+        if ((ier & IER_THR_EMPTY) != 0 && (old & IER_THR_EMPTY) == 0) thrEmptied();
     }
 
     private void writeFcr(int value) {
@@ -460,7 +497,7 @@ public final class Serial16550 implements PortIoDevice {
     }
 
     private int lineStatus() {
-        return LSR_THR_EMPTY | LSR_TRANSMITTER_EMPTY | lineErrors | (rxCount > 0 ? LSR_DATA_READY : 0);
+        return (transmitterEmpty() ? LSR_THR_EMPTY | LSR_TRANSMITTER_EMPTY : 0) | lineErrors | (rxCount > 0 ? LSR_DATA_READY : 0);
     }
 
     private boolean fifoEnabled() {

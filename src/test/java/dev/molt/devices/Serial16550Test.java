@@ -377,4 +377,77 @@ class Serial16550Test {
         assertEquals(0x01, in(DATA));
         assertEquals(0x02, in(IER));
     }
+
+    /** A sink whose reader stopped reading: not ready until the test says so, then it calls back. */
+    static final class SlowSink implements ByteSink {
+        final ByteArrayOutputStream taken = new ByteArrayOutputStream();
+        boolean ready = true;
+        Runnable pending;
+
+        @Override
+        public void write(byte[] data, int off, int len) {
+            throw new AssertionError("a vCPU must never make a blocking write");
+        }
+
+        @Override
+        public boolean ready() {
+            return ready;
+        }
+
+        @Override
+        public void offer(byte[] data, int off, int len) {
+            taken.write(data, off, len);
+        }
+
+        @Override
+        public void whenReady(Runnable r) {
+            if (ready) r.run();
+            else pending = r;
+        }
+
+        void catchUp() {
+            ready = true;
+            Runnable r = pending;
+            pending = null;
+            if (r != null) r.run();
+        }
+    }
+
+    /**
+     * A reader that falls behind clears THRE, so the guest waits in its own loop (never a vCPU
+     * thread inside molt, which could then not be paused); the THRE interrupt comes when it catches up.
+     */
+    @Test
+    void aSinkThatFallsBehindClearsThreAndItsInterruptComesWhenItCatchesUp() {
+        SlowSink sink = new SlowSink();
+        RecordingIrqLine line = new RecordingIrqLine();
+        Serial16550 u = new Serial16550(line, sink);
+        u.write(IER, 1, 0x02); // THRI
+        assertEquals(0x02, u.read(IIR, 1) & 0x0F, "THRE at once: THR is empty");
+        sink.ready = false;
+        u.write(DATA, 1, 'x');
+        assertEquals(0, u.read(LSR, 1) & 0x60, "THRE and TEMT clear while the sink is behind");
+        assertEquals(0x01, u.read(IIR, 1) & 0x0F, "no THRE interrupt yet");
+        assertArrayEquals(new byte[] {'x'}, sink.taken.toByteArray(), "the byte was kept, not dropped");
+        sink.catchUp();
+        assertTrue(line.calls().getLast(), "the line went up once the sink was ready");
+        assertEquals(0x60, u.read(LSR, 1) & 0x60);
+        assertEquals(0x02, u.read(IIR, 1) & 0x0F, "the THRE interrupt");
+    }
+
+    /** The state saved while the sink was behind owes the guest its THRE interrupt in the next process. */
+    @Test
+    void aStateSavedWhileTheSinkWasBehindRaisesThreWhereItIsRestored() {
+        SlowSink sink = new SlowSink();
+        Serial16550 u = new Serial16550(new RecordingIrqLine(), sink);
+        u.write(IER, 1, 0x02);
+        u.read(IIR, 1); // acknowledge the first THRE
+        sink.ready = false;
+        u.write(DATA, 1, 'y');
+        Serial16550.State saved = u.state();
+        assertEquals(0, saved.lsr() & 0x20, "THRE clear in the saved LSR");
+        Serial16550 there = new Serial16550(new RecordingIrqLine(), out::write);
+        there.restore(saved);
+        assertEquals(0x02, there.read(IIR, 1) & 0x0F, "THRE interrupt where the sink is ready");
+    }
 }

@@ -90,6 +90,22 @@ final class QtestClient implements AutoCloseable {
         }
     }
 
+    /** Sends {@code lines} in one write and returns their replies in order (IRQ lines kept aside). */
+    List<String> pipeline(List<String> lines) throws IOException {
+        StringBuilder all = new StringBuilder();
+        for (String l : lines) all.append(l).append('\n');
+        out.write(all.toString().getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+        List<String> replies = new ArrayList<>(lines.size());
+        while (replies.size() < lines.size()) {
+            String reply = in.readLine();
+            if (reply == null) throw new IOException("qtest connection closed after " + replies.size() + " of " + lines.size() + " replies");
+            if (reply.startsWith("IRQ ")) irqLines.add(reply);
+            else replies.add(reply);
+        }
+        return replies;
+    }
+
     /** A request whose reply must start with OK; returns what follows "OK " (or ""). */
     String ok(String line) throws IOException {
         String reply = request(line);
