@@ -7,7 +7,7 @@ import dev.molt.devices.ByteSink;
  * from. Output never blocks a vCPU for long: it is queued and written by the backend's own thread.
  */
 public sealed interface Chardev extends ByteSink, AutoCloseable
-        permits StdioChardev, FileChardev, SocketChardev, NullChardev {
+        permits PumpedChardev, NullChardev {
     String id();
 
     /**

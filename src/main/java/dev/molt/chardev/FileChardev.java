@@ -5,19 +5,20 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /** -chardev file,path=P / -serial file:P: output goes to a file (truncated unless append=on). */
-public final class FileChardev implements Chardev {
+public final class FileChardev extends PumpedChardev {
     private final String id;
     private final FileOutputStream out;
-    private final OutputPump pump;
 
     public FileChardev(String id, Path path, boolean append) {
-        this.id = id;
+        FileOutputStream opened;
         try {
-            this.out = new FileOutputStream(path.toFile(), append);
+            opened = new FileOutputStream(path.toFile(), append);
         } catch (IOException e) {
             throw new ChardevException("chardev '" + id + "': cannot open " + path + ": " + e.getMessage());
         }
-        this.pump = new OutputPump(id, out);
+        this.id = id;
+        this.out = opened;
+        super(new OutputPump(id, opened));
     }
 
     @Override
@@ -25,30 +26,10 @@ public final class FileChardev implements Chardev {
         return id;
     }
 
-    @Override
-    public void write(byte[] data, int off, int len) {
-        pump.write(data, off, len);
-    }
 
-    @Override
-    public boolean flush(java.time.Duration bound) {
-        return pump.flush(bound);
-    }
 
-    @Override
-    public boolean ready() {
-        return pump.ready();
-    }
 
-    @Override
-    public void offer(byte[] data, int off, int len) {
-        pump.offer(data, off, len);
-    }
 
-    @Override
-    public void whenReady(Runnable r) {
-        pump.whenReady(r);
-    }
 
     @Override
     public void connect(CharInput input) { }

@@ -25,7 +25,7 @@ import java.util.Map;
  * ({@link #preservedFds()}, taken back with the {@code inherited} map of the factories): a
  * console client stays connected across the update and the listening socket never refuses one.
  */
-public final class SocketChardev implements Chardev {
+public final class SocketChardev extends PumpedChardev {
     /** The names of this backend's fds in a live update's CPR state start with this. */
     public static final String PRESERVED_PREFIX = "chardev:";
     private static final int BACKLOG = 4;
@@ -34,7 +34,6 @@ public final class SocketChardev implements Chardev {
     private final String description;
     private final Fd listening;
     private final Path ownedPath;
-    private final OutputPump pump;
     private volatile CharInput input;
     private volatile SocketStream client;
     private volatile boolean clientGone;
@@ -45,7 +44,7 @@ public final class SocketChardev implements Chardev {
         this.description = description;
         this.listening = listening;
         this.ownedPath = ownedPath;
-        this.pump = new OutputPump(id, null);
+        super(new OutputPump(id, null));
     }
 
     private static String listenName(String id) {
@@ -234,26 +233,13 @@ public final class SocketChardev implements Chardev {
         if (client != null && !clientGone) pump.write(data, off, len);
     }
 
-    @Override
-    public boolean flush(java.time.Duration bound) {
-        return pump.flush(bound);
-    }
 
-    /** With no client, output goes nowhere: always ready. */
-    @Override
-    public boolean ready() {
-        return pump.ready();
-    }
 
     @Override
     public void offer(byte[] data, int off, int len) {
         if (client != null && !clientGone) pump.offer(data, off, len);
     }
 
-    @Override
-    public void whenReady(Runnable r) {
-        pump.whenReady(r);
-    }
 
     @Override
     public void connect(CharInput in) {

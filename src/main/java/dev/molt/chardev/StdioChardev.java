@@ -11,11 +11,10 @@ import java.io.FileOutputStream;
  * it switches to raw mode. With {@code escapes} (what -nographic gives, as QEMU's mux does) Ctrl-A
  * starts a command: Ctrl-A x quits, Ctrl-A Ctrl-A sends a literal Ctrl-A, Ctrl-A h lists them.
  */
-public final class StdioChardev implements Chardev {
+public final class StdioChardev extends PumpedChardev {
     private static final byte CTRL_A = 1;
 
     private final String id;
-    private final OutputPump pump;
     private final Terminal terminal;
     private final boolean escapes;
     private final Runnable onQuit;
@@ -29,8 +28,8 @@ public final class StdioChardev implements Chardev {
         this.id = id;
         this.escapes = escapes;
         this.onQuit = onQuit;
-        this.pump = new OutputPump(id, new FileOutputStream(FileDescriptor.out));
         this.terminal = Terminal.makeRaw(0);
+        super(new OutputPump(id, new FileOutputStream(FileDescriptor.out)));
     }
 
     @Override
@@ -38,25 +37,9 @@ public final class StdioChardev implements Chardev {
         return id;
     }
 
-    @Override
-    public void write(byte[] data, int off, int len) {
-        pump.write(data, off, len);
-    }
 
-    @Override
-    public boolean ready() {
-        return pump.ready();
-    }
 
-    @Override
-    public void offer(byte[] data, int off, int len) {
-        pump.offer(data, off, len);
-    }
 
-    @Override
-    public void whenReady(Runnable r) {
-        pump.whenReady(r);
-    }
 
     @Override
     public void connect(CharInput input) {
@@ -148,10 +131,6 @@ public final class StdioChardev implements Chardev {
         pump.flush();
     }
 
-    @Override
-    public boolean flush(java.time.Duration bound) {
-        return pump.flush(bound);
-    }
 
     @Override
     public void close() {
