@@ -60,7 +60,10 @@ public final class BlockImage implements AutoCloseable {
         } catch (ErrnoException e) {
             if (buffered != null) buffered.close();
             if (direct != null) direct.close();
-            throw new BlockException("drive " + config.id() + ": Could not open '" + config.file() + "': " + Errno.describe(e.errno()));
+            // QEMU's words, with strerror's text: "Could not open 'PATH': No such file or directory".
+            Errno errno = Errno.of(e.errno());
+            throw new BlockException("drive " + config.id() + ": Could not open '" + config.file() + "': "
+                    + (errno != null ? errno.description : Errno.describe(e.errno())));
         } catch (RuntimeException e) {
             if (buffered != null) buffered.close();
             if (direct != null) direct.close();

@@ -1,0 +1,73 @@
+package dev.molt.machine;
+
+import dev.molt.chardev.NullChardev;
+import dev.molt.devices.block.BlockException;
+import dev.molt.devices.block.CacheMode;
+import dev.molt.devices.block.DriveConfig;
+import dev.molt.devices.block.VirtioBlkConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** The microvm's virtio-mmio window: where devices land, what Linux is told, and what cannot be built. */
+class VirtioSlotsTest {
+    @TempDir
+    Path dir;
+
+    private MachineConfig config(List<VirtioBlkConfig> disks) {
+        return new MachineConfig(null, 1, 32L << 20, null, true, Path.of(""), null, "console=ttyS0", false, false, Map.of(), disks);
+    }
+
+    private VirtioBlkConfig disk(String id) throws Exception {
+        Path image = dir.resolve(id + ".raw");
+        Files.write(image, new byte[64 * 1024]);
+        return new VirtioBlkConfig(new DriveConfig(id, image, false, CacheMode.WRITEBACK), "");
+    }
+
+    @Test
+    void devicesTakeSlotsInOrderAndLinuxIsToldOfEach() throws Exception {
+        try (Machine m = Machine.create(config(List.of(disk("a"), disk("b"))), new QtestAccelerator(), new NullChardev("s"))) {
+            assertEquals(0x74726976L, m.mmio().read(0xFEB0_0000L, 4), "slot 0's magic");
+            assertEquals(0x74726976L, m.mmio().read(0xFEB0_0200L, 4), "slot 1's magic");
+            assertEquals(128, m.mmio().read(0xFEB0_0100L, 4), "slot 0's capacity: 64 KiB in sectors");
+            assertEquals(0xFFFF_FFFFL, m.mmio().read(0xFEB0_0400L, 4), "no third slot: unassigned MMIO reads all ones");
+            assertEquals(List.of("serial16550", "i8042", "virtio-mmio"),
+                    m.deviceSections().stream().map(dev.molt.migration.vmstate.VmStateDescription::name).toList(),
+                    "the registered sections in order: two transports share one description");
+        }
+        List<dev.molt.devices.virtio.VirtioMmio> none = List.of();
+        assertEquals("console=ttyS0", VirtioSlots.kernelCmdline("console=ttyS0", none));
+    }
+
+    @Test
+    void theKernelCommandLineAnnouncesEachTransportAsQemuDoes() throws Exception {
+        try (Machine m = Machine.create(config(List.of(disk("a"), disk("b"))), new QtestAccelerator(), new NullChardev("s"))) {
+            List<dev.molt.devices.virtio.VirtioMmio> slots = new ArrayList<>();
+            for (var r : m.mmio().regions()) slots.add((dev.molt.devices.virtio.VirtioMmio) r.device());
+            assertEquals("console=ttyS0 virtio_mmio.device=512@0xfeb00000:16 virtio_mmio.device=512@0xfeb00200:17",
+                    VirtioSlots.kernelCmdline("console=ttyS0", slots));
+            assertEquals("virtio_mmio.device=512@0xfeb00000:16 virtio_mmio.device=512@0xfeb00200:17", VirtioSlots.kernelCmdline("", slots));
+        }
+    }
+
+    @Test
+    void whatCannotBeBuiltSaysWhy() throws Exception {
+        VirtioBlkConfig missing = new VirtioBlkConfig(new DriveConfig("d9", dir.resolve("nope.raw"), false, CacheMode.WRITEBACK), "");
+        BlockException e = assertThrows(BlockException.class,
+                () -> Machine.create(config(List.of(disk("a"), missing)), new QtestAccelerator(), new NullChardev("s")));
+        assertEquals("drive d9: Could not open '" + dir.resolve("nope.raw") + "': No such file or directory", e.getMessage());
+        List<VirtioBlkConfig> nine = new ArrayList<>(Collections.nCopies(9, disk("x")));
+        MachineException tooMany = assertThrows(MachineException.class,
+                () -> Machine.create(config(nine), new QtestAccelerator(), new NullChardev("s")));
+        assertEquals("microvm has 8 virtio-mmio slots; 9 devices do not fit", tooMany.getMessage());
+    }
+}
