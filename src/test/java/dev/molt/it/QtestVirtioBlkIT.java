@@ -35,26 +35,30 @@ class QtestVirtioBlkIT {
     private static final int QUEUE = 128, IMAGE = 16 << 20, SECTOR = 512;
     private static final int CHUNK = 8192;
 
-    /** The guest's side: the qtest client as memory and MMIO. */
-    private record QtestBus(QtestVm vm) implements VirtioDriver.Bus {
+    /** The guest's side: a qtest client (the one a VM has now: a live update reconnects) as memory and MMIO. */
+    private record QtestBus(java.util.function.Supplier<QtestClient> client) implements VirtioDriver.Bus {
+        QtestBus(QtestVm vm) {
+            this(() -> vm.qtest);
+        }
+
         @Override
         public void write(long gpa, byte[] data) throws Exception {
-            vm.qtest.write(gpa, data);
+            client.get().write(gpa, data);
         }
 
         @Override
         public byte[] read(long gpa, int len) throws Exception {
-            return vm.qtest.read(gpa, len);
+            return client.get().read(gpa, len);
         }
 
         @Override
         public void writel(long addr, int value) throws Exception {
-            vm.qtest.ok("writel 0x" + Long.toHexString(addr) + " 0x" + Integer.toHexString(value));
+            client.get().ok("writel 0x" + Long.toHexString(addr) + " 0x" + Integer.toHexString(value));
         }
 
         @Override
         public int readl(long addr) throws Exception {
-            return (int) Long.parseUnsignedLong(vm.qtest.ok("readl 0x" + Long.toHexString(addr)).substring(2), 16);
+            return (int) Long.parseUnsignedLong(client.get().ok("readl 0x" + Long.toHexString(addr)).substring(2), 16);
         }
     }
 
@@ -238,6 +242,45 @@ class QtestVirtioBlkIT {
             assertAnsweredOnce(moved, dstBus, submitWrites(moved, dstBus, 8, 2048, 300), image, 2048, 300);
             assertTrue(!dst.process.stderr().contains("needs a reset") && !src.process.stderr().contains("needs a reset"));
             System.out.println("[molt-it] qtest: 24 virtio-blk writes in flight across live migration, each answered once, all on disk");
+        }
+    }
+
+    @Test
+    void requestsInFlightAcrossACprTransferAreAnsweredOnce(@TempDir Path dir) throws Exception {
+        Path image = dir.resolve("disk.raw");
+        Files.write(image, pattern(IMAGE, 1));
+        String cpr = CprTransferIT.unixCpr(dir);
+        List<Map<String, Object>> channels = CprTransferIT.channels(dir);
+        try (QtestVm old = QtestVm.start(dir, QtestVm.named(dir, "old", "64M", with(diskArgs(image), List.of())));
+             QtestClient.Listener newQtest = new QtestClient.Listener(dir.resolve("new-qtest.sock"))) {
+            QtestBus bus = new QtestBus(old);
+            VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
+            driver.init(VirtioDriver.VERSION_1);
+            assertAnsweredOnce(driver, bus, submitWrites(driver, bus, 8, 0, 100), image, 0, 100);
+            List<String> newArgs = QtestVm.named(dir, "new", "64M",
+                    with(diskArgs(image), List.of("-incoming", "unix:" + dir.resolve("main.sock"), "-incoming", cpr)));
+            try (MoltProcess neu = MoltProcess.start(newArgs.toArray(String[]::new)); QmpClient q = old.qmp()) {
+                GuestIT.waitFor(() -> Files.exists(dir.resolve("cpr.sock")) || !neu.alive(), QtestVm.T);
+                List<Integer> inFlight = submitWrites(driver, bus, 24, 1024, 200);
+                assertTrue(q.execute("migrate-set-parameters", Map.of("mode", "cpr-transfer")).containsKey("return"));
+                assertTrue(q.execute("migrate", Map.of("channels", channels)).containsKey("return"));
+                QtestMigrationIT.awaitMigration(q, "completed");
+                try (QtestClient n = newQtest.accept(QtestVm.T)) {
+                    QtestBus newBus = new QtestBus(() -> n);
+                    VirtioDriver moved = new VirtioDriver(newBus, SLOT0, RINGS, QUEUE);
+                    moved.resume(driver.position());
+                    List<VirtioDriver.Used> used = moved.awaitUsed(inFlight.size(), 30_000);
+                    assertEquals(new HashSet<>(inFlight), new HashSet<>(used.stream().map(VirtioDriver.Used::id).toList()));
+                    Thread.sleep(100);
+                    assertEquals(moved.usedSeen(), moved.usedIdx(), "each answered once");
+                    byte[] disk = Files.readAllBytes(image);
+                    for (int i = 0; i < inFlight.size(); i++) {
+                        long at = (1024 + i * 16L) * SECTOR;
+                        assertArrayEquals(pattern(CHUNK, 200 + i), Arrays.copyOfRange(disk, (int) at, (int) at + CHUNK), "request " + i);
+                    }
+                    System.out.println("[molt-it] qtest: 24 virtio-blk writes in flight across cpr-transfer, each answered once, all on disk");
+                }
+            }
         }
     }
 }
