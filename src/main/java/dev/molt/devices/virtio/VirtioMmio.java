@@ -8,7 +8,6 @@ import dev.molt.memory.GuestMemory;
 import dev.molt.migration.vmstate.VmStateDescription;
 import dev.molt.sys.EventFd;
 
-import java.util.List;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -23,7 +22,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link #setRunning}(false) wait for the request in flight to be answered, which is how a
  * migration drains the device before it saves its state.
  */
-public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmio.State>, DeviceRegistry.Lifecycle {
+public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioState>, DeviceRegistry.Lifecycle {
     public static final int MAGIC = 0x7472_6976; // "virt"
     public static final int VERSION = 2;
     /** QEMU's vendor ID ("QEMU" little-endian): Linux's driver does not look at it. */
@@ -238,8 +237,8 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmio.St
     /** Serves what the driver made available on every queue, then interrupts if the driver wants it. */
     private void serveQueues() {
         lock.lock();
+        boolean notify = false;
         try {
-            boolean notify = false;
             for (int q = 0; q < queues.length; q++) {
                 Virtqueue vq = queues[q];
                 boolean pushed = false;
@@ -252,15 +251,16 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmio.St
                         pushed = true;
                     }
                 } finally {
+                    // Requests answered before a broken one are still the driver's to see.
                     if (pushed && vq.wantsInterrupt(mem)) notify = true;
                 }
             }
-            if (notify) raise(ISR_USED_BUFFER);
         } catch (VirtqueueException e) {
             needsReset(e.getMessage());
         } catch (RuntimeException e) {
             needsReset("internal error: " + e); // molt's bug must not end the thread and hang the guest's disk
         } finally {
+            if (notify) raise(ISR_USED_BUFFER);
             lock.unlock();
         }
     }
@@ -353,41 +353,9 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmio.St
 
     // ---- state ----
 
-    /**
-     * The transport's state: negotiation, status, interrupt status, configuration generation and
-     * every queue. {@code deviceId} makes a stream from another kind of device refuse to load.
-     */
-    public record State(int deviceId, int status, int deviceFeaturesSel, int driverFeaturesSel, long driverFeatures,
-                        int queueSel, int isr, int configGeneration, List<Virtqueue.State> queues) {
-        public State {
-            queues = List.copyOf(queues);
-        }
-    }
-
-    static final VmStateDescription<Virtqueue.State> QUEUE_VMSTATE = VmStateDescription.of("virtqueue", 1, b -> b
-            .u16("size", Virtqueue.State::size).bool("ready", Virtqueue.State::ready)
-            .u64("desc", Virtqueue.State::descTable).u64("driver", Virtqueue.State::availRing).u64("device", Virtqueue.State::usedRing)
-            .u16("last-avail-idx", Virtqueue.State::lastAvail).u16("used-idx", Virtqueue.State::usedIdx)
-            .construct(v -> new Virtqueue.State(v.u16("size"), v.bool("ready"), v.u64("desc"), v.u64("driver"), v.u64("device"),
-                    v.u16("last-avail-idx"), v.u16("used-idx"))));
-
-    public static final VmStateDescription<State> VMSTATE = VmStateDescription.of("virtio-mmio", 1, b -> b
-            .u32("device-id", State::deviceId, 1, 63)
-            .u8("status", State::status)
-            .u32("device-features-sel", s -> Integer.toUnsignedLong(s.deviceFeaturesSel()))
-            .u32("driver-features-sel", s -> Integer.toUnsignedLong(s.driverFeaturesSel()))
-            .u64("driver-features", State::driverFeatures)
-            .u32("queue-sel", s -> Integer.toUnsignedLong(s.queueSel()))
-            .u8("isr", State::isr, 0, ISR_USED_BUFFER | ISR_CONFIG_CHANGE)
-            .u32("config-generation", s -> Integer.toUnsignedLong(s.configGeneration()))
-            .list("queues", State::queues, QUEUE_VMSTATE, 64)
-            .construct(v -> new State((int) v.u32("device-id"), v.u8("status"), (int) v.u32("device-features-sel"),
-                    (int) v.u32("driver-features-sel"), v.u64("driver-features"), (int) v.u32("queue-sel"), v.u8("isr"),
-                    (int) v.u32("config-generation"), v.list("queues", QUEUE_VMSTATE))));
-
     @Override
-    public VmStateDescription<State> vmState() {
-        return VMSTATE;
+    public VmStateDescription<VirtioMmioState> vmState() {
+        return VirtioMmioState.VMSTATE;
     }
 
     @Override
@@ -396,11 +364,11 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmio.St
     }
 
     @Override
-    public State snapshot() {
+    public VirtioMmioState snapshot() {
         lock.lock();
         try {
             awaitIdle();
-            return new State(device.deviceId(), status, deviceFeaturesSel, driverFeaturesSel, driverFeatures, queueSel, isr,
+            return new VirtioMmioState(device.deviceId(), status, deviceFeaturesSel, driverFeaturesSel, driverFeatures, queueSel, isr,
                     configGeneration, java.util.Arrays.stream(queues).map(Virtqueue::state).toList());
         } finally {
             lock.unlock();
@@ -408,7 +376,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmio.St
     }
 
     @Override
-    public void restore(State s) {
+    public void restore(VirtioMmioState s) {
         if (s.deviceId() != device.deviceId()) {
             throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the state is of virtio device %d, this slot has %s (device %d)",
                     base, s.deviceId(), device.typeName(), device.deviceId()));

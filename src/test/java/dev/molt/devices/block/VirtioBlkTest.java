@@ -2,6 +2,7 @@ package dev.molt.devices.block;
 
 import dev.molt.devices.virtio.InterruptLine;
 import dev.molt.devices.virtio.VirtioMmio;
+import dev.molt.devices.virtio.VirtioMmioState;
 import dev.molt.sys.EventFd;
 import dev.molt.testsupport.TestRam;
 import dev.molt.testsupport.VirtioBlkRequests;
@@ -191,10 +192,10 @@ class VirtioBlkTest {
         int head = blk.submit(VirtioBlkRequests.T_OUT, 8, 4096, false);
         Thread.sleep(50);
         assertEquals(1, driver.usedIdx(), "not served while stopped");
-        VirtioMmio.State s = transport.snapshot();
+        VirtioMmioState s = transport.snapshot();
         assertEquals(1, s.queues().getFirst().lastAvail());
         assertEquals(1, s.queues().getFirst().usedIdx());
-        assertThrows(IllegalArgumentException.class, () -> transport.restore(new VirtioMmio.State(1, 0, 0, 0, 0, 0, 0, 0, s.queues())),
+        assertThrows(IllegalArgumentException.class, () -> transport.restore(new VirtioMmioState(1, 0, 0, 0, 0, 0, 0, 0, s.queues())),
                 "a state of another device type");
         transport.close();
 
