@@ -50,11 +50,14 @@ public final class MmioBus {
         return List.of(regions);
     }
 
-    /** A read as a CPU makes it: unemulated addresses read as all ones, as QEMU's unassigned MMIO does on x86. */
+    /**
+     * A read as a CPU makes it. Unemulated addresses read as 0, as QEMU's unassigned memory does and
+     * as molt's MMIO exits answered before there was a bus (guests probe HPET and others there).
+     */
     public long read(long addr, int size) {
         Region r = find(addr);
+        if (r == null) return 0;
         long mask = size == 8 ? -1L : (1L << (8 * size)) - 1;
-        if (r == null) return mask;
         return r.device().read(addr - r.base(), size) & mask;
     }
 
