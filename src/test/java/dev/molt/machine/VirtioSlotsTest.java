@@ -70,4 +70,41 @@ class VirtioSlotsTest {
                 () -> Machine.create(config(nine), new QtestAccelerator(), new NullChardev("s")));
         assertEquals("microvm has 8 virtio-mmio slots; 9 devices do not fit", tooMany.getMessage());
     }
+
+    /** What a device writes into guest RAM is in the dirty log, so live migration sends those pages again. */
+    @Test
+    void deviceWritesAreInTheDirtyLog() throws Exception {
+        try (Machine m = Machine.create(config(List.of(disk("a"))), new QtestAccelerator(), new NullChardev("s"))) {
+            m.boot();
+            dev.molt.testsupport.VirtioDriver.Bus bus = new dev.molt.testsupport.VirtioDriver.Bus() {
+                public void write(long gpa, byte[] data) {
+                    m.ram().memory().write(gpa, data);
+                }
+
+                public byte[] read(long gpa, int len) {
+                    return m.ram().memory().read(gpa, len);
+                }
+
+                public void writel(long addr, int value) {
+                    m.mmio().write(addr, 4, Integer.toUnsignedLong(value));
+                }
+
+                public int readl(long addr) {
+                    return (int) m.mmio().read(addr, 4);
+                }
+            };
+            var driver = new dev.molt.testsupport.VirtioDriver(bus, VirtioSlots.BASE, 0x100000, 16);
+            driver.init(dev.molt.testsupport.VirtioDriver.VERSION_1);
+            m.setDirtyLogging(true);
+            java.lang.foreign.MemorySegment bitmap = java.lang.foreign.Arena.ofAuto().allocate(Machine.dirtyBitmapBytes(m.ram().memory().regions().getFirst().size()));
+            m.fetchDirtyLog(0, bitmap);
+            var blk = new dev.molt.testsupport.VirtioBlkRequests(driver, bus, 0x200000);
+            blk.read(0, 8192);
+            m.fetchDirtyLog(0, bitmap);
+            long page = (0x200000 + 4096) / 4096;
+            long word = bitmap.getAtIndex(java.lang.foreign.ValueLayout.JAVA_LONG, page / 64);
+            assertEquals(3L, (word >>> (page % 64)) & 3, "both pages the device read into");
+            m.setDirtyLogging(false);
+        }
+    }
 }
