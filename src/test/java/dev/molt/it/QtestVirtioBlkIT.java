@@ -112,6 +112,17 @@ class QtestVirtioBlkIT {
             assertArrayEquals(new byte[8 * SECTOR], Arrays.copyOfRange(disk, 1000 * SECTOR, 1008 * SECTOR), "write-zeroes on disk");
             assertEquals(IMAGE, disk.length);
             assertEquals(VirtioBlkRequests.S_IOERR, blk.request(VirtioBlkRequests.T_IN, IMAGE / SECTOR, SECTOR, true).status());
+            // A system reset resets the transport: the driver starts over, and the device works again.
+            try (QmpClient q = vm.qmp()) {
+                assertTrue(q.execute("system_reset").containsKey("return"));
+            }
+            long deadline = System.nanoTime() + QtestVm.T.toNanos();
+            while (driver.readl(0x70) != 0) {
+                assertTrue(System.nanoTime() < deadline, "status not reset");
+                Thread.sleep(10);
+            }
+            driver.init(VirtioDriver.VERSION_1);
+            assertArrayEquals(Arrays.copyOfRange(Files.readAllBytes(image), 2000 * SECTOR, 2000 * SECTOR + CHUNK), blk.read(2000, CHUNK));
             System.out.println("[molt-it] qtest: virtio-blk read, write, flush, get-id, write-zeroes, discard against a raw image");
         }
     }

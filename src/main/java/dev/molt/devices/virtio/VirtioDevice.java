@@ -9,7 +9,7 @@ import dev.molt.memory.GuestMemory;
  * its I/O thread, one request at a time.
  */
 public interface VirtioDevice extends AutoCloseable {
-    /** The virtio device ID (5: 2 for block). */
+    /** The virtio device ID (virtio 1.x section 5: 2 for block). */
     int deviceId();
 
     /** QEMU's -device type name, which error messages use. */

@@ -138,6 +138,19 @@ class VirtioBlkTest {
         assertArrayEquals(Files.readAllBytes(image), pattern(IMAGE, 1), "the image untouched");
     }
 
+    /** An image that shrinks under the guest: reads past its new end fail with an I/O error, the rest still works. */
+    @Test
+    void anImageThatShrinksGivesIoErrorsPastItsEnd() throws Exception {
+        start(false, "");
+        driver.init(VirtioDriver.VERSION_1);
+        try (var ch = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(IMAGE / 2);
+        }
+        assertEquals(S_IOERR, blk.request(VirtioBlkRequests.T_IN, IMAGE / 512 - 8, 4096, true).status());
+        assertArrayEquals(Arrays.copyOf(pattern(IMAGE, 1), 4096), blk.read(0, 4096));
+        assertEquals(0, driver.readl(0x70) & VirtioDriver.NEEDS_RESET);
+    }
+
     @Test
     void aReadOnlyDriveRefusesWrites() throws Exception {
         start(true, "");
