@@ -64,6 +64,7 @@ public final class Molt {
             if (cpr != null) cpr.rollback(e.getMessage());
             status = fail(e.getMessage());
         } catch (KvmException | MemoryException | BootException | ChardevException | MachineException | ErrnoException
+                 | dev.molt.devices.block.BlockException
                  | AddressException | CommandError e) {
             if (cpr != null) cpr.rollback(e.getMessage());
             status = fail(e.getMessage());
@@ -269,7 +270,7 @@ public final class Molt {
     static MachineConfig machineConfig(VmConfig c) {
         return new MachineConfig(c.name().orElse(null), c.smp().cpus(), c.memory().size(),
                 c.ramBackend().orElse(null), c.machine().auxRamShare(), c.boot().kernel(),
-                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused(), c.cpuFeatures());
+                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused(), c.cpuFeatures(), c.disks());
     }
 
     private static void writePidfile(Path pidfile) {

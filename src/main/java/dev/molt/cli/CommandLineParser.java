@@ -114,7 +114,10 @@ public final class CommandLineParser {
         MON(true, State::mon, "mon"),
         INCOMING(true, (s, a) -> s.incoming.add(a.value()), "incoming"),
         QTEST(true, State::qtest, "qtest"),
-        QTEST_LOG(true, (s, a) -> s.qtestLog = Optional.of(a.value()), "qtest-log");
+        QTEST_LOG(true, (s, a) -> s.qtestLog = Optional.of(a.value()), "qtest-log"),
+        DRIVE(true, (s, a) -> s.block.drive(a.location(), a.value()), "drive"),
+        BLOCKDEV(true, (s, a) -> s.block.blockdev(a.location(), a.value()), "blockdev"),
+        DEVICE(true, (s, a) -> s.block.device(a.location(), a.value()), "device");
 
         private static final Map<String, Option> BY_NAME = new HashMap<>();
 
@@ -175,6 +178,7 @@ public final class CommandLineParser {
         String accelLocation;
         Optional<String> qtestChardev = Optional.empty();
         Optional<String> qtestLog = Optional.empty();
+        final BlockOptions block = new BlockOptions();
 
         State(String version) {
             this.version = version;
@@ -426,7 +430,7 @@ public final class CommandLineParser {
             return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu, cpuFeatures,
                     List.copyOf(objects.values()), new VmConfig.Boot(kernelPath, append, initrd), chardevs, serialIds,
                     nographic, startPaused, nameConfig.guest(), nameConfig.debugThreads(), pidfile, nodefaults,
-                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer)));
+                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer, block.disks())));
         }
 
         /**

@@ -69,6 +69,17 @@ public final class HelpText {
                 -append cmdline use cmdline as the kernel command line
                 -initrd file    use file as the initial ram disk
 
+                Disks (virtio-blk on virtio-mmio, announced on the kernel command line):
+                -drive if=none,id=id,file=path,format=raw[,readonly=on|off]
+                        [,cache=none|writeback|directsync|unsafe][,aio=threads]
+                                a raw image (default cache=writeback)
+                -blockdev driver=file,node-name=name,filename=path[,read-only=on|off]
+                        [,cache.direct=on|off][,cache.no-flush=on|off]
+                -blockdev driver=raw,node-name=name,file=name[,read-only=on|off]
+                                an image as QEMU's block nodes
+                -device virtio-blk-device,drive=id[,serial=serial]
+                                a virtio-blk disk on a -drive id or -blockdev node-name
+
                 Character devices:
                 -chardev stdio,id=id[,signal=on|off]
                 -chardev file,id=id,path=path[,append=on|off]

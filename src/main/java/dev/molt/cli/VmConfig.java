@@ -1,6 +1,7 @@
 package dev.molt.cli;
 
 import dev.molt.chardev.ChardevConfig;
+import dev.molt.devices.block.VirtioBlkConfig;
 import dev.molt.machine.CpuFeature;
 import dev.molt.monitor.MonitorConfig;
 import dev.molt.memory.MemoryBackendConfig;
@@ -42,6 +43,7 @@ import java.util.Optional;
  *                       human monitor that -nographic multiplexes onto stdio)
  * @param accel          {@code -accel} or {@code -machine accel=}: what runs the guest's CPUs
  * @param qtest          {@code -qtest} and {@code -qtest-log}: the qtest protocol server, if any
+ * @param disks          {@code -device virtio-blk-device} with the drives they name, in order
  */
 public record VmConfig(
         Machine machine,
@@ -64,7 +66,8 @@ public record VmConfig(
         List<MonitorConfig> monitors,
         List<String> incoming,
         Accel accel,
-        Optional<QtestServerConfig> qtest) {
+        Optional<QtestServerConfig> qtest,
+        List<VirtioBlkConfig> disks) {
 
     /** 128 MiB, QEMU's default RAM size. */
     public static final long DEFAULT_RAM_SIZE = 128L << 20;
@@ -76,7 +79,7 @@ public record VmConfig(
                     boolean debugThreads, Optional<Path> pidfile, boolean nodefaults, boolean noReboot,
                     boolean noShutdown, List<MonitorConfig> monitors, List<String> incoming) {
         this(machine, memory, smp, cpu, cpuFeatures, memoryBackends, boot, chardevs, serials, nographic, startPaused,
-                name, debugThreads, pidfile, nodefaults, noReboot, noShutdown, monitors, incoming, Accel.KVM, Optional.empty());
+                name, debugThreads, pidfile, nodefaults, noReboot, noShutdown, monitors, incoming, Accel.KVM, Optional.empty(), List.of());
     }
 
     public VmConfig {
@@ -95,6 +98,7 @@ public record VmConfig(
         serials = List.copyOf(serials);
         monitors = List.copyOf(monitors);
         incoming = List.copyOf(incoming);
+        disks = List.copyOf(disks);
 
         var backendIds = new HashSet<String>();
         for (MemoryBackendConfig b : memoryBackends) {

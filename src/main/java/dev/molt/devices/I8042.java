@@ -17,7 +17,7 @@ package dev.molt.devices;
  * <p>The CPU-reset callback runs on the writing vCPU thread, after the controller's lock is released,
  * so it may stop or reset the machine (including calling {@link #reset()}).
  */
-public final class I8042 implements PortIoDevice {
+public final class I8042 implements PortIoDevice, Snapshottable<I8042.State>, DeviceRegistry.Lifecycle {
     public static final int BASE = 0x60;
     public static final int PORT_COUNT = 5;
     public static final int DATA_OFFSET = 0;
@@ -127,6 +127,7 @@ public final class I8042 implements PortIoDevice {
     }
 
     /** Power-on state: empty output buffer, BIOS-style command byte, reset line inactive. */
+    @Override
     public void reset() {
         synchronized (lock) {
             commandByte = RESET_COMMAND_BYTE;
@@ -138,12 +139,23 @@ public final class I8042 implements PortIoDevice {
         }
     }
 
+    @Override
+    public dev.molt.migration.vmstate.VmStateDescription<State> vmState() {
+        return VMSTATE;
+    }
+
+    @Override
+    public State snapshot() {
+        return state();
+    }
+
     public State state() {
         synchronized (lock) {
             return new State(commandByte, outputPort, outputBuffer, outputFull, lastWriteWasCommand, pendingWrite);
         }
     }
 
+    @Override
     public void restore(State s) {
         synchronized (lock) {
             commandByte = s.commandByte();

@@ -31,7 +31,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * line are called with that lock held (it keeps output bytes and level changes in order), so
  * neither may call back into the UART.
  */
-public final class Serial16550 implements PortIoDevice {
+public final class Serial16550 implements PortIoDevice, Snapshottable<Serial16550.State>, DeviceRegistry.Lifecycle {
     public static final int COM1_BASE = 0x3F8;
     public static final int PORT_COUNT = 8;
     public static final int COM1_IRQ = 4;
@@ -275,6 +275,7 @@ public final class Serial16550 implements PortIoDevice {
     }
 
     /** System reset: power-on register values, FIFO emptied, interrupt line lowered. */
+    @Override
     public void reset() {
         lock.lock();
         try {
@@ -284,6 +285,16 @@ public final class Serial16550 implements PortIoDevice {
         } finally {
             lock.unlock();
         }
+    }
+
+    @Override
+    public dev.molt.migration.vmstate.VmStateDescription<State> vmState() {
+        return VMSTATE;
+    }
+
+    @Override
+    public State snapshot() {
+        return state();
     }
 
     public State state() {
@@ -301,6 +312,7 @@ public final class Serial16550 implements PortIoDevice {
      * Loads {@code s} and drives the interrupt line to the level it implies, unconditionally: the
      * line may belong to a fresh VM whose irqchip has not seen this device's level yet.
      */
+    @Override
     public void restore(State s) {
         lock.lock();
         try {

@@ -49,7 +49,9 @@ final class Ioctls {
     static final long GET_IRQCHIP = iowr(0x62, Structs.IRQCHIP_SIZE);
     /** Encoded as _IOR by a historical accident in kvm.h; the kernel matches this number. */
     static final long SET_IRQCHIP = ior(0x63, Structs.IRQCHIP_SIZE);
+    static final long IRQFD = iow(0x76, 32);
     static final long CREATE_PIT2 = iow(0x77, 64);
+    static final long IOEVENTFD = iow(0x79, 64);
     static final long SET_CLOCK = iow(0x7B, Structs.CLOCK_DATA_SIZE);
     static final long GET_CLOCK = ior(0x7C, Structs.CLOCK_DATA_SIZE);
     static final long GET_PIT2 = ior(0x9F, Structs.PIT_STATE2_SIZE);

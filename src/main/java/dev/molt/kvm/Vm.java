@@ -78,6 +78,36 @@ public final class Vm implements AutoCloseable {
         Posix.ioctl(fd, "KVM_IRQ_LINE", Ioctls.IRQ_LINE, s);
     }
 
+    /**
+     * KVM_IOEVENTFD: a guest write of {@code value} ({@code len} bytes) to MMIO address {@code addr}
+     * signals {@code eventFd} inside KVM, so the vCPU does not leave the guest for it (virtio's queue
+     * notify). Untested where molt's tests run: they have no /dev/kvm.
+     */
+    public void ioeventfd(long addr, int len, long value, Fd eventFd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(64, 8); // struct kvm_ioeventfd
+            s.set(JAVA_LONG, 0, value);
+            s.set(JAVA_LONG, 8, addr);
+            s.set(JAVA_INT, 16, len);
+            s.set(JAVA_INT, 20, eventFd.num());
+            s.set(JAVA_INT, 24, 1); // KVM_IOEVENTFD_FLAG_DATAMATCH
+            Posix.ioctl(fd, String.format("KVM_IOEVENTFD 0x%x", addr), Ioctls.IOEVENTFD, s);
+        }
+    }
+
+    /**
+     * KVM_IRQFD: a write to {@code eventFd} pulses GSI {@code gsi} of the in-kernel irqchip, from
+     * any thread, without an ioctl per interrupt. Untested where molt's tests run: no /dev/kvm.
+     */
+    public void irqfd(int gsi, Fd eventFd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(32, 8); // struct kvm_irqfd
+            s.set(JAVA_INT, 0, eventFd.num());
+            s.set(JAVA_INT, 4, gsi);
+            Posix.ioctl(fd, "KVM_IRQFD gsi " + gsi, Ioctls.IRQFD, s);
+        }
+    }
+
     private static final ThreadLocal<MemorySegment> IRQ_SCRATCH =
             ThreadLocal.withInitial(() -> Arena.global().allocate(8, 8));
 

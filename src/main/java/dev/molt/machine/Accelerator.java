@@ -1,6 +1,6 @@
 package dev.molt.machine;
 
-import dev.molt.devices.PortBus;
+import dev.molt.devices.DeviceBuses;
 import dev.molt.machine.boot.BootEntry;
 import dev.molt.memory.GuestRam;
 
@@ -27,11 +27,11 @@ public abstract sealed class Accelerator permits KvmAccelerator, QtestAccelerato
     abstract void prepareIncoming(GuestRam ram);
 
     /** Starts the guest from {@code entry} (null: nothing to boot, qtest only), running or held. */
-    abstract void boot(MachineConfig config, GuestRam ram, PortBus bus, Consumer<MachineEvent> events,
+    abstract void boot(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events,
                        BootEntry entry, boolean paused);
 
     /** Builds the guest's CPUs from a captured state; they stay held until {@link #resumeAll}. */
-    abstract void restore(MachineConfig config, GuestRam ram, PortBus bus, Consumer<MachineEvent> events, AccelState state);
+    abstract void restore(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events, AccelState state);
 
     /** Whether a guest exists (booted or restored, and not torn down). */
     abstract boolean started();
@@ -51,6 +51,15 @@ public abstract sealed class Accelerator permits KvmAccelerator, QtestAccelerato
     abstract void setDirtyLogging(GuestRam ram, boolean on);
 
     abstract void fetchDirtyLog(GuestRam ram, int region, MemorySegment bitmap);
+
+    /** Records a write to guest RAM that no vCPU made (a device's), for the dirty log; a no-op while it is off. */
+    public abstract void markDirty(long gpa, long len);
+
+    /**
+     * Whether device doorbells and interrupts go through eventfds the kernel wires (KVM's
+     * ioeventfd and irqfd) rather than through MMIO exits and {@link #irqLine}.
+     */
+    abstract boolean kernelEvents();
 
     /** Whether the dirty log reports every write to guest RAM. */
     abstract boolean dirtyLogReliable();

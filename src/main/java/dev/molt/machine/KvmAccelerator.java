@@ -1,6 +1,6 @@
 package dev.molt.machine;
 
-import dev.molt.devices.PortBus;
+import dev.molt.devices.DeviceBuses;
 import dev.molt.kvm.CpuidEntry;
 import dev.molt.kvm.Kvm;
 import dev.molt.kvm.KvmCap;
@@ -36,6 +36,7 @@ public final class KvmAccelerator extends Accelerator {
     private Vm preparedVm;
     private VcpuThreads vcpus;
     private boolean dirtyLogging;
+    private final SoftDirtyLog deviceWrites = new SoftDirtyLog();
     private boolean manualDirtyProtect;
     private int[] msrsToSave;
 
@@ -79,7 +80,7 @@ public final class KvmAccelerator extends Accelerator {
     }
 
     @Override
-    void boot(MachineConfig config, GuestRam ram, PortBus bus, Consumer<MachineEvent> events, BootEntry entry, boolean paused) {
+    void boot(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events, BootEntry entry, boolean paused) {
         if (entry == null) throw new MachineException("no kernel to boot (use -kernel)");
         startVm(config, ram, bus, events, i -> {
             List<CpuidEntry> cpuid = CpuidSetup.forVcpu(supportedCpuid, i, config.cpus(), tscDeadline, config.cpuFeatures());
@@ -89,7 +90,7 @@ public final class KvmAccelerator extends Accelerator {
 
     /** Restores vCPUs, then VM-wide state (kvm-x86.md §2.3); devices are the machine's. */
     @Override
-    void restore(MachineConfig config, GuestRam ram, PortBus bus, Consumer<MachineEvent> events, AccelState state) {
+    void restore(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events, AccelState state) {
         if (!(state instanceof AccelState.Kvm s)) {
             throw new MachineException("the incoming state was saved by a molt running -accel " + state.accel()
                     + ": it holds no vCPU state, so this molt (-accel kvm) cannot run that guest");
@@ -141,17 +142,28 @@ public final class KvmAccelerator extends Accelerator {
      * Creates the KVM VM skeleton (or takes the one prepared ahead) and one thread per vCPU, each
      * configuring its own vCPU with {@code configure}. Boot and restore differ only there.
      */
-    private void startVm(MachineConfig config, GuestRam ram, PortBus bus, Consumer<MachineEvent> events,
+    private void startVm(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events,
                          IntFunction<Consumer<Vcpu>> configure, boolean paused) {
         Vm newVm = preparedVm != null ? preparedVm : createSkeleton(ram);
         preparedVm = null;
         vm = newVm;
+        wireEvents(newVm, bus);
         VcpuThreads threads = new VcpuThreads();
         for (int i = 0; i < config.cpus(); i++) {
             threads.add(new VcpuRunner(newVm, i, threads, bus, configure.apply(i), events), "vcpu" + i);
         }
         vcpus = threads;
         threads.start(paused);
+    }
+
+    /**
+     * Doorbells become ioeventfds and device interrupts irqfds of this VM (they belong to the VM
+     * fd, so every VM a reset or restore builds gets them again). Not exercised by molt's tests,
+     * which run without /dev/kvm; without them the same doorbells arrive as MMIO exits.
+     */
+    private static void wireEvents(Vm vm, DeviceBuses bus) {
+        for (DeviceBuses.Doorbell d : bus.doorbells()) vm.ioeventfd(d.address(), d.length(), d.value(), d.fd().fd());
+        for (DeviceBuses.IrqEvent e : bus.irqEvents()) vm.irqfd(e.gsi(), e.fd().fd());
     }
 
     @Override
@@ -223,6 +235,14 @@ public final class KvmAccelerator extends Accelerator {
             if (running) vcpus.resumeAll();
         }
         dirtyLogging = on;
+        if (on) deviceWrites.start(ram.memory().regions());
+        else deviceWrites.stop();
+    }
+
+    /** A device's write to guest RAM, which KVM's dirty log does not see: kept in software and added to it. */
+    @Override
+    public void markDirty(long gpa, long len) {
+        deviceWrites.mark(gpa, len);
     }
 
     @Override
@@ -233,6 +253,7 @@ public final class KvmAccelerator extends Accelerator {
             long pages = (ram.memory().regions().get(index).size() + 4095) / 4096;
             vm.clearDirtyLog(index, 0, pages, bitmap);
         }
+        deviceWrites.drainInto(index, bitmap);
     }
 
     /**
@@ -249,6 +270,11 @@ public final class KvmAccelerator extends Accelerator {
     void irqLine(int line, boolean level) {
         Vm v = vm;
         if (v != null) v.irqLine(line, level);
+    }
+
+    @Override
+    boolean kernelEvents() {
+        return true;
     }
 
     @Override

@@ -2,22 +2,27 @@ package dev.molt.machine;
 
 import dev.molt.chardev.CharInput;
 import dev.molt.chardev.Chardev;
+import dev.molt.devices.DeviceBuses;
+import dev.molt.devices.DeviceRegistry;
 import dev.molt.devices.I8042;
-import dev.molt.devices.PortBus;
 import dev.molt.devices.Serial16550;
+import dev.molt.devices.virtio.VirtioMmio;
 import dev.molt.machine.boot.BootEntry;
 import dev.molt.machine.boot.KernelLoader;
 import dev.molt.machine.boot.MpTable;
 import dev.molt.memory.GuestRam;
 
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 
 /**
- * The microvm machine: guest RAM, a 16550 UART on COM1, an i8042 for resets, and an
- * {@link Accelerator} that runs the guest's CPUs (KVM: the in-kernel irqchip and PIT and one thread
- * per vCPU; qtest: none). RAM, devices and character backends live as long as the machine; the
- * accelerator's guest is rebuilt on every reset, exactly as a restore would build it.
+ * The microvm machine: guest RAM, a 16550 UART on COM1, an i8042 for resets, virtio devices on
+ * virtio-mmio slots, and an {@link Accelerator} that runs the guest's CPUs (KVM: the in-kernel
+ * irqchip and PIT and one thread per vCPU; qtest: none). RAM, devices and character backends live
+ * as long as the machine; the accelerator's guest is rebuilt on every reset, exactly as a restore
+ * would build it. Devices with state are in the {@link DeviceRegistry}, which saves, loads, resets
+ * and runs them all alike.
  */
 public final class Machine implements MachineControl, AutoCloseable {
     public static final int COM1_BASE = 0x3F8, COM1_IRQ = 4;
@@ -27,8 +32,9 @@ public final class Machine implements MachineControl, AutoCloseable {
     private final Accelerator accel;
     private final GuestRam ram;
     private final Serial16550 serial;
-    private final I8042 i8042;
-    private final PortBus bus = new PortBus();
+    private final DeviceBuses bus = new DeviceBuses();
+    private final DeviceRegistry devices = new DeviceRegistry();
+    private final List<VirtioMmio> virtio;
     private final BlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
 
     private volatile RunState state = RunState.PRELAUNCH;
@@ -38,11 +44,12 @@ public final class Machine implements MachineControl, AutoCloseable {
         this.config = config;
         this.accel = accel;
         this.ram = ram;
-        this.serial = new Serial16550(level -> accel.irqLine(COM1_IRQ, level), console);
-        this.i8042 = new I8042(() -> events.add(new MachineEvent.Reset(LifecycleCause.GUEST_RESET)));
-        bus.register(COM1_BASE, 8, serial);
-        bus.register(I8042_BASE, 5, i8042);
+        this.serial = devices.register(new Serial16550(level -> accel.irqLine(COM1_IRQ, level), console));
+        I8042 i8042 = devices.register(new I8042(() -> events.add(new MachineEvent.Reset(LifecycleCause.GUEST_RESET))));
+        bus.ports().register(COM1_BASE, 8, serial);
+        bus.ports().register(I8042_BASE, 5, i8042);
         accel.validate(config);
+        this.virtio = VirtioSlots.attach(config, accel, ram, bus, devices);
         console.connect(new CharInput() {
             @Override
             public int receive(byte[] data, int off, int len) {
@@ -98,12 +105,22 @@ public final class Machine implements MachineControl, AutoCloseable {
 
     /** An I/O port read as a CPU's IN would do it (qtest's inb/inw/inl). */
     public int portRead(int port, int size) {
-        return bus.read(port, size);
+        return bus.ports().read(port, size);
     }
 
     /** An I/O port write as a CPU's OUT would do it (qtest's outb/outw/outl). */
     public void portWrite(int port, int size, int value) {
-        bus.write(port, size, value);
+        bus.ports().write(port, size, value);
+    }
+
+    /** The emulated MMIO regions (virtio-mmio): qtest's memory accesses reach them as a CPU's would. */
+    public dev.molt.devices.MmioBus mmio() {
+        return bus.mmio();
+    }
+
+    @Override
+    public List<dev.molt.migration.vmstate.VmStateDescription<?>> deviceSections() {
+        return devices.descriptions();
     }
 
     /** Loads the kernel and starts the vCPUs; under -S they wait in "prelaunch" for cont. */
@@ -118,7 +135,8 @@ public final class Machine implements MachineControl, AutoCloseable {
     private void boot(RunState initial) {
         BootEntry entry = null;
         if (!config.kernel().toString().isEmpty()) {
-            entry = KernelLoader.load(config.kernel(), config.initrd(), config.cmdline(), ram.memory(), ram.ranges());
+            String cmdline = VirtioSlots.kernelCmdline(config.cmdline(), virtio);
+            entry = KernelLoader.load(config.kernel(), config.initrd(), cmdline, ram.memory(), ram.ranges());
             MpTable.write(ram.memory(), config.cpus());
         }
         accel.boot(config, ram, bus, events::add, entry, !initial.vcpusRun);
@@ -144,7 +162,7 @@ public final class Machine implements MachineControl, AutoCloseable {
      */
     public synchronized VmState captureState(boolean running) {
         if (!accel.started() || !accel.paused()) throw new IllegalStateException("vCPUs must be stopped to capture state");
-        return new VmState(accel.capture(config), serial.state(), i8042.state(), running);
+        return new VmState(accel.capture(config), devices.capture(), running);
     }
 
     /**
@@ -164,8 +182,11 @@ public final class Machine implements MachineControl, AutoCloseable {
     public synchronized void loadState(VmState s, Runnable beforeResume) {
         if (accel.started()) teardown(RunState.INMIGRATE);
         accel.restore(config, ram, bus, events::add, s.accel());
-        serial.restore(s.serial());
-        i8042.restore(s.i8042());
+        try {
+            devices.restore(s.devices());
+        } catch (IllegalArgumentException e) {
+            throw new MachineException("the incoming device state does not fit this machine: " + e.getMessage());
+        }
         setState(RunState.PAUSED);
         beforeResume.run();
         if (s.running()) resume();
@@ -219,8 +240,13 @@ public final class Machine implements MachineControl, AutoCloseable {
         setState(s);
     }
 
-    /** Every run-state change goes here, under the machine's lock: {@link #guestAccess} waits on it. */
+    /**
+     * Every run-state change goes here, under the machine's lock: {@link #guestAccess} waits on it.
+     * Devices serve requests only while the guest runs; leaving "running" waits until none is in
+     * flight, so a state captured afterwards has every request either answered or not yet taken.
+     */
     private void setState(RunState next) {
+        devices.setRunning(next == RunState.RUNNING);
         state = next;
         notifyAll();
     }
@@ -277,8 +303,7 @@ public final class Machine implements MachineControl, AutoCloseable {
     private synchronized void reset(LifecycleCause cause) {
         RunState before = state;
         teardown(RunState.PRELAUNCH);
-        serial.reset();
-        i8042.reset();
+        devices.reset();
         observer.reset(cause);
         boot(before == RunState.RUNNING ? RunState.RUNNING : before == RunState.PRELAUNCH ? RunState.PRELAUNCH : RunState.PAUSED);
     }
@@ -331,6 +356,7 @@ public final class Machine implements MachineControl, AutoCloseable {
     @Override
     public void close() {
         teardown(RunState.SHUTDOWN);
+        devices.close(); // before RAM goes: their I/O threads write into it
         ram.close();
     }
 }

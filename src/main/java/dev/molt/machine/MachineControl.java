@@ -41,6 +41,9 @@ public interface MachineControl {
     /** The whole machine state apart from RAM; the vCPUs must be stopped. */
     VmState captureState(boolean running);
 
+    /** The sections the machine's devices save, which an incoming stream may hold. */
+    java.util.List<dev.molt.migration.vmstate.VmStateDescription<?>> deviceSections();
+
     /** Builds the VM from a captured state; {@code beforeResume} runs before a running guest runs again. */
     void loadState(VmState s, Runnable beforeResume);
 

@@ -1,7 +1,6 @@
 package dev.molt.machine;
 
-import dev.molt.devices.I8042;
-import dev.molt.devices.Serial16550;
+import dev.molt.devices.DeviceState;
 import dev.molt.kvm.CpuidEntry;
 import dev.molt.kvm.Structs;
 import dev.molt.migration.vmstate.VmStateDescription;
@@ -9,9 +8,10 @@ import dev.molt.migration.vmstate.VmStateDescription;
 import java.util.List;
 
 /**
- * The machine's sections of a VM-state stream, each described once (QEMU's VMState in spirit):
- * one "cpu" section per vCPU, one "kvm-vm" section for the in-kernel irqchip, PIT and clock, the
- * devices' own sections, and the run state.
+ * The accelerator's sections of a VM-state stream, each described once (QEMU's VMState in spirit):
+ * one "cpu" section per vCPU and one "kvm-vm" section for the in-kernel irqchip, PIT and clock (or
+ * one "qtest" section), with the run state. Devices declare their own sections
+ * (dev.molt.devices.Snapshottable).
  */
 public final class MachineVmState {
     private MachineVmState() {}
@@ -65,9 +65,9 @@ public final class MachineVmState {
         return new KvmVmState(s.clock(), s.pit(), s.irqchips().get(0), s.irqchips().get(1), s.irqchips().get(2), running);
     }
 
-    public static VmState assemble(List<VcpuState> cpus, KvmVmState vm, Serial16550.State serial, I8042.State i8042) {
+    public static VmState assemble(List<VcpuState> cpus, KvmVmState vm, List<DeviceState> devices) {
         AccelState.Kvm accel = new AccelState.Kvm(cpus, vm.clock(), vm.pit(), List.of(vm.picMaster(), vm.picSlave(), vm.ioapic()));
-        return new VmState(accel, serial, i8042, vm.running());
+        return new VmState(accel, devices, vm.running());
     }
 
     /** The machine under -accel qtest: no vCPU ran, so nothing of KVM's; the vCPU count, the virtual clock, whether it ran. */
@@ -87,8 +87,8 @@ public final class MachineVmState {
         return new QtestVmState(s.cpus(), s.clockNs(), running);
     }
 
-    public static VmState assemble(QtestVmState q, Serial16550.State serial, I8042.State i8042) {
-        return new VmState(new AccelState.Qtest(q.cpus(), q.clockNs()), serial, i8042, q.running());
+    public static VmState assemble(QtestVmState q, List<DeviceState> devices) {
+        return new VmState(new AccelState.Qtest(q.cpus(), q.clockNs()), devices, q.running());
     }
 
     static byte[] longsToBytes(long[] v) {

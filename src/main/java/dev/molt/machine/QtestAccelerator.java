@@ -1,6 +1,6 @@
 package dev.molt.machine;
 
-import dev.molt.devices.PortBus;
+import dev.molt.devices.DeviceBuses;
 import dev.molt.machine.boot.BootEntry;
 import dev.molt.memory.GuestRam;
 import dev.molt.memory.GuestRegion;
@@ -22,7 +22,6 @@ import java.util.function.Consumer;
 public final class QtestAccelerator extends Accelerator {
     /** QEMU's default for a guest without a host CPU to copy (TCG's phys-bits). */
     private static final int PHYS_ADDRESS_BITS = 40;
-    private static final int PAGE_SHIFT = 12;
 
     /** Where a device's interrupt line goes: the qtest server reports them when intercepted. */
     public interface IrqListener {
@@ -33,8 +32,7 @@ public final class QtestAccelerator extends Accelerator {
     private boolean started;
     private boolean paused = true;
     private long clockNs;
-    private List<GuestRegion> regions = List.of();
-    private long[][] dirty; // null while dirty logging is off; one bit per page, by region
+    private final SoftDirtyLog dirty = new SoftDirtyLog();
     private volatile IrqListener irqListener = (line, level) -> { };
 
     @Override
@@ -58,16 +56,15 @@ public final class QtestAccelerator extends Accelerator {
     }
 
     @Override
-    void boot(MachineConfig config, GuestRam ram, PortBus bus, Consumer<MachineEvent> events, BootEntry entry, boolean paused) {
+    void boot(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events, BootEntry entry, boolean paused) {
         synchronized (lock) {
-            this.regions = ram.memory().regions();
             this.started = true;
             this.paused = paused;
         }
     }
 
     @Override
-    void restore(MachineConfig config, GuestRam ram, PortBus bus, Consumer<MachineEvent> events, AccelState state) {
+    void restore(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events, AccelState state) {
         if (!(state instanceof AccelState.Qtest s)) {
             throw new MachineException("the incoming state was saved by a molt running -accel " + state.accel()
                     + " and holds vCPU state: this molt runs -accel qtest, which runs no vCPU, so it cannot resume that guest");
@@ -77,7 +74,6 @@ public final class QtestAccelerator extends Accelerator {
         }
         if (s.clockNs() < 0) throw new MachineException("the incoming virtual clock is negative: " + s.clockNs());
         synchronized (lock) {
-            this.regions = ram.memory().regions();
             this.started = true;
             this.paused = true;
             this.clockNs = s.clockNs();
@@ -148,50 +144,22 @@ public final class QtestAccelerator extends Accelerator {
 
     // ---- the dirty log, kept in software ----
 
-    /** Records that {@code [gpa, gpa + len)} was written (by the qtest client). */
+    /** Records that {@code [gpa, gpa + len)} was written (by the qtest client or a device). */
+    @Override
     public void markDirty(long gpa, long len) {
-        if (len <= 0) return;
-        synchronized (lock) {
-            if (dirty == null) return;
-            for (int i = 0; i < regions.size(); i++) {
-                GuestRegion r = regions.get(i);
-                long from = Math.max(gpa, r.gpa());
-                long to = Math.min(gpa + len, r.end());
-                if (from >= to) continue;
-                long[] bits = dirty[i];
-                for (long page = (from - r.gpa()) >>> PAGE_SHIFT; page <= (to - 1 - r.gpa()) >>> PAGE_SHIFT; page++) {
-                    bits[(int) (page >>> 6)] |= 1L << (page & 63);
-                }
-            }
-        }
+        dirty.mark(gpa, len);
     }
 
     @Override
     void setDirtyLogging(GuestRam ram, boolean on) {
-        synchronized (lock) {
-            if (!on) {
-                dirty = null;
-                return;
-            }
-            regions = ram.memory().regions();
-            long[][] bits = new long[regions.size()][];
-            for (int i = 0; i < bits.length; i++) {
-                bits[i] = new long[(int) (Machine.dirtyBitmapBytes(regions.get(i).size()) / 8)];
-            }
-            dirty = bits;
-        }
+        if (on) dirty.start(ram.memory().regions());
+        else dirty.stop();
     }
 
     @Override
     void fetchDirtyLog(GuestRam ram, int region, MemorySegment bitmap) {
-        synchronized (lock) {
-            if (dirty == null) throw new IllegalStateException("dirty logging is off");
-            long[] bits = dirty[region];
-            for (int w = 0; w < bits.length; w++) {
-                bitmap.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, w, bits[w]);
-                bits[w] = 0;
-            }
-        }
+        bitmap.fill((byte) 0);
+        dirty.drainInto(region, bitmap);
     }
 
     @Override
@@ -211,6 +179,11 @@ public final class QtestAccelerator extends Accelerator {
     }
 
     @Override
+    boolean kernelEvents() {
+        return false;
+    }
+
+    @Override
     long[] threadIds(int cpus) {
         return new long[cpus];
     }
@@ -220,7 +193,7 @@ public final class QtestAccelerator extends Accelerator {
         synchronized (lock) {
             started = false;
             paused = true;
-            dirty = null;
         }
+        dirty.stop();
     }
 }

@@ -1,6 +1,6 @@
 package dev.molt.machine;
 
-import dev.molt.devices.PortBus;
+import dev.molt.devices.DeviceBuses;
 import dev.molt.kvm.Structs;
 import dev.molt.kvm.Vcpu;
 import dev.molt.kvm.Vm;
@@ -34,7 +34,7 @@ final class VcpuRunner implements Runnable {
     private final Vm vm;
     private final int index;
     private final VcpuThreads threads;
-    private final PortBus bus;
+    private final DeviceBuses bus;
     private final Consumer<Vcpu> configure;
     private final Consumer<MachineEvent> events;
     final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
@@ -42,7 +42,7 @@ final class VcpuRunner implements Runnable {
     private volatile Vcpu vcpu;
     private volatile int tid;
 
-    VcpuRunner(Vm vm, int index, VcpuThreads threads, PortBus bus, Consumer<Vcpu> configure,
+    VcpuRunner(Vm vm, int index, VcpuThreads threads, DeviceBuses bus, Consumer<Vcpu> configure,
                Consumer<MachineEvent> events) {
         this.vm = vm;
         this.index = index;
@@ -195,9 +195,9 @@ final class VcpuRunner implements Runnable {
                     case 2 -> run.get(JAVA_SHORT_UNALIGNED, data) & 0xFFFF;
                     default -> run.get(JAVA_INT_UNALIGNED, data);
                 };
-                bus.write(port, size, value);
+                bus.ports().write(port, size, value);
             } else {
-                int value = bus.read(port, size);
+                int value = bus.ports().read(port, size);
                 switch (size) {
                     case 1 -> run.set(JAVA_BYTE, data, (byte) value);
                     case 2 -> run.set(JAVA_SHORT_UNALIGNED, data, (short) value);
@@ -207,10 +207,22 @@ final class VcpuRunner implements Runnable {
         }
     }
 
-    /** microvm has no MMIO devices in molt (LAPIC and IOAPIC are in the kernel): reads give 0. */
-    private static void handleMmio(MemorySegment run) {
-        if (run.get(JAVA_BYTE, Structs.Run.MMIO_IS_WRITE) == 0) {
-            run.set(JAVA_LONG, Structs.Run.MMIO_DATA, 0L);
+    /**
+     * An access to the MMIO bus (virtio-mmio; LAPIC and IOAPIC are in the kernel). A doorbell
+     * registered as an ioeventfd never gets here; without one, the write lands on the device.
+     */
+    private void handleMmio(MemorySegment run) {
+        long addr = run.get(JAVA_LONG, Structs.Run.MMIO_PHYS_ADDR);
+        int len = run.get(JAVA_INT, Structs.Run.MMIO_LEN);
+        if (len != 1 && len != 2 && len != 4 && len != 8) return; // KVM only reports these
+        if (run.get(JAVA_BYTE, Structs.Run.MMIO_IS_WRITE) != 0) {
+            bus.mmio().write(addr, len, run.get(JAVA_LONG, Structs.Run.MMIO_DATA) & mask(len));
+        } else {
+            run.set(JAVA_LONG, Structs.Run.MMIO_DATA, bus.mmio().read(addr, len));
         }
+    }
+
+    private static long mask(int len) {
+        return len == 8 ? -1L : (1L << (8 * len)) - 1;
     }
 }

@@ -350,7 +350,7 @@ public final class MigrationEngine implements MigrationCommands {
     }
 
     private static VmState paused(VmState s) {
-        return new VmState(s.accel(), s.serial(), s.i8042(), false);
+        return s.paused();
     }
 
     /** Stops the guest for a switch-over (see {@link SwitchOver#stopGuest}); says whether it was running. */
@@ -737,7 +737,8 @@ public final class MigrationEngine implements MigrationCommands {
             CprInPlace cpr = cprIncoming;
             machine.prepareIncoming(); // while the source has not sent anything yet: outside the guest's pause
             try (java.io.InputStream in = new java.io.BufferedInputStream(channel.accept(), 1 << 20)) {
-                VmStreamCodec.Loaded loaded = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam());
+                VmStreamCodec.Loaded loaded = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam(),
+                        machine.deviceSections());
                 if (cpr != null) checkIsTheUpdatesState(cpr.state(), loaded.id(), channel.describe());
                 state = loaded.state();
             }

@@ -27,7 +27,10 @@ final class RamSender implements AutoCloseable {
     private final MigrationStats stats;
     private final BooleanSupplier cancelled;
     private final Arena arena = Arena.ofShared();
+    /** Pages to send: what the syncs found and no pass has sent yet. */
     private final MemorySegment[] bitmaps;
+    /** What one sync fetches, before it joins {@link #bitmaps}. */
+    private final MemorySegment[] fetched;
 
     RamSender(MachineControl machine, PageSink sink, RateLimiter limiter, MigrationStats stats, BooleanSupplier cancelled) {
         this.machine = machine;
@@ -37,8 +40,10 @@ final class RamSender implements AutoCloseable {
         this.stats = stats;
         this.cancelled = cancelled;
         this.bitmaps = new MemorySegment[regions.size()];
+        this.fetched = new MemorySegment[regions.size()];
         for (int i = 0; i < regions.size(); i++) {
             bitmaps[i] = arena.allocate(Machine.dirtyBitmapBytes(regions.get(i).size()), 8);
+            fetched[i] = arena.allocate(Machine.dirtyBitmapBytes(regions.get(i).size()), 8);
         }
         long total = 0;
         for (GuestRegion r : regions) total += r.size();
@@ -75,12 +80,22 @@ final class RamSender implements AutoCloseable {
         stats.passes++;
     }
 
-    /** Fetches KVM's dirty log for all regions; returns how many pages were written since the last sync. */
+    /**
+     * Fetches the dirty log for all regions and adds it to the pages still to send; returns how many
+     * those are. Added, not replacing: precopy may end right after a sync without sending what it
+     * found (the rest fits the downtime), and the switch-over's sync must not drop those pages
+     * (a 3-page virtio-blk read during precopy was lost that way).
+     */
     long syncDirty() {
         long dirty = 0;
         for (int r = 0; r < regions.size(); r++) {
-            machine.fetchDirtyLog(r, bitmaps[r]);
-            for (long w = 0; w < bitmaps[r].byteSize(); w += 8) dirty += Long.bitCount(bitmaps[r].get(JAVA_LONG, w));
+            machine.fetchDirtyLog(r, fetched[r]);
+            MemorySegment b = bitmaps[r];
+            for (long w = 0; w < b.byteSize(); w += 8) {
+                long bits = b.get(JAVA_LONG, w) | fetched[r].get(JAVA_LONG, w);
+                b.set(JAVA_LONG, w, bits);
+                dirty += Long.bitCount(bits);
+            }
         }
         stats.dirtySyncCount++;
         stats.remainingPages = dirty;
@@ -102,6 +117,7 @@ final class RamSender implements AutoCloseable {
                     stats.remainingPages--;
                 }
             }
+            bitmap.fill((byte) 0); // sent
         }
         sink.endOfPass();
         stats.passes++;

@@ -1,7 +1,6 @@
 package dev.molt.migration;
 
-import dev.molt.devices.I8042;
-import dev.molt.devices.Serial16550;
+import dev.molt.devices.DeviceState;
 import dev.molt.machine.AccelState;
 import dev.molt.machine.MachineVmState;
 import dev.molt.machine.VcpuState;
@@ -14,6 +13,7 @@ import dev.molt.migration.vmstate.RamPageSink;
 import dev.molt.migration.vmstate.Section;
 import dev.molt.migration.vmstate.StateStreamReader;
 import dev.molt.migration.vmstate.StateStreamWriter;
+import dev.molt.migration.vmstate.VmStateDescription;
 import dev.molt.migration.vmstate.VmStateException;
 
 import java.io.IOException;
@@ -65,8 +65,25 @@ final class VmStreamCodec {
                 }
                 case AccelState.Qtest qtest -> out.section(MachineVmState.QTEST, 0, MachineVmState.qtestPart(qtest, s.running()));
             }
-            out.section(Serial16550.VMSTATE, 0, s.serial());
-            out.section(I8042.VMSTATE, 0, s.i8042());
+            for (DeviceState d : s.devices()) writeSection(d);
+        }
+
+        private void writeSection(DeviceState d) throws IOException {
+            try {
+                d.apply(new DeviceState.Typed<Void>() {
+                    @Override
+                    public <S> Void apply(VmStateDescription<S> description, int instance, S value) {
+                        try {
+                            out.section(description, instance, value);
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                        return null;
+                    }
+                });
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            }
         }
 
         void finish() throws IOException {
@@ -98,7 +115,7 @@ final class VmStreamCodec {
     /** A stream as read: the state, and what identifies the stream (its length and checksum). */
     record Loaded(VmState state, CprState.StreamId id) {}
 
-    static Loaded read(InputStream in, GuestRam ram, MigrationStats stats, boolean takeRam) {
+    static Loaded read(InputStream in, GuestRam ram, MigrationStats stats, boolean takeRam, List<VmStateDescription<?>> devices) {
         StateStreamReader reader = new StateStreamReader(in);
         RamLayoutState local = RamLayoutState.of(ram);
         if (takeRam) {
@@ -112,12 +129,16 @@ final class VmStreamCodec {
         } else {
             reader.acceptRamLayout(local);
         }
-        reader.register(MachineVmState.CPU, MachineVmState.KVM_VM, MachineVmState.QTEST, Serial16550.VMSTATE, I8042.VMSTATE);
+        reader.register(MachineVmState.CPU, MachineVmState.KVM_VM, MachineVmState.QTEST);
+        java.util.Map<String, VmStateDescription<?>> deviceSections = new java.util.HashMap<>();
+        for (VmStateDescription<?> d : devices) {
+            reader.register(d);
+            deviceSections.put(d.name(), d);
+        }
         List<VcpuState> cpus = new ArrayList<>();
         MachineVmState.KvmVmState vm = null;
         MachineVmState.QtestVmState qtest = null;
-        Serial16550.State serial = null;
-        I8042.State i8042 = null;
+        List<DeviceState> deviceStates = new ArrayList<>();
         Optional<Section> next;
         while ((next = reader.next()).isPresent()) {
             Section s = next.get();
@@ -131,9 +152,11 @@ final class VmStreamCodec {
                 }
                 case "kvm-vm" -> vm = s.decode(MachineVmState.KVM_VM);
                 case "qtest" -> qtest = s.decode(MachineVmState.QTEST);
-                case "serial16550" -> serial = s.decode(Serial16550.VMSTATE);
-                case "i8042" -> i8042 = s.decode(I8042.VMSTATE);
-                default -> throw new VmStateException(s.name(), null, "unexpected section");
+                default -> {
+                    VmStateDescription<?> d = deviceSections.get(s.name());
+                    if (d == null) throw new VmStateException(s.name(), null, "unexpected section");
+                    deviceStates.add(decode(s, d));
+                }
             }
         }
         reader.finish();
@@ -147,9 +170,19 @@ final class VmStreamCodec {
             if (cpus.isEmpty()) throw new VmStateException("cpu", null, "missing: the stream has no vCPU state");
             if (vm == null) throw new VmStateException("kvm-vm", null, "missing");
         }
-        if (serial == null) throw new VmStateException("serial16550", null, "missing");
-        if (i8042 == null) throw new VmStateException("i8042", null, "missing");
-        VmState state = qtest != null ? MachineVmState.assemble(qtest, serial, i8042) : MachineVmState.assemble(cpus, vm, serial, i8042);
+        java.util.Set<String> found = new java.util.HashSet<>();
+        for (DeviceState d : deviceStates) {
+            if (!found.add(d.key())) throw new VmStateException(d.description().name(), null, "instance " + d.instance() + " appears twice");
+        }
+        // Each device the machine has must be there; which instances is the machine's to check.
+        for (String name : deviceSections.keySet()) {
+            if (deviceStates.stream().noneMatch(d -> d.description().name().equals(name))) throw new VmStateException(name, null, "missing");
+        }
+        VmState state = qtest != null ? MachineVmState.assemble(qtest, deviceStates) : MachineVmState.assemble(cpus, vm, deviceStates);
         return new Loaded(state, id);
+    }
+
+    private static <S> DeviceState decode(Section s, VmStateDescription<S> d) {
+        return DeviceState.of(d, s.instanceId(), s.decode(d));
     }
 }

@@ -51,7 +51,7 @@ public final class QtestServer implements CharInput, AutoCloseable {
         this.accel = accel;
         this.out = out;
         this.log = log;
-        this.memory = new GuestAddressSpace(machine.ram().memory().regions());
+        this.memory = new GuestAddressSpace(machine.ram().memory().regions(), machine.mmio());
     }
 
     /**

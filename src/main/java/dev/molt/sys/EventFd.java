@@ -40,6 +40,24 @@ public final class EventFd implements AutoCloseable {
         }
     }
 
+    /**
+     * Blocks in poll(2) until signalled, then consumes the signal. Call it on a platform thread
+     * (a device's I/O thread): a virtual one would pin its carrier.
+     */
+    public void await() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment pfd = a.allocate(8, 4); // struct pollfd {int fd; short events, revents;}
+            pfd.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, fd.num());
+            pfd.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, (short) 1); // POLLIN
+            long r;
+            do {
+                r = Syscall.raw(Syscall.POLL, pfd.address(), 1, -1, 0, 0, 0);
+            } while (r == -Errno.EINTR.value);
+            if (r < 0) throw new ErrnoException("poll " + fd.what(), (int) -r);
+        }
+        clear();
+    }
+
     @Override
     public void close() {
         fd.close();

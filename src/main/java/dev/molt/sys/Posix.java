@@ -10,7 +10,7 @@ public final class Posix {
     private Posix() {}
 
     public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0100, O_TRUNC = 01000,
-            O_APPEND = 02000, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
+            O_APPEND = 02000, O_NONBLOCK = 04000, O_DSYNC = 010000, O_DIRECT = 040000, O_CLOEXEC = 02000000;
     public static final int AT_FDCWD = -100;
     public static final int PROT_READ = 1, PROT_WRITE = 2;
     public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
@@ -102,4 +102,11 @@ public final class Posix {
     public static int pwrite(int fd, MemorySegment buf, long len, long offset) {
         return (int) call("pwrite", Syscall.PWRITE64, fd, buf.address(), len, offset, 0, 0);
     }
+
+    /** fallocate(2) with a mode (punch hole, zero range); returns 0 or {@code -errno}, which callers fall back on. */
+    public static long fallocate(Fd fd, int mode, long offset, long len) {
+        return Syscall.raw(Syscall.FALLOCATE, fd.num(), mode, offset, len, 0, 0);
+    }
+
+    public static final int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_ZERO_RANGE = 0x10;
 }

@@ -1,6 +1,7 @@
 package dev.molt.fuzz;
 
 import dev.molt.cli.CommandLineFuzzTarget;
+import dev.molt.devices.virtio.DescriptorChainFuzzTarget;
 import dev.molt.migration.channel.IncomingFuzzTarget;
 import dev.molt.migration.cpr.CprStateFuzzTarget;
 import dev.molt.monitor.HmpFuzzTarget;
@@ -19,6 +20,6 @@ public final class FuzzTargets {
 
     public static List<FuzzTarget<?>> all(int hugeChars) {
         return List.of(new QmpFuzzTarget(hugeChars), new HmpFuzzTarget(hugeChars), new CommandLineFuzzTarget(hugeChars),
-                new IncomingFuzzTarget(hugeChars), new CprStateFuzzTarget());
+                new IncomingFuzzTarget(hugeChars), new CprStateFuzzTarget(), new DescriptorChainFuzzTarget());
     }
 }

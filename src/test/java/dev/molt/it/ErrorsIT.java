@@ -40,6 +40,7 @@ class ErrorsIT {
             "qtest | -kernel GUEST -initrd /nonexistent/initrd | /nonexistent/initrd",
             "qtest | -kernel /etc/hostname                     | not a bzImage or an ELF kernel",
             "qtest | -qtest-log /nonexistent/dir/log -qtest null | /nonexistent/dir/log",
+            "qtest | -drive if=none,id=d0,file=/nonexistent/disk.raw,format=raw -device virtio-blk-device,drive=d0 | drive d0: Could not open '/nonexistent/disk.raw': No such file or directory",
     })
     void badInputWhileBuildingTheVm(String accel, String args, String expected) {
         if (accel.equals("kvm")) KvmHost.require();

@@ -37,7 +37,7 @@ class QtestMigrationIT {
     }
 
     @SuppressWarnings("unchecked")
-    private static long transferred(QmpClient q) throws Exception {
+    static long transferred(QmpClient q) throws Exception {
         Map<String, Object> ram = (Map<String, Object>) q.returned("query-migrate").get("ram");
         return ram == null ? 0 : ((Number) ram.get("transferred")).longValue();
     }

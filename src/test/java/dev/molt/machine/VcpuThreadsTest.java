@@ -1,6 +1,5 @@
 package dev.molt.machine;
 
-import dev.molt.devices.PortBus;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.CountDownLatch;
@@ -18,7 +17,7 @@ class VcpuThreadsTest {
         // No VM: the runner's set-up fails and it reports that. Its report, on its own thread, plays
         // the runner's last act (exited()) and then holds the thread alive: the moment between a
         // runner's exit and its thread's end, which pauseAll once slept through for good.
-        threads.add(new VcpuRunner(null, 0, threads, new PortBus(), v -> { }, event -> {
+        threads.add(new VcpuRunner(null, 0, threads, new dev.molt.devices.DeviceBuses(), v -> { }, event -> {
             threads.exited();
             exited.countDown();
             try {

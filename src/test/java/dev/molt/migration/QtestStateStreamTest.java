@@ -47,7 +47,8 @@ class QtestStateStreamTest {
                 w.state(source.captureState(true));
                 w.finish();
             }
-            VmState state = VmStreamCodec.read(new ByteArrayInputStream(stream.toByteArray()), destination.ram(), new MigrationStats(), true).state();
+            VmState state = VmStreamCodec.read(new ByteArrayInputStream(stream.toByteArray()), destination.ram(), new MigrationStats(), true,
+                    destination.deviceSections()).state();
             assertEquals(new AccelState.Qtest(2, 5_000), state.accel());
             destination.loadState(state);
             assertEquals(RunState.RUNNING, destination.state(), "the source ran, so the destination runs");
@@ -59,11 +60,11 @@ class QtestStateStreamTest {
     @Test
     void aQtestMachineRefusesKvmStateAndADifferentSmp() {
         try (Machine m = machine(1)) {
-            VmState kvmState = new VmState(new AccelState.Kvm(List.of(), new byte[48], new byte[112], List.of()), null, null, true);
+            VmState kvmState = new VmState(new AccelState.Kvm(List.of(), new byte[48], new byte[112], List.of()), List.of(), true);
             MachineException e = assertThrows(MachineException.class, () -> m.loadState(kvmState));
             assertEquals("the incoming state was saved by a molt running -accel kvm and holds vCPU state: this molt runs "
                     + "-accel qtest, which runs no vCPU, so it cannot resume that guest", e.getMessage());
-            VmState twoCpus = new VmState(new AccelState.Qtest(2, 0), null, null, true);
+            VmState twoCpus = new VmState(new AccelState.Qtest(2, 0), List.of(), true);
             e = assertThrows(MachineException.class, () -> m.loadState(twoCpus));
             assertTrue(e.getMessage().contains("the incoming VM has 2 vCPUs, this machine has 1 (-smp)"), e.getMessage());
         }

@@ -131,8 +131,14 @@ public final class FakeMachine implements MachineControl, AutoCloseable {
         byte[] chip = new byte[Structs.IRQCHIP_SIZE];
         return new VmState(new dev.molt.machine.AccelState.Kvm(vcpus, new byte[Structs.CLOCK_DATA_SIZE],
                 new byte[Structs.PIT_STATE2_SIZE], List.of(chip, chip, chip)),
-                new Serial16550.State(0, 0, 0, 0, 0, 0, 0x60, 0, 0, false, new byte[0]),
-                new I8042.State(0, 0, 0, false, false, I8042.PendingWrite.KEYBOARD), running);
+                List.of(dev.molt.devices.DeviceState.of(Serial16550.VMSTATE, 0, new Serial16550.State(0, 0, 0, 0, 0, 0, 0x60, 0, 0, false, new byte[0])),
+                        dev.molt.devices.DeviceState.of(I8042.VMSTATE, 0, new I8042.State(0, 0, 0, false, false, I8042.PendingWrite.KEYBOARD))),
+                running);
+    }
+
+    @Override
+    public List<dev.molt.migration.vmstate.VmStateDescription<?>> deviceSections() {
+        return List.of(Serial16550.VMSTATE, I8042.VMSTATE);
     }
 
     @Override

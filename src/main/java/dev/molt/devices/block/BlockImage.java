@@ -1,0 +1,133 @@
+package dev.molt.devices.block;
+
+import dev.molt.sys.Errno;
+import dev.molt.sys.ErrnoException;
+import dev.molt.sys.Fd;
+import dev.molt.sys.FileIo;
+import dev.molt.sys.Posix;
+import dev.molt.sys.Syscall;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * An open raw image. Data moves between the file and native memory (guest RAM) with pread/pwrite
+ * on the memory's address, never through the Java heap. Every operation answers 0 or
+ * {@code -errno}: a failure is the guest's I/O error, not molt's.
+ *
+ * <p>With O_DIRECT (cache=none, directsync) a transfer whose address, length or offset is not
+ * 4 KiB-aligned goes through a second descriptor without O_DIRECT, as QEMU bounces such requests:
+ * the kernel keeps the two coherent (a direct write invalidates the cached pages it covers).
+ */
+public final class BlockImage implements AutoCloseable {
+    public static final int SECTOR = 512;
+    private static final long DIRECT_ALIGN = 4096;
+    private static final long ZEROES = 64 * 1024;
+    private static final int SEEK_END = 2;
+
+    private final DriveConfig config;
+    private final Fd buffered;
+    private final Fd direct; // null unless cache.direct
+    private final long size;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment zeroes = arena.allocate(ZEROES, DIRECT_ALIGN);
+
+    private BlockImage(DriveConfig config, Fd buffered, Fd direct, long size) {
+        this.config = config;
+        this.buffered = buffered;
+        this.direct = direct;
+        this.size = size;
+    }
+
+    /** Opens the image as {@code config} says; a failure names the drive and the file, as QEMU's "Could not open". */
+    public static BlockImage open(DriveConfig config) {
+        int flags = (config.readOnly() ? Posix.O_RDONLY : Posix.O_RDWR) | (config.cache().writethrough ? Posix.O_DSYNC : 0);
+        Fd buffered = null;
+        Fd direct = null;
+        try {
+            buffered = Posix.open(config.file().toString(), flags, 0);
+            if (config.cache().direct) {
+                try {
+                    direct = Posix.open(config.file().toString(), flags | Posix.O_DIRECT, 0);
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.EINVAL.value) throw e;
+                    throw new BlockException("drive " + config.id() + ": cache=" + config.cache().qemuName() + " needs O_DIRECT, which the file system of '"
+                            + config.file() + "' does not support (use cache=writeback)");
+                }
+            }
+            long end = Syscall.call("lseek " + config.file(), Syscall.LSEEK, buffered.num(), 0, SEEK_END);
+            return new BlockImage(config, buffered, direct, end);
+        } catch (ErrnoException e) {
+            if (buffered != null) buffered.close();
+            if (direct != null) direct.close();
+            // QEMU's words, with strerror's text: "Could not open 'PATH': No such file or directory".
+            Errno errno = Errno.of(e.errno());
+            throw new BlockException("drive " + config.id() + ": Could not open '" + config.file() + "': "
+                    + (errno != null ? errno.description : Errno.describe(e.errno())));
+        } catch (RuntimeException e) {
+            if (buffered != null) buffered.close();
+            if (direct != null) direct.close();
+            throw e;
+        }
+    }
+
+    public DriveConfig config() {
+        return config;
+    }
+
+    /** Whole 512-byte sectors in the image when it was opened. */
+    public long sectors() {
+        return size / SECTOR;
+    }
+
+    public long read(MemorySegment into, long offset) {
+        return FileIo.preadFully(fdFor(into, offset), into, offset);
+    }
+
+    public long write(MemorySegment from, long offset) {
+        return FileIo.pwriteFully(fdFor(from, offset), from, offset);
+    }
+
+    /** The guest's flush; under cache=unsafe nothing reaches the disk, as in QEMU. */
+    public long flush() {
+        if (!config.cache().flushes) return 0;
+        return FileIo.fdatasync(buffered);
+    }
+
+    /** Deallocates; a file system that cannot punch holes ignores it (a discard is a hint). */
+    public long discard(long offset, long len) {
+        long r = Posix.fallocate(buffered, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, len);
+        return r == -Errno.EOPNOTSUPP.value ? 0 : r;
+    }
+
+    /**
+     * Makes the range read as zeros: a hole when the guest allows unmapping, else zeroed
+     * allocation, and where the file system does neither, writes of zeros.
+     */
+    public long writeZeroes(long offset, long len, boolean mayUnmap) {
+        int mode = mayUnmap ? Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE : Posix.FALLOC_FL_ZERO_RANGE | Posix.FALLOC_FL_KEEP_SIZE;
+        long r = Posix.fallocate(buffered, mode, offset, len);
+        if (r != -Errno.EOPNOTSUPP.value) return r;
+        for (long done = 0; done < len; ) {
+            long n = Math.min(ZEROES, len - done);
+            long w = FileIo.pwriteFully(buffered, zeroes.asSlice(0, n), offset + done);
+            if (w < 0) return w;
+            done += n;
+        }
+        return 0;
+    }
+
+    private Fd fdFor(MemorySegment buf, long offset) {
+        if (direct != null && buf.address() % DIRECT_ALIGN == 0 && buf.byteSize() % DIRECT_ALIGN == 0 && offset % DIRECT_ALIGN == 0) {
+            return direct;
+        }
+        return buffered;
+    }
+
+    @Override
+    public void close() {
+        buffered.close();
+        if (direct != null) direct.close();
+        arena.close();
+    }
+}

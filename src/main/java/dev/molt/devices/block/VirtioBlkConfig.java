@@ -1,0 +1,21 @@
+package dev.molt.devices.block;
+
+import java.util.Objects;
+
+/**
+ * {@code -device virtio-blk-device,drive=ID[,serial=S]}: a virtio-blk device on a virtio-mmio slot.
+ *
+ * @param serial what VIRTIO_BLK_T_GET_ID answers (at most 20 bytes, as in QEMU); empty for none
+ */
+public record VirtioBlkConfig(DriveConfig drive, String serial) {
+    /** VIRTIO_BLK_ID_BYTES. */
+    public static final int SERIAL_BYTES = 20;
+
+    public VirtioBlkConfig {
+        Objects.requireNonNull(drive, "drive");
+        Objects.requireNonNull(serial, "serial");
+        if (serial.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > SERIAL_BYTES) {
+            throw new IllegalArgumentException("serial '" + serial + "' is longer than " + SERIAL_BYTES + " bytes");
+        }
+    }
+}

@@ -1,0 +1,406 @@
+package dev.molt.devices.virtio;
+
+import dev.molt.devices.DeviceRegistry;
+import dev.molt.devices.GuestWrites;
+import dev.molt.devices.MmioDevice;
+import dev.molt.devices.Snapshottable;
+import dev.molt.memory.GuestMemory;
+import dev.molt.migration.vmstate.VmStateDescription;
+import dev.molt.sys.EventFd;
+
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The virtio-mmio transport, version 2 ("modern", virtio 1.x 4.2.2), for one device: registers for
+ * feature negotiation, device status, queue set-up, notification and interrupt status, then the
+ * device's configuration space at 0x100. Requests are served on the transport's own I/O thread,
+ * woken by a queue notify (an MMIO write here, or under KVM an ioeventfd on the same register).
+ *
+ * <p>One lock guards the registers and queues. The I/O thread takes a chain under it and serves
+ * the request without it, so a vCPU reading a register never waits for a disk; reset and
+ * {@link #setRunning}(false) wait for the request in flight to be answered, which is how a
+ * migration drains the device before it saves its state.
+ */
+public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioState>, DeviceRegistry.Lifecycle {
+    public static final int MAGIC = 0x7472_6976; // "virt"
+    public static final int VERSION = 2;
+    /** QEMU's vendor ID ("QEMU" little-endian): Linux's driver does not look at it. */
+    public static final int VENDOR = 0x554D_4551;
+    public static final long VERSION_1 = 1L << 32;
+
+    // Registers (virtio 1.x 4.2.2); the driver accesses them 32 bits at a time.
+    static final int MAGIC_VALUE = 0x000, VERSION_REG = 0x004, DEVICE_ID = 0x008, VENDOR_ID = 0x00C,
+            DEVICE_FEATURES = 0x010, DEVICE_FEATURES_SEL = 0x014, DRIVER_FEATURES = 0x020, DRIVER_FEATURES_SEL = 0x024,
+            QUEUE_SEL = 0x030, QUEUE_NUM_MAX = 0x034, QUEUE_NUM = 0x038, QUEUE_READY = 0x044, QUEUE_NOTIFY = 0x050,
+            INTERRUPT_STATUS = 0x060, INTERRUPT_ACK = 0x064, STATUS = 0x070,
+            QUEUE_DESC_LOW = 0x080, QUEUE_DESC_HIGH = 0x084, QUEUE_DRIVER_LOW = 0x090, QUEUE_DRIVER_HIGH = 0x094,
+            QUEUE_DEVICE_LOW = 0x0A0, QUEUE_DEVICE_HIGH = 0x0A4, SHM_LEN_LOW = 0x0B0, SHM_LEN_HIGH = 0x0B4,
+            CONFIG_GENERATION = 0x0FC, CONFIG = 0x100;
+
+    // Device status bits (2.1).
+    public static final int ACKNOWLEDGE = 1, DRIVER = 2, DRIVER_OK = 4, FEATURES_OK = 8, NEEDS_RESET = 0x40, FAILED = 0x80;
+    // Interrupt status bits (4.2.2).
+    public static final int ISR_USED_BUFFER = 1, ISR_CONFIG_CHANGE = 2;
+
+    private final int slot;
+    private final long base;
+    private final VirtioDevice device;
+    private final GuestMemory mem;
+    private final GuestWrites writes;
+    private final InterruptLine irq;
+    private final Virtqueue[] queues;
+    private final EventFd kick;
+    private final Thread io;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition idle = lock.newCondition();
+
+    private int deviceFeaturesSel, driverFeaturesSel, queueSel;
+    private long driverFeatures;
+    private int status;
+    private int isr;
+    private int configGeneration;
+    private boolean running;
+    private boolean inFlight;
+    private volatile boolean closed;
+
+    /**
+     * A transport at {@code base} for {@code device}, its requests served from now on whenever the
+     * guest runs. {@code kick} is the eventfd its queue notifies signal (the doorbell).
+     */
+    public VirtioMmio(int slot, long base, VirtioDevice device, GuestMemory mem, GuestWrites writes, InterruptLine irq, EventFd kick) {
+        this.slot = slot;
+        this.base = base;
+        this.device = device;
+        this.mem = mem;
+        this.writes = writes;
+        this.irq = irq;
+        this.kick = kick;
+        this.queues = new Virtqueue[device.queueCount()];
+        for (int i = 0; i < queues.length; i++) queues[i] = new Virtqueue(device.queueMaxSize());
+        this.io = Thread.ofPlatform().daemon(true).name(device.typeName() + "@" + Long.toHexString(base)).unstarted(this::ioLoop);
+        io.start();
+    }
+
+    public int slot() {
+        return slot;
+    }
+
+    public long base() {
+        return base;
+    }
+
+    public VirtioDevice device() {
+        return device;
+    }
+
+    /** The eventfd a queue notify signals: KVM's ioeventfd writes it without leaving the guest. */
+    public EventFd kick() {
+        return kick;
+    }
+
+    public int queueCount() {
+        return queues.length;
+    }
+
+    // ---- registers ----
+
+    @Override
+    public long read(long offset, int size) {
+        if (offset >= CONFIG) return readConfig(offset - CONFIG, size);
+        if (size != 4) return 0; // registers are 32-bit only (4.2.2.2)
+        lock.lock();
+        try {
+            Virtqueue q = selectedQueue();
+            return Integer.toUnsignedLong(switch ((int) offset) {
+                case MAGIC_VALUE -> MAGIC;
+                case VERSION_REG -> VERSION;
+                case DEVICE_ID -> device.deviceId();
+                case VENDOR_ID -> VENDOR;
+                case DEVICE_FEATURES -> deviceFeaturesSel == 0 ? (int) offered() : deviceFeaturesSel == 1 ? (int) (offered() >>> 32) : 0;
+                case QUEUE_NUM_MAX -> q == null ? 0 : q.maxSize();
+                case QUEUE_READY -> q != null && q.ready() ? 1 : 0;
+                case INTERRUPT_STATUS -> isr;
+                case STATUS -> status;
+                case SHM_LEN_LOW, SHM_LEN_HIGH -> -1; // no shared memory regions (4.2.2: length -1)
+                case CONFIG_GENERATION -> configGeneration;
+                default -> 0;
+            });
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void write(long offset, int size, long value) {
+        if (offset >= CONFIG || size != 4) return; // virtio-blk's configuration is read-only
+        int v = (int) value;
+        if (offset == QUEUE_NOTIFY) {
+            kick.signal(); // under KVM an ioeventfd takes this write before it gets here
+            return;
+        }
+        boolean wake = false;
+        lock.lock();
+        try {
+            Virtqueue q = selectedQueue();
+            boolean configurable = q != null && !q.ready();
+            switch ((int) offset) {
+                case DEVICE_FEATURES_SEL -> deviceFeaturesSel = v;
+                case DRIVER_FEATURES_SEL -> driverFeaturesSel = v;
+                case DRIVER_FEATURES -> {
+                    if ((status & FEATURES_OK) == 0 && (driverFeaturesSel == 0 || driverFeaturesSel == 1)) {
+                        int shift = 32 * driverFeaturesSel;
+                        driverFeatures = driverFeatures & ~(0xFFFF_FFFFL << shift) | (Integer.toUnsignedLong(v) << shift);
+                    }
+                }
+                case QUEUE_SEL -> queueSel = v;
+                case QUEUE_NUM -> {
+                    if (configurable) q.setSize(v);
+                }
+                case QUEUE_READY -> {
+                    if (q != null) q.setReady((v & 1) != 0);
+                    wake = q != null && q.ready();
+                }
+                case INTERRUPT_ACK -> {
+                    isr &= ~v;
+                    if (isr == 0) irq.lower();
+                }
+                case STATUS -> wake = writeStatus(v & 0xFF);
+                case QUEUE_DESC_LOW -> { if (configurable) q.setDescTable(low(q.descTable(), v)); }
+                case QUEUE_DESC_HIGH -> { if (configurable) q.setDescTable(high(q.descTable(), v)); }
+                case QUEUE_DRIVER_LOW -> { if (configurable) q.setAvailRing(low(q.availRing(), v)); }
+                case QUEUE_DRIVER_HIGH -> { if (configurable) q.setAvailRing(high(q.availRing(), v)); }
+                case QUEUE_DEVICE_LOW -> { if (configurable) q.setUsedRing(low(q.usedRing(), v)); }
+                case QUEUE_DEVICE_HIGH -> { if (configurable) q.setUsedRing(high(q.usedRing(), v)); }
+                default -> { } // read-only or reserved: ignored
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (wake) kick.signal();
+    }
+
+    private static long low(long old, int v) {
+        return old & 0xFFFF_FFFF_0000_0000L | Integer.toUnsignedLong(v);
+    }
+
+    private static long high(long old, int v) {
+        return old & 0xFFFF_FFFFL | (long) v << 32;
+    }
+
+    private long offered() {
+        return device.features() | VERSION_1;
+    }
+
+    private Virtqueue selectedQueue() {
+        return queueSel >= 0 && queueSel < queues.length ? queues[queueSel] : null;
+    }
+
+    /**
+     * The driver's status write (3.1.1). 0 resets. FEATURES_OK stays set only if the driver took
+     * nothing the device did not offer and took VERSION_1 (this transport is modern only); the
+     * driver reads it back to learn that. Returns whether the device may now have work.
+     */
+    private boolean writeStatus(int v) {
+        if (v == 0) {
+            resetLocked();
+            return false;
+        }
+        int next = v | (status & NEEDS_RESET);
+        if ((next & FEATURES_OK) != 0 && (status & FEATURES_OK) == 0
+                && ((driverFeatures & ~offered()) != 0 || (driverFeatures & VERSION_1) == 0)) {
+            next &= ~FEATURES_OK;
+        }
+        boolean nowOk = (next & DRIVER_OK) != 0 && (status & DRIVER_OK) == 0;
+        status = next;
+        return nowOk;
+    }
+
+    private long readConfig(long offset, int size) {
+        if (offset < 0 || offset + size > device.configSize()) return 0;
+        return device.readConfig((int) offset, size);
+    }
+
+    // ---- the I/O thread ----
+
+    private void ioLoop() {
+        while (!closed) {
+            kick.await();
+            if (!closed) serveQueues();
+        }
+    }
+
+    private boolean serving() {
+        return running && !closed && (status & DRIVER_OK) != 0 && (status & (NEEDS_RESET | FAILED)) == 0;
+    }
+
+    /** Serves what the driver made available on every queue, then interrupts if the driver wants it. */
+    private void serveQueues() {
+        lock.lock();
+        boolean notify = false;
+        try {
+            for (int q = 0; q < queues.length; q++) {
+                Virtqueue vq = queues[q];
+                boolean pushed = false;
+                try {
+                    while (serving() && vq.ready()) {
+                        DescriptorChain chain = vq.pop(mem);
+                        if (chain == null) break;
+                        int written = serve(q, chain);
+                        vq.push(mem, writes, chain.head(), written);
+                        pushed = true;
+                    }
+                } finally {
+                    // Requests answered before a broken one are still the driver's to see.
+                    if (pushed && vq.wantsInterrupt(mem)) notify = true;
+                }
+            }
+        } catch (VirtqueueException e) {
+            needsReset(e.getMessage());
+        } catch (RuntimeException e) {
+            needsReset("internal error: " + e); // molt's bug must not end the thread and hang the guest's disk
+        } finally {
+            if (notify) raise(ISR_USED_BUFFER);
+            lock.unlock();
+        }
+    }
+
+    /** One request, outside the lock; reset and quiesce wait for it ({@link #awaitIdle}). */
+    private int serve(int queue, DescriptorChain chain) {
+        inFlight = true;
+        lock.unlock();
+        try {
+            return device.handle(queue, chain, mem, writes);
+        } finally {
+            lock.lock();
+            inFlight = false;
+            idle.signalAll();
+        }
+    }
+
+    private void awaitIdle() {
+        while (inFlight) idle.awaitUninterruptibly();
+    }
+
+    private void raise(int bits) {
+        isr |= bits;
+        irq.raise();
+    }
+
+    /** The driver broke the rules: stop serving until it resets the device, and tell it (2.1.2). */
+    private void needsReset(String why) {
+        if ((status & NEEDS_RESET) != 0) return;
+        System.err.printf("molt: %s at 0x%x: %s; the device needs a reset%n", device.typeName(), base, why);
+        status |= NEEDS_RESET;
+        if ((status & DRIVER_OK) != 0) raise(ISR_CONFIG_CHANGE);
+    }
+
+    private void resetLocked() {
+        awaitIdle();
+        status = 0;
+        deviceFeaturesSel = driverFeaturesSel = queueSel = 0;
+        driverFeatures = 0;
+        for (Virtqueue q : queues) q.reset();
+        if (isr != 0) irq.lower();
+        isr = 0;
+    }
+
+    // ---- lifecycle ----
+
+    @Override
+    public void reset() {
+        lock.lock();
+        try {
+            resetLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Serves requests only while the guest runs; stopping returns once the request in flight is answered. */
+    @Override
+    public void setRunning(boolean on) {
+        lock.lock();
+        try {
+            running = on;
+            if (!on) awaitIdle();
+        } finally {
+            lock.unlock();
+        }
+        // A notify that came while stopped, or requests a restored guest left in the ring, are served now.
+        if (on) kick.signal();
+    }
+
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            closed = true;
+            awaitIdle();
+        } finally {
+            lock.unlock();
+        }
+        kick.signal();
+        try {
+            io.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        device.close();
+        kick.close();
+        if (irq instanceof InterruptLine.Pulse p) p.irqfd().close();
+    }
+
+    // ---- state ----
+
+    @Override
+    public VmStateDescription<VirtioMmioState> vmState() {
+        return VirtioMmioState.VMSTATE;
+    }
+
+    @Override
+    public int instance() {
+        return slot;
+    }
+
+    @Override
+    public VirtioMmioState snapshot() {
+        lock.lock();
+        try {
+            awaitIdle();
+            return new VirtioMmioState(device.deviceId(), status, deviceFeaturesSel, driverFeaturesSel, driverFeatures, queueSel, isr,
+                    configGeneration, java.util.Arrays.stream(queues).map(Virtqueue::state).toList());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void restore(VirtioMmioState s) {
+        if (s.deviceId() != device.deviceId()) {
+            throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the state is of virtio device %d, this slot has %s (device %d)",
+                    base, s.deviceId(), device.typeName(), device.deviceId()));
+        }
+        if (s.queues().size() != queues.length) {
+            throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the state has %d queues, %s has %d",
+                    base, s.queues().size(), device.typeName(), queues.length));
+        }
+        lock.lock();
+        try {
+            awaitIdle();
+            for (int i = 0; i < queues.length; i++) queues[i].restore(s.queues().get(i));
+            status = s.status();
+            deviceFeaturesSel = s.deviceFeaturesSel();
+            driverFeaturesSel = s.driverFeaturesSel();
+            driverFeatures = s.driverFeatures();
+            queueSel = s.queueSel();
+            configGeneration = s.configGeneration();
+            isr = s.isr();
+            // The line's level is the interrupt status's: a pending interrupt is pending again here.
+            if (isr != 0) irq.raise();
+            else irq.lower();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

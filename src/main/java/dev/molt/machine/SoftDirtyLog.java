@@ -1,0 +1,60 @@
+package dev.molt.machine;
+
+import dev.molt.memory.GuestRegion;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+/**
+ * A dirty log kept in software, one bit per 4 KiB page of each RAM region, for the writes no
+ * kernel log sees: all of them under qtest (the client's), and under KVM those molt makes itself
+ * (a device's DMA into guest RAM). Off until live migration turns it on.
+ */
+final class SoftDirtyLog {
+    private static final int PAGE_SHIFT = 12;
+
+    private List<GuestRegion> regions = List.of();
+    private long[][] dirty; // null while off
+
+    synchronized void start(List<GuestRegion> regions) {
+        this.regions = List.copyOf(regions);
+        long[][] bits = new long[regions.size()][];
+        for (int i = 0; i < bits.length; i++) bits[i] = new long[(int) (Machine.dirtyBitmapBytes(regions.get(i).size()) / 8)];
+        dirty = bits;
+    }
+
+    synchronized void stop() {
+        dirty = null;
+    }
+
+    synchronized boolean on() {
+        return dirty != null;
+    }
+
+    /** Records that {@code [gpa, gpa + len)} was written; a no-op while off. */
+    synchronized void mark(long gpa, long len) {
+        if (dirty == null || len <= 0) return;
+        for (int i = 0; i < regions.size(); i++) {
+            GuestRegion r = regions.get(i);
+            long from = Math.max(gpa, r.gpa());
+            long to = Math.min(gpa + len, r.end());
+            if (from >= to) continue;
+            long[] bits = dirty[i];
+            for (long page = (from - r.gpa()) >>> PAGE_SHIFT; page <= (to - 1 - r.gpa()) >>> PAGE_SHIFT; page++) {
+                bits[(int) (page >>> 6)] |= 1L << (page & 63);
+            }
+        }
+    }
+
+    /** Adds region {@code index}'s bits to {@code bitmap} (OR: a kernel's log may be there already) and clears them. */
+    synchronized void drainInto(int index, MemorySegment bitmap) {
+        if (dirty == null) throw new IllegalStateException("dirty logging is off");
+        long[] bits = dirty[index];
+        for (int w = 0; w < bits.length; w++) {
+            long old = bitmap.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, w);
+            bitmap.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, w, old | bits[w]);
+            bits[w] = 0;
+        }
+    }
+}
