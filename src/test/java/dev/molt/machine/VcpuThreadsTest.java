@@ -40,7 +40,7 @@ class VcpuThreadsTest {
     @Test
     void aTaskForARunnerThatHasEndedFailsInsteadOfWaitingForEver() throws Exception {
         VcpuThreads threads = new VcpuThreads();
-        threads.add(new VcpuRunner(null, 0, threads, new PortBus(), v -> { }, event -> { }), "vcpu0"); // no VM: its set-up fails, it ends
+        threads.add(new VcpuRunner(null, 0, threads, new dev.molt.devices.DeviceBuses(), v -> { }, event -> { }), "vcpu0"); // no VM: its set-up fails, it ends
         Thread starter = Thread.ofPlatform().daemon().start(() -> threads.start(false));
         starter.join(10_000);
         Thread pauser = Thread.ofPlatform().daemon().start(threads::pauseAll);
