@@ -20,6 +20,7 @@ import dev.molt.migration.cpr.CprTransfer;
 import dev.molt.migration.cpr.Keeper;
 import dev.molt.sys.Fd;
 import dev.molt.sys.Posix;
+import dev.molt.sys.PreservedFds;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -40,6 +41,8 @@ final class InheritedCpr {
     private final int stateVersion;
     private final Fd stateFd;
     private final List<Fd> preserved = new ArrayList<>();
+    /** The same fds by name, with the sizes the old molt recorded: for their owners here to claim. */
+    private final List<PreservedFds.Inherited> handedOver = new ArrayList<>();
     /** cpr-transfer only: the channel from the old molt, hung up once the main channel listens. */
     private final MigrationStream transferChannel;
 
@@ -77,7 +80,11 @@ final class InheritedCpr {
         this.stateFd = stateFd;
         this.transferChannel = transferChannel;
         this.wayBack = wayBack;
-        for (CprState.PreservedFd f : state.fds()) preserved.add(new Fd(f.fd(), "cpr:" + f.name()));
+        for (CprState.PreservedFd f : state.fds()) {
+            Fd fd = new Fd(f.fd(), "cpr:" + f.name());
+            preserved.add(fd);
+            handedOver.add(new PreservedFds.Inherited(f.name(), fd, f.size()));
+        }
         // A keeper that relaunched the previous molt never had the pipe: its number means nothing here.
         this.keeperFd = Keeper.RELAUNCH.equals(System.getenv(CprState.ROLLBACK_ENV)) ? -1 : state.keeperFd();
     }
@@ -187,16 +194,9 @@ final class InheritedCpr {
         return state;
     }
 
-    /**
-     * The preserved fds whose names start with {@code prefix} (the monitors' listening sockets), by
-     * name. Whoever takes one owns it; one it closes is left out if this molt goes back (see {@link #rollback}).
-     */
-    Map<String, Fd> fds(String prefix) {
-        Map<String, Fd> found = new LinkedHashMap<>();
-        for (int i = 0; i < preserved.size(); i++) {
-            if (state.fds().get(i).name().startsWith(prefix)) found.put(state.fds().get(i).name(), preserved.get(i));
-        }
-        return found;
+    /** What the old molt handed over, for the owners here (RAM, images, monitors, consoles) to claim by name. */
+    List<PreservedFds.Inherited> handedOver() {
+        return List.copyOf(handedOver);
     }
 
     /**
@@ -210,34 +210,16 @@ final class InheritedCpr {
         return config.withBoot(Path.of(boot.kernel()), boot.initrd().isEmpty() ? null : Path.of(boot.initrd()), boot.append());
     }
 
-    /**
-     * Closes the preserved fds named {@code prefix...} that nothing here took ({@code taken}, by fd
-     * number): a console socket whose chardev the new command line no longer has, or that was unfit.
-     * Left open they would leak for the life of this molt (a client kept connected to nothing).
-     * Closed ones are left out of the state should this molt go back (see {@link #rollback}).
-     */
-    void closeUntaken(String prefix, java.util.Collection<Fd> taken) {
-        java.util.Set<Integer> held = new java.util.HashSet<>();
-        for (Fd f : taken) held.add(f.num());
-        for (Fd f : fds(prefix).values()) if (f.isOpen() && !held.contains(f.num())) f.close();
-    }
-
     /** Maps the guest RAM the old process preserved; the command line must describe the same RAM. */
-    GuestRam adoptRam(MachineConfig config) {
+    GuestRam adoptRam(MachineConfig config, PreservedFds registry) {
         String name = config.ramBackend() != null ? config.ramBackend().id() : GuestRam.IMPLICIT_BLOCK;
-        CprState.PreservedFd f = state.fd(name);
-        if (f == null) {
-            throw new MachineException("the preserved guest RAM has no block '" + name + "' (it has "
-                    + state.fds().stream().map(CprState.PreservedFd::name).toList() + "): the memory options differ");
-        }
+        PreservedFds.Inherited f = registry.claim(name).orElseThrow(() -> new MachineException("the preserved guest RAM has no block '"
+                + name + "' (it has " + state.fds().stream().map(CprState.PreservedFd::name).toList() + "): the memory options differ"));
         if (f.size() != config.ramSize()) {
             throw new MachineException("the preserved guest RAM block '" + name + "' is " + f.size()
                     + " bytes but the command line asks for " + config.ramSize() + " (-m)");
         }
-        // By position, not indexOf: a record's equals bootstraps through invokedynamic, ~10 ms on the restart path.
-        Fd fd = null;
-        for (int i = 0; i < state.fds().size(); i++) if (state.fds().get(i) == f) fd = preserved.get(i);
-        return GuestRam.adopt(RamBlock.adopt(name, fd, f.size()));
+        return GuestRam.adopt(RamBlock.adopt(name, f.fd(), f.size()));
     }
 
     /**

@@ -31,6 +31,7 @@ import dev.molt.monitor.EventBus;
 import dev.molt.monitor.MigrationCommands;
 import dev.molt.monitor.PassedFds;
 import dev.molt.sys.Fd;
+import dev.molt.sys.PreservedFds;
 import java.util.Optional;
 import dev.molt.monitor.Monitor;
 
@@ -118,30 +119,36 @@ public final class Molt {
             if (machine[0] != null) machine[0].requestShutdown(LifecycleCause.HOST_UI);
         };
         Path pidfile = config.pidfile().orElse(null);
+        PreservedFds preserved = PreservedFds.fresh();
         EventBus events = new EventBus();
         Monitor monitor = null;
         MonitorSetup monitors = null;
         Chardev qtestChardev = null;
         QtestServer qtestServer = null;
         try {
+            // Every host fd a live update hands on goes through this one registry: its owners (consoles,
+            // monitors, RAM, disk images) claim there what the old molt handed over, and register theirs.
+            if (cpr != null) preserved.inherit(cpr.handedOver());
             // Only the serial ports' backends are opened as chardevs; monitors serve theirs themselves.
-            // cpr-exec: a socket backend takes the sockets the old molt kept open, its console client included.
-            Map<String, Fd> inheritedChardevFds = cpr == null ? Map.of() : cpr.fds(SocketChardev.PRESERVED_PREFIX);
             for (String id : config.serials()) {
-                chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit, inheritedChardevFds));
+                chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit, preserved));
             }
-            if (cpr != null) cpr.closeUntaken(SocketChardev.PRESERVED_PREFIX, socketChardevFds(chardevs));
-            // cpr-exec: the listening sockets the old molt kept open across the exec (cpr-transfer brings none).
-            monitors = MonitorSetup.bind(config.monitors(), config.chardevs(),
-                    cpr == null ? Map.of() : cpr.fds(MonitorSetup.PRESERVED_PREFIX));
+            monitors = MonitorSetup.bind(config.monitors(), config.chardevs(), preserved);
             // cpr-transfer: block here, before the guest's objects exist, until the old molt hands them over.
-            if (cpr == null && incoming.cpr().isPresent()) received[0] = InheritedCpr.receiveTransfer(incoming.cpr().get());
+            if (cpr == null && incoming.cpr().isPresent()) {
+                received[0] = InheritedCpr.receiveTransfer(incoming.cpr().get());
+                preserved.inherit(received[0].handedOver());
+            }
             InheritedCpr inherited = received[0];
             Chardev console = config.serials().isEmpty()
                     ? new NullChardev("serial-none")
                     : chardevs.get(config.serials().getFirst());
             MachineConfig mc = inherited == null ? machineConfig(config) : inherited.withInheritedBoot(machineConfig(config));
-            machine[0] = inherited == null ? Machine.create(mc, accel, console) : Machine.create(mc, accel, console, inherited.adoptRam(mc));
+            machine[0] = inherited == null ? Machine.create(mc, accel, console, preserved)
+                    : Machine.create(mc, accel, console, inherited.adoptRam(mc, preserved), preserved);
+            // What the old molt handed over and nothing here took (a console or monitor the new command
+            // line dropped, an unfit socket): left open it would leak for this molt's life.
+            preserved.closeUnclaimed();
             PassedFds passedFds = new PassedFds();
             MigrationEngine migration = new MigrationEngine(machine[0], events, new ChannelTransport(name ->
                     passedFds.take(name).map(f -> new Fd(f.fd(), "fd:" + name)).orElseThrow(() ->
@@ -202,11 +209,7 @@ public final class Molt {
                 live.stopAccepting(); // the sockets go on listening: the next molt serves them
                 dev.molt.sys.Terminal.restoreAll();
             }, live::resumeAccepting);
-            migration.setExecPreservedFds(() -> {
-                Map<String, Fd> fds = new LinkedHashMap<>(live.preservedFds());
-                for (Chardev c : chardevs.values()) if (c instanceof SocketChardev sc) fds.putAll(sc.preservedFds());
-                return fds;
-            });
+            migration.setPreservedFds(preserved);
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
             return status;
@@ -235,12 +238,6 @@ public final class Molt {
     }
 
     /** The fds the socket backends among {@code chardevs} hold (a live update hands them over). */
-    private static List<Fd> socketChardevFds(Map<String, Chardev> chardevs) {
-        List<Fd> fds = new ArrayList<>();
-        for (Chardev c : chardevs.values()) if (c instanceof SocketChardev sc) fds.addAll(sc.preservedFds().values());
-        return fds;
-    }
-
     /**
      * SIGTERM, SIGINT and SIGHUP end molt as QEMU's do (shutdown reason host-signal), by quit's
      * path: a migration in progress is cancelled first, so that a live update's keeper is told (the

@@ -10,6 +10,7 @@ import dev.molt.monitor.MonitorServer;
 import dev.molt.monitor.Protocol;
 import dev.molt.monitor.SocketListener;
 import dev.molt.sys.Fd;
+import dev.molt.sys.PreservedFds;
 import dev.molt.sys.Terminal;
 
 import java.io.IOException;
@@ -25,7 +26,7 @@ import java.util.Map;
  * ({@link #start}), because nothing but the guest belongs on the start-up path.
  *
  * <p>Across a cpr-exec live update the listening sockets stay open: the old molt stops accepting
- * ({@link #stopAccepting}) and hands them to the new one ({@link #preservedFds}), which serves
+ * ({@link #stopAccepting}) and hands them to the new one (they are in the {@link PreservedFds}), which serves
  * them again instead of binding, so a client is never refused. Each is named in the CPR state by
  * its endpoint ({@code monitor:unix:/run/vm.qmp}, {@code monitor:tcp:127.0.0.1:4444}) rather than
  * by chardev id, because {@code -qmp}/{@code -monitor} ids follow the options' order, which a
@@ -34,8 +35,6 @@ import java.util.Map;
 final class MonitorSetup implements AutoCloseable {
     /** The CPR-state names of monitors' listening sockets start with this. */
     static final String PRESERVED_PREFIX = "monitor:";
-    /** The CPR state holds names of at most this many bytes; a longer endpoint is bound again instead. */
-    private static final int MAX_PRESERVED_NAME = 255;
 
     private record Bound(MonitorConfig config, String preservedName, SocketListener listener, boolean inherited) {}
 
@@ -45,44 +44,47 @@ final class MonitorSetup implements AutoCloseable {
     private final List<MonitorServer> servers = new ArrayList<>();
 
     static MonitorSetup bind(List<MonitorConfig> monitors, Map<String, ChardevConfig> chardevs) {
-        return bind(monitors, chardevs, Map.of());
+        return bind(monitors, chardevs, PreservedFds.fresh());
     }
 
     /**
-     * @param inherited listening sockets a live update handed over, by preserved name: each serves
-     *     the monitor with the same endpoint. One that is unfit is closed and the endpoint bound
-     *     afresh, with a warning; one whose endpoint this command line no longer has is closed,
-     *     so that its clients are refused as when no molt listens.
+     * @param preserved where each listening socket is registered for the next molt of a live update,
+     *     and where a socket the previous molt handed over is claimed by the monitor with the same
+     *     endpoint. One that is unfit is closed and the endpoint bound afresh, with a warning; one
+     *     whose endpoint this command line no longer has is left unclaimed (and closed with the
+     *     rest), so that its clients are refused as when no molt listens.
      */
-    static MonitorSetup bind(List<MonitorConfig> monitors, Map<String, ChardevConfig> chardevs, Map<String, Fd> inherited) {
+    static MonitorSetup bind(List<MonitorConfig> monitors, Map<String, ChardevConfig> chardevs, PreservedFds preserved) {
         MonitorSetup setup = new MonitorSetup();
-        Map<String, Fd> unclaimed = new LinkedHashMap<>(inherited);
         try {
-            for (MonitorConfig m : monitors) setup.bindOne(m, chardevs.get(m.chardev()), unclaimed);
+            for (MonitorConfig m : monitors) setup.bindOne(m, chardevs.get(m.chardev()), preserved);
         } catch (RuntimeException e) {
             // Inherited sockets stay open: this molt is about to go back to the previous one, which wants them.
             for (Bound b : setup.bound) if (!b.inherited()) b.listener().close();
             setup.bound.clear();
             throw e;
         }
-        unclaimed.values().forEach(Fd::close);
+        for (Bound b : setup.bound) {
+            // A name longer than the CPR state holds: this endpoint is bound afresh by the next molt.
+            if (PreservedFds.nameFits(b.preservedName())) preserved.register(b.preservedName(), b.listener().fd(), PreservedFds.Scope.EXEC);
+        }
         return setup;
     }
 
-    private void bindOne(MonitorConfig m, ChardevConfig c, Map<String, Fd> inherited) {
+    private void bindOne(MonitorConfig m, ChardevConfig c, PreservedFds inherited) {
         try {
             switch (c) {
                 case ChardevConfig.Stdio s when s.mux() -> muxed.add(m);
                 case ChardevConfig.Stdio s -> stdio.add(m);
                 case ChardevConfig.UnixSocket u when u.server() && !u.waitForClient() -> {
                     String name = preservedName(c);
-                    Fd fd = inherited.remove(name);
+                    Fd fd = inherited.claim(name).map(PreservedFds.Inherited::fd).orElse(null);
                     SocketListener l = fd == null ? null : inherit(m, fd, () -> SocketListener.inheritedUnix(fd, u.path()));
                     bound.add(new Bound(m, name, l != null ? l : SocketListener.unix(u.path()), l != null));
                 }
                 case ChardevConfig.TcpSocket t when t.server() && !t.waitForClient() -> {
                     String name = preservedName(c);
-                    Fd fd = inherited.remove(name);
+                    Fd fd = inherited.claim(name).map(PreservedFds.Inherited::fd).orElse(null);
                     SocketListener l = fd == null ? null : inherit(m, fd, () -> SocketListener.inheritedTcp(fd, t.host(), t.port()));
                     bound.add(new Bound(m, name, l != null ? l : SocketListener.tcp(t.host(), t.port()), l != null));
                 }
@@ -147,18 +149,6 @@ final class MonitorSetup implements AutoCloseable {
                 });
             }
         }
-    }
-
-    /**
-     * The listening sockets to hand to the next molt of a live update, by preserved name. They stay
-     * this setup's: if the exec fails, they are served here again.
-     */
-    Map<String, Fd> preservedFds() {
-        Map<String, Fd> fds = new LinkedHashMap<>();
-        for (Bound b : bound) {
-            if (b.preservedName().getBytes(StandardCharsets.UTF_8).length <= MAX_PRESERVED_NAME) fds.put(b.preservedName(), b.listener().fd());
-        }
-        return fds;
     }
 
     /**

@@ -85,7 +85,8 @@ class InheritedCprTest {
         RecordingWayBack back = new RecordingWayBack();
         InheritedCpr cpr = new InheritedCpr(state(memfd("ram"), memfd("monitor")), 1, memfd("cpr-state"), null, back);
         Fd monitor = opened.get(1);
-        cpr.fds("monitor:").values().forEach(Fd::close); // the new command line had no use for the socket
+        dev.molt.sys.PreservedFds registry = dev.molt.sys.PreservedFds.inheriting(cpr.handedOver());
+        registry.claim("monitor:unix:/run/vm.qmp").orElseThrow().fd().close(); // the new command line had no use for the socket
         forget(monitor);
         cpr.rollback("cannot load the device state");
         assertNotNull(back.carrier);
@@ -138,11 +139,14 @@ class InheritedCprTest {
                 List.of("/opt/molt-old/bin/molt"), "file:/run/vm.state", 1, 2, 3, true);
         RecordingWayBack back = new RecordingWayBack();
         InheritedCpr cpr = new InheritedCpr(state, CprState.DESCRIPTION.version(), memfd("cpr-state"), null, back);
-        Fd taken = cpr.fds("chardev:").get("chardev:serial0:listen");
-        cpr.closeUntaken("chardev:", List.of(taken)); // the new command line has serial0, no longer oldconsole
+        dev.molt.sys.PreservedFds registry = dev.molt.sys.PreservedFds.inheriting(cpr.handedOver());
+        Fd taken = registry.claim("chardev:serial0:listen").orElseThrow().fd();
+        registry.claim("microvm.ram").orElseThrow();
+        assertEquals(List.of("chardev:oldconsole:client"), registry.closeUnclaimed(), "the new command line has serial0, no longer oldconsole");
         forget(client);
         assertTrue(taken.isOpen());
-        assertFalse(cpr.fds("chardev:").get("chardev:oldconsole:client").isOpen(), "its client is not kept connected to nothing");
+        assertFalse(cpr.handedOver().stream().filter(f -> f.name().equals("chardev:oldconsole:client")).findFirst().orElseThrow().fd().isOpen(),
+                "its client is not kept connected to nothing");
         cpr.rollback("cannot load the device state");
         opened.add(back.carrier);
         assertEquals(List.of("microvm.ram", "chardev:serial0:listen"),

@@ -4,6 +4,7 @@ import dev.molt.chardev.ChardevConfig;
 import dev.molt.monitor.MonitorConfig;
 import dev.molt.monitor.Protocol;
 import dev.molt.sys.Fd;
+import dev.molt.sys.PreservedFds;
 import dev.molt.sys.Posix;
 import dev.molt.sys.UnixListen;
 import org.junit.jupiter.api.Test;
@@ -42,18 +43,21 @@ class MonitorSetupTest {
         Fd qmpFd = UnixListen.at(dir.resolve("vm.qmp"));
         Fd unfit = Posix.open("/dev/null", Posix.O_RDONLY, 0);
         Fd droppedFd = UnixListen.at(dir.resolve("old.qmp"));
-        Map<String, Fd> inherited = Map.of(MonitorSetup.preservedName(qmp), qmpFd, MonitorSetup.preservedName(hmp), unfit,
-                MonitorSetup.preservedName(dropped), droppedFd);
+        PreservedFds inherited = PreservedFds.inheriting(List.of(new PreservedFds.Inherited(MonitorSetup.preservedName(qmp), qmpFd, 0),
+                new PreservedFds.Inherited(MonitorSetup.preservedName(hmp), unfit, 0),
+                new PreservedFds.Inherited(MonitorSetup.preservedName(dropped), droppedFd, 0)));
         List<MonitorConfig> monitors = List.of(new MonitorConfig("compat_monitor0", Protocol.HMP, false, "-monitor"),
                 new MonitorConfig("compat_monitor1", Protocol.QMP, false, "-qmp"));
         try (MonitorSetup setup = MonitorSetup.bind(monitors, Map.of("compat_monitor0", hmp, "compat_monitor1", qmp), inherited)) {
-            Map<String, Fd> preserved = setup.preservedFds();
+            Map<String, Fd> preserved = new java.util.LinkedHashMap<>();
+            for (PreservedFds.Entry e : inherited.forExec()) preserved.put(e.name(), e.fd());
             assertEquals(List.of(MonitorSetup.preservedName(hmp), MonitorSetup.preservedName(qmp)), List.copyOf(preserved.keySet()));
             assertSame(qmpFd, preserved.get(MonitorSetup.preservedName(qmp)), "served, not bound again");
             assertFalse(unfit.isOpen(), "an unfit fd is closed");
             assertTrue(preserved.get(MonitorSetup.preservedName(hmp)).isOpen(), "and its endpoint bound afresh");
             assertNotEquals(unfit, preserved.get(MonitorSetup.preservedName(hmp)));
-            assertFalse(droppedFd.isOpen(), "an endpoint the command line no longer has is closed");
+            assertEquals(List.of(MonitorSetup.preservedName(dropped)), inherited.closeUnclaimed(), "an endpoint the command line no longer has");
+            assertFalse(droppedFd.isOpen(), "is closed");
         }
         assertFalse(qmpFd.isOpen(), "closed with the setup");
     }
@@ -67,7 +71,7 @@ class MonitorSetupTest {
         List<MonitorConfig> monitors = List.of(new MonitorConfig("q", Protocol.QMP, false, "-qmp"),
                 new MonitorConfig("h", Protocol.HMP, false, "-monitor"));
         assertThrows(RuntimeException.class, () -> MonitorSetup.bind(monitors, Map.of("q", qmp, "h", bad),
-                Map.of(MonitorSetup.preservedName(qmp), qmpFd)));
+                PreservedFds.inheriting(List.of(new PreservedFds.Inherited(MonitorSetup.preservedName(qmp), qmpFd, 0)))));
         assertTrue(qmpFd.isOpen(), "the previous molt gets it back");
         assertTrue(java.nio.file.Files.exists(dir.resolve("vm.qmp")));
         qmpFd.close();

@@ -1,6 +1,6 @@
 package dev.molt.chardev;
 
-import dev.molt.sys.Fd;
+import dev.molt.sys.PreservedFds;
 
 import java.util.Map;
 
@@ -13,14 +13,14 @@ public final class Chardevs {
      * @param onQuit     what Ctrl-A x does
      */
     public static Chardev open(ChardevConfig config, boolean muxEscapes, Runnable onQuit) {
-        return open(config, muxEscapes, onQuit, Map.of());
+        return open(config, muxEscapes, onQuit, PreservedFds.fresh());
     }
 
     /**
-     * @param inherited sockets a live update handed over, by name ({@link SocketChardev#PRESERVED_PREFIX}):
-     *                  a socket backend takes its own instead of binding or connecting again
+     * @param inherited where a socket backend registers its sockets for a live update, and claims
+     *                  those the previous molt handed over instead of binding or connecting again
      */
-    public static Chardev open(ChardevConfig config, boolean muxEscapes, Runnable onQuit, Map<String, Fd> inherited) {
+    public static Chardev open(ChardevConfig config, boolean muxEscapes, Runnable onQuit, PreservedFds inherited) {
         return switch (config) {
             case ChardevConfig.Stdio s -> new StdioChardev(s.id(), muxEscapes, onQuit);
             case ChardevConfig.File f -> new FileChardev(f.id(), f.path(), f.append());

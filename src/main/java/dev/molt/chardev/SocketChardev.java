@@ -2,6 +2,7 @@ package dev.molt.chardev;
 
 import dev.molt.sys.ErrnoException;
 import dev.molt.sys.Fd;
+import dev.molt.sys.PreservedFds;
 import dev.molt.sys.ListenSocket;
 import dev.molt.sys.SocketStream;
 import dev.molt.sys.UnixListen;
@@ -21,9 +22,10 @@ import java.util.Map;
  * input; output with no client connected is dropped, as in QEMU. A unix socket is bound by
  * {@link UnixListen} (mode 0600, a stale socket replaced, any other file there an error).
  *
- * <p>The sockets are raw fds so that a cpr-exec live update can hand them to the new molt
- * ({@link #preservedFds()}, taken back with the {@code inherited} map of the factories): a
- * console client stays connected across the update and the listening socket never refuses one.
+ * <p>The sockets are raw fds so that a cpr-exec live update can hand them to the new molt: they
+ * are registered in the {@link PreservedFds} (the client's as clients come and go) and claimed
+ * back from it by the new molt's factories. A console client stays connected across the update
+ * and the listening socket never refuses one.
  */
 public final class SocketChardev extends PumpedChardev {
     /** The names of this backend's fds in a live update's CPR state start with this. */
@@ -38,13 +40,16 @@ public final class SocketChardev extends PumpedChardev {
     private volatile SocketStream client;
     private volatile boolean clientGone;
     private volatile boolean closed;
+    private final PreservedFds preserved;
 
-    private SocketChardev(String id, String description, Fd listening, Path ownedPath) {
+    private SocketChardev(String id, String description, Fd listening, Path ownedPath, PreservedFds preserved) {
         this.id = id;
         this.description = description;
         this.listening = listening;
         this.ownedPath = ownedPath;
+        this.preserved = preserved;
         super(new OutputPump(id, null));
+        if (listening != null) preserved.register(listenName(id), listening, PreservedFds.Scope.EXEC);
     }
 
     private static String listenName(String id) {
@@ -56,7 +61,7 @@ public final class SocketChardev extends PumpedChardev {
     }
 
     /** A listening unix socket at {@code path}, or the one a live update handed over. */
-    public static SocketChardev unixServer(String id, Path path, boolean wait, Map<String, Fd> inherited) {
+    public static SocketChardev unixServer(String id, Path path, boolean wait, PreservedFds inherited) {
         Fd l = takeListening(inherited, listenName(id), ListenSocket.AF_UNIX);
         if (l != null && !isSocketFile(path)) {
             l.close(); // the path no longer leads to it: bind afresh
@@ -67,7 +72,7 @@ public final class SocketChardev extends PumpedChardev {
     }
 
     /** A listening TCP socket, or the one a live update handed over. */
-    public static SocketChardev tcpServer(String id, String host, int port, boolean wait, Map<String, Fd> inherited) {
+    public static SocketChardev tcpServer(String id, String host, int port, boolean wait, PreservedFds inherited) {
         Fd l = takeListening(inherited, listenName(id), -1);
         if (l == null) {
             try {
@@ -80,8 +85,8 @@ public final class SocketChardev extends PumpedChardev {
     }
 
     /** A client connection to a unix listener that must exist (server=off), or the inherited one. */
-    public static SocketChardev unixClient(String id, Path path, Map<String, Fd> inherited) {
-        SocketChardev c = new SocketChardev(id, "unix:" + path, null, null);
+    public static SocketChardev unixClient(String id, Path path, PreservedFds inherited) {
+        SocketChardev c = new SocketChardev(id, "unix:" + path, null, null, inherited);
         Fd fd = takeConnected(inherited, clientName(id));
         try {
             if (fd == null) fd = UnixSocket.connect(path.toString());
@@ -94,8 +99,8 @@ public final class SocketChardev extends PumpedChardev {
     }
 
     /** A TCP client connection (server=off), or the inherited one. */
-    public static SocketChardev tcpClient(String id, String host, int port, Map<String, Fd> inherited) {
-        SocketChardev c = new SocketChardev(id, "tcp:" + host + ":" + port, null, null);
+    public static SocketChardev tcpClient(String id, String host, int port, PreservedFds inherited) {
+        SocketChardev c = new SocketChardev(id, "tcp:" + host + ":" + port, null, null, inherited);
         Fd fd = takeConnected(inherited, clientName(id));
         try {
             if (fd == null) fd = ListenSocket.connectTcp(InetAddress.getByName(host), port);
@@ -107,8 +112,8 @@ public final class SocketChardev extends PumpedChardev {
         return c;
     }
 
-    private static SocketChardev server(String id, String description, Fd listening, Path path, boolean wait, Map<String, Fd> inherited) {
-        SocketChardev c = new SocketChardev(id, description, listening, path);
+    private static SocketChardev server(String id, String description, Fd listening, Path path, boolean wait, PreservedFds inherited) {
+        SocketChardev c = new SocketChardev(id, description, listening, path, inherited);
         Fd kept = takeConnected(inherited, clientName(id));
         if (kept != null) {
             c.attach(kept); // the console client of the molt before the update
@@ -126,8 +131,8 @@ public final class SocketChardev extends PumpedChardev {
     }
 
     /** An inherited fd named {@code name} if it is a listening stream socket (of {@code domain}, unless -1). */
-    private static Fd takeListening(Map<String, Fd> inherited, String name, int domain) {
-        Fd fd = inherited.get(name);
+    private static Fd takeListening(PreservedFds inherited, String name, int domain) {
+        Fd fd = inherited.claim(name).map(PreservedFds.Inherited::fd).orElse(null);
         if (fd == null) return null;
         try {
             ListenSocket.Kind k = ListenSocket.kind(fd);
@@ -136,12 +141,13 @@ public final class SocketChardev extends PumpedChardev {
             // Not a socket: fall through.
         }
         System.err.println("molt: chardev: the inherited fd " + fd.num() + " for " + name + " is not a listening socket; binding afresh");
+        fd.close();
         return null;
     }
 
     /** An inherited fd named {@code name} if it is a connected stream socket. */
-    private static Fd takeConnected(Map<String, Fd> inherited, String name) {
-        Fd fd = inherited.get(name);
+    private static Fd takeConnected(PreservedFds inherited, String name) {
+        Fd fd = inherited.claim(name).map(PreservedFds.Inherited::fd).orElse(null);
         if (fd == null) return null;
         try {
             ListenSocket.Kind k = ListenSocket.kind(fd);
@@ -150,6 +156,7 @@ public final class SocketChardev extends PumpedChardev {
             // Not a socket: fall through.
         }
         System.err.println("molt: chardev: the inherited fd " + fd.num() + " for " + name + " is not a connected socket; dropped");
+        fd.close();
         return null;
     }
 
@@ -193,6 +200,7 @@ public final class SocketChardev extends PumpedChardev {
         SocketStream s = new SocketStream(fd);
         client = s;
         clientGone = false;
+        preserved.register(clientName(id), fd, PreservedFds.Scope.EXEC); // replaces the previous client's
         pump.setSink(s.output());
         CharInput in = input;
         if (in != null) startReader(s, in);
@@ -206,21 +214,9 @@ public final class SocketChardev extends PumpedChardev {
                 // have just listed its number among the fds to hand over, which must not be reused meanwhile.
                 pump.setSink(null);
                 clientGone = true;
+                preserved.unregister(clientName(id), s.fd());
             }
         });
-    }
-
-    /**
-     * The fds a cpr-exec update hands to the new molt: the listening socket and the connected
-     * client, by name. (Asked while the guest runs: the output still queued is flushed later, with
-     * the guest stopped, and bounded: see {@link #flush(java.time.Duration)}.)
-     */
-    public Map<String, Fd> preservedFds() {
-        Map<String, Fd> fds = new LinkedHashMap<>();
-        if (listening != null) fds.put(listenName(id), listening);
-        SocketStream c = client;
-        if (c != null && !clientGone) fds.put(clientName(id), c.fd());
-        return fds;
     }
 
     @Override
@@ -253,8 +249,12 @@ public final class SocketChardev extends PumpedChardev {
         closed = true;
         pump.close();
         SocketStream c = client;
-        if (c != null) c.close();
+        if (c != null) {
+            preserved.unregister(clientName(id), c.fd());
+            c.close();
+        }
         if (listening != null) {
+            preserved.unregister(listenName(id), listening);
             UnixSocket.shutdown(listening); // wakes the accepting thread
             listening.close();
         }

@@ -11,6 +11,7 @@ import dev.molt.machine.boot.BootEntry;
 import dev.molt.machine.boot.KernelLoader;
 import dev.molt.machine.boot.MpTable;
 import dev.molt.memory.GuestRam;
+import dev.molt.sys.PreservedFds;
 
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -40,16 +41,20 @@ public final class Machine implements MachineControl, AutoCloseable {
     private volatile RunState state = RunState.PRELAUNCH;
     private volatile MachineObserver observer = MachineObserver.NONE;
 
-    private Machine(MachineConfig config, Accelerator accel, GuestRam ram, Chardev console) {
+    private Machine(MachineConfig config, Accelerator accel, GuestRam ram, Chardev console, PreservedFds preserved) {
         this.config = config;
         this.accel = accel;
         this.ram = ram;
+        // Guest RAM goes to the next molt of a live update by fd (refused at migrate when it cannot be).
+        if (ram.block().preservable()) {
+            preserved.register(ram.block().name(), ram.block().fd(), ram.block().size(), PreservedFds.Scope.GUEST);
+        }
         this.serial = devices.register(new Serial16550(level -> accel.irqLine(COM1_IRQ, level), console));
         I8042 i8042 = devices.register(new I8042(() -> events.add(new MachineEvent.Reset(LifecycleCause.GUEST_RESET))));
         bus.ports().register(COM1_BASE, 8, serial);
         bus.ports().register(I8042_BASE, 5, i8042);
         accel.validate(config);
-        this.virtio = VirtioSlots.attach(config, accel, ram, bus, devices);
+        this.virtio = VirtioSlots.attach(config, accel, ram, bus, devices, preserved);
         console.connect(new CharInput() {
             @Override
             public int receive(byte[] data, int off, int len) {
@@ -65,9 +70,17 @@ public final class Machine implements MachineControl, AutoCloseable {
 
     /** Allocates RAM and builds the devices; the guest starts with {@link #boot()}. */
     public static Machine create(MachineConfig config, Accelerator accel, Chardev console) {
+        return create(config, accel, console, PreservedFds.fresh());
+    }
+
+    /**
+     * As {@link #create(MachineConfig, Accelerator, Chardev)}, registering the host fds the machine
+     * owns (RAM, disk images) in {@code preserved}, and taking those a live update handed over.
+     */
+    public static Machine create(MachineConfig config, Accelerator accel, Chardev console, PreservedFds preserved) {
         GuestRam ram = GuestRam.allocate(config.ramSize(), config.ramBackend(), config.auxRamShare(), accel.physAddressBits());
         try {
-            return new Machine(config, accel, ram, console);
+            return new Machine(config, accel, ram, console, preserved);
         } catch (RuntimeException e) {
             ram.close();
             throw e;
@@ -75,12 +88,12 @@ public final class Machine implements MachineControl, AutoCloseable {
     }
 
     /** A machine over RAM that already holds a guest (a live update's inherited memfd). */
-    public static Machine create(MachineConfig config, Accelerator accel, Chardev console, GuestRam ram) {
+    public static Machine create(MachineConfig config, Accelerator accel, Chardev console, GuestRam ram, PreservedFds preserved) {
         if (ram.size() != config.ramSize()) {
             throw new MachineException("the preserved guest RAM is " + ram.size() + " bytes but the command line asks for "
                     + config.ramSize() + " (-m)");
         }
-        return new Machine(config, accel, ram, console);
+        return new Machine(config, accel, ram, console, preserved);
     }
 
     public MachineConfig config() {

@@ -10,6 +10,7 @@ import dev.molt.devices.virtio.VirtioDevice;
 import dev.molt.devices.virtio.VirtioMmio;
 import dev.molt.memory.GuestRam;
 import dev.molt.sys.EventFd;
+import dev.molt.sys.PreservedFds;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -30,14 +31,15 @@ final class VirtioSlots {
     private VirtioSlots() {}
 
     /** Builds a transport for each disk, on the buses and in the registry; on failure none is left open. */
-    static List<VirtioMmio> attach(MachineConfig config, Accelerator accel, GuestRam ram, DeviceBuses buses, DeviceRegistry devices) {
+    static List<VirtioMmio> attach(MachineConfig config, Accelerator accel, GuestRam ram, DeviceBuses buses, DeviceRegistry devices,
+                                   PreservedFds preserved) {
         if (config.disks().size() > COUNT) {
             throw new MachineException("microvm has " + COUNT + " virtio-mmio slots; " + config.disks().size() + " devices do not fit");
         }
         List<VirtioMmio> built = new ArrayList<>();
         try {
             for (VirtioBlkConfig disk : config.disks()) {
-                BlockImage image = BlockImage.open(disk.drive());
+                BlockImage image = BlockImage.open(disk.drive(), preserved);
                 built.add(attach(built.size(), new VirtioBlk(disk, image), accel, ram, buses));
             }
         } catch (RuntimeException e) {

@@ -12,6 +12,7 @@ import dev.molt.migration.cpr.CprStateFile;
 import dev.molt.migration.cpr.CprTransfer;
 import dev.molt.migration.cpr.FaultPoint;
 import dev.molt.migration.cpr.Keeper;
+import dev.molt.sys.PreservedFds;
 import dev.molt.monitor.MigrationCommands;
 
 import java.io.IOException;
@@ -40,7 +41,7 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile int cpuThrottle;
     private volatile Runnable beforeExec = () -> { };
     private volatile Runnable afterExecFailure = () -> { };
-    private volatile java.util.function.Supplier<Map<String, dev.molt.sys.Fd>> execPreservedFds = Map::of;
+    private volatile PreservedFds preservedFds = PreservedFds.fresh();
     private volatile Map<String, Object> cprBreakdown;
     private volatile Runnable onIncomingFailure = () -> { };
     /** Orders switch-overs with the monitors' run-state commands; the engine decides cancels under it too. */
@@ -250,12 +251,12 @@ public final class MigrationEngine implements MigrationCommands {
     }
 
     /**
-     * Fds besides guest RAM that the new molt of a cpr-exec update inherits, by the name it finds
-     * them under in the CPR state (the monitors' listening sockets, so that no client is refused
-     * during the update). They stay their owner's: if the exec fails, this molt goes on using them.
+     * The registry of the host fds a live update hands to the new molt, by the name it finds them
+     * under (RAM, disk images, monitor and console sockets: see {@link PreservedFds}). They stay
+     * their owners': if the update fails, this molt goes on using them.
      */
-    public void setExecPreservedFds(java.util.function.Supplier<Map<String, dev.molt.sys.Fd>> fds) {
-        this.execPreservedFds = fds;
+    public void setPreservedFds(PreservedFds fds) {
+        this.preservedFds = fds;
     }
 
     /**
@@ -267,15 +268,13 @@ public final class MigrationEngine implements MigrationCommands {
         boolean stopped = false, released = false, stoppedAccepting = false;
         VmState captured = null;
         CprState.StreamId written = null;
-        var block = machine.ram().block();
-        Map<String, dev.molt.sys.Fd> extraFds;
+        List<PreservedFds.Entry> handed;
         List<dev.molt.sys.Fd> keep;
         List<String> previous;
         try {
-            // Besides RAM, the monitors' listening sockets: the keeper holds them too, for a previous molt it relaunches.
-            extraFds = execPreservedFds.get();
-            keep = new java.util.ArrayList<>(List.of(block.fd()));
-            keep.addAll(extraFds.values());
+            // RAM, images, the monitors' and consoles' sockets: the keeper holds them too, for a previous molt it relaunches.
+            handed = preservedFds.forExec();
+            keep = handed.stream().map(PreservedFds.Entry::fd).toList();
             previous = CprExec.ownCommandLine(); // reads /proc: fails like the rest when no fd is left
         } catch (RuntimeException e) {
             channel.close();
@@ -310,8 +309,7 @@ public final class MigrationEngine implements MigrationCommands {
             }
             long savedAt = wallNanos();
             List<String> command = settings.cprExecCommand();
-            List<CprState.PreservedFd> preserved = new java.util.ArrayList<>(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())));
-            extraFds.forEach((name, fd) -> preserved.add(new CprState.PreservedFd(name, fd.num(), 0)));
+            List<CprState.PreservedFd> preserved = described(handed);
             CprState state = new CprState(preserved, previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
                     .withKeeper(keeper.pipe().num(), keeper.pid()).withBoot(bootSource(machine.config())).withDeviceState(written);
             CprStateFile.writeInto(cprFd, state);
@@ -347,6 +345,13 @@ public final class MigrationEngine implements MigrationCommands {
             if (cancelled) finish(MigrationStatus.CANCELLED, null);
             else fail(message(e));
         }
+    }
+
+    /** The CPR state's list of the fds handed over: each one's name, number and recorded size. */
+    private static List<CprState.PreservedFd> described(List<PreservedFds.Entry> handed) {
+        List<CprState.PreservedFd> out = new java.util.ArrayList<>();
+        for (PreservedFds.Entry e : handed) out.add(new CprState.PreservedFd(e.name(), e.fd().num(), e.size()));
+        return out;
     }
 
     private static VmState paused(VmState s) {
@@ -396,11 +401,11 @@ public final class MigrationEngine implements MigrationCommands {
         OutgoingChannel channel = null;
         try {
             try (cpr) {
-                var block = machine.ram().block();
-                CprState state = new CprState(List.of(new CprState.PreservedFd(block.name(), block.fd().num(), block.size())),
-                        CprExec.ownCommandLine(), "", 0, 0, 0, machine.state() == RunState.RUNNING)
+                // The guest's fds (RAM, images): the new molt has its own monitors and consoles.
+                List<PreservedFds.Entry> handed = preservedFds.forTransfer();
+                CprState state = new CprState(described(handed), CprExec.ownCommandLine(), "", 0, 0, 0, machine.state() == RunState.RUNNING)
                         .withBoot(bootSource(machine.config()));
-                CprTransfer.send(cpr, state, List.of(block.fd()));
+                CprTransfer.send(cpr, state, handed.stream().map(PreservedFds.Entry::fd).toList());
                 FaultPoint.CPR_TRANSFER_SENT.reached();
                 CprTransfer.awaitHangup(cpr);
             }

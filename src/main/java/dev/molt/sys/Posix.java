@@ -18,7 +18,7 @@ public final class Posix {
     public static final int MADV_DONTFORK = 10, MADV_HUGEPAGE = 14;
     public static final int MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2, MFD_HUGETLB = 4;
     public static final int MFD_HUGE_SHIFT = 26;
-    public static final int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+    public static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, FD_CLOEXEC = 1, O_ACCMODE = 3;
     public static final int CLOSE_RANGE_CLOEXEC = 4;
     public static final int SIGKILL = 9, SIGUSR1 = 10, SIGTERM = 15, SIGSTOP = 19;
 
@@ -87,6 +87,11 @@ public final class Posix {
     /** Sends {@code sig} to one thread of this process; returns false if the thread is gone. */
     public static boolean tgkill(int pid, int tid, int sig) {
         return Syscall.raw(Syscall.TGKILL, pid, tid, sig, 0, 0, 0) == 0;
+    }
+
+    /** The open file's status flags and access mode (fcntl F_GETFL): how it was opened. */
+    public static int fileStatusFlags(Fd fd) {
+        return (int) call("fcntl F_GETFL", Syscall.FCNTL, fd.num(), F_GETFL);
     }
 
     public static void setCloexec(int fd, boolean on) {

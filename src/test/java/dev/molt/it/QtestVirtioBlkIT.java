@@ -307,4 +307,54 @@ class QtestVirtioBlkIT {
             }
         }
     }
+
+    /**
+     * The image's fd is handed to the new molt, never reopened by path: before the update the image
+     * is renamed away and another file put at its path; afterwards the guest's writes land in the
+     * image it had (the renamed file), and the file now at the path is untouched.
+     */
+    @Test
+    void theImageStaysOpenAcrossCprExecAndCprTransferNotReopenedByPath(@TempDir Path dir) throws Exception {
+        Path image = dir.resolve("disk.raw"), moved = dir.resolve("disk-moved.raw");
+        Files.write(image, pattern(IMAGE, 1));
+        byte[] decoy = pattern(IMAGE, 99);
+        List<String> args = QtestVm.args(dir, "64M", with(diskArgs(image), List.of()));
+        Path state = dir.resolve("vm.state");
+        try (QtestVm vm = QtestVm.start(dir, args)) {
+            QtestBus bus = new QtestBus(vm);
+            VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
+            driver.init(VirtioDriver.VERSION_1);
+            assertAnsweredOnce(driver, bus, submitWrites(driver, bus, 4, 0, 100), image, 0, 100);
+            Files.move(image, moved);
+            Files.write(image, decoy);
+            assertTrue(CprExecIT.update(dir, CprExecIT.newMolt(args, state), "file:" + state).containsKey("return"));
+            CprExecIT.awaitCompleted(dir);
+            vm.reconnect();
+            assertAnsweredOnce(driver, bus, submitWrites(driver, bus, 4, 512, 400), moved, 512, 400);
+            assertArrayEquals(decoy, Files.readAllBytes(image), "the file now at the path was never opened");
+            assertTrue(CprExecIT.fds(vm.process.pid()).values().stream().anyMatch(f -> f.equals(moved.toString())),
+                    "the new molt holds the image it was handed: " + CprExecIT.fds(vm.process.pid()));
+            // And on to another process by cpr-transfer: the fd goes over the cpr channel.
+            String cpr = CprTransferIT.unixCpr(dir);
+            List<String> newArgs = QtestVm.named(dir, "new", "64M",
+                    with(diskArgs(image), List.of("-incoming", "unix:" + dir.resolve("main.sock"), "-incoming", cpr)));
+            try (QtestClient.Listener newQtest = new QtestClient.Listener(dir.resolve("new-qtest.sock"));
+                 MoltProcess neu = MoltProcess.start(newArgs.toArray(String[]::new)); QmpClient q = vm.qmp()) {
+                GuestIT.waitFor(() -> Files.exists(dir.resolve("cpr.sock")) || !neu.alive(), QtestVm.T);
+                assertTrue(q.execute("migrate-set-parameters", Map.of("mode", "cpr-transfer")).containsKey("return"));
+                assertTrue(q.execute("migrate", Map.of("channels", CprTransferIT.channels(dir))).containsKey("return"));
+                QtestMigrationIT.awaitMigration(q, "completed");
+                try (QtestClient n = newQtest.accept(QtestVm.T)) {
+                    QtestBus newBus = new QtestBus(() -> n);
+                    VirtioDriver there = new VirtioDriver(newBus, SLOT0, RINGS, QUEUE);
+                    there.resume(driver.position());
+                    assertAnsweredOnce(there, newBus, submitWrites(there, newBus, 4, 1024, 500), moved, 1024, 500);
+                }
+                assertArrayEquals(decoy, Files.readAllBytes(image), "not opened by the cpr-transfer's new molt either");
+                assertTrue(CprExecIT.fds(neu.pid()).values().stream().anyMatch(f -> f.equals(moved.toString())),
+                        "the new process holds the image it was sent: " + CprExecIT.fds(neu.pid()));
+            }
+            System.out.println("[molt-it] qtest: the virtio-blk image's fd crossed a cpr-exec and a cpr-transfer; a file put at its path was never opened");
+        }
+    }
 }

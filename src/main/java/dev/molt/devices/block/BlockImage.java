@@ -5,6 +5,7 @@ import dev.molt.sys.ErrnoException;
 import dev.molt.sys.Fd;
 import dev.molt.sys.FileIo;
 import dev.molt.sys.Posix;
+import dev.molt.sys.PreservedFds;
 import dev.molt.sys.Syscall;
 
 import java.lang.foreign.Arena;
@@ -28,25 +29,66 @@ public final class BlockImage implements AutoCloseable {
     private final DriveConfig config;
     private final Fd buffered;
     private final Fd direct; // null unless cache.direct
+    private final PreservedFds preserved;
     private final long size;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment zeroes = arena.allocate(ZEROES, DIRECT_ALIGN);
 
-    private BlockImage(DriveConfig config, Fd buffered, Fd direct, long size) {
+    private BlockImage(DriveConfig config, Fd buffered, Fd direct, long size, PreservedFds preserved) {
         this.config = config;
         this.buffered = buffered;
         this.direct = direct;
         this.size = size;
+        this.preserved = preserved;
+        // Handed to the next molt of a live update, so the image is never closed and reopened by it.
+        preserved.register(preservedName(config), buffered, PreservedFds.Scope.GUEST);
+        if (direct != null) preserved.register(preservedName(config) + ":direct", direct, PreservedFds.Scope.GUEST);
     }
 
-    /** Opens the image as {@code config} says; a failure names the drive and the file, as QEMU's "Could not open". */
-    public static BlockImage open(DriveConfig config) {
-        int flags = (config.readOnly() ? Posix.O_RDONLY : Posix.O_RDWR) | (config.cache().writethrough ? Posix.O_DSYNC : 0);
-        Fd buffered = null;
-        Fd direct = null;
+    /** The name the image's fd crosses a live update under. */
+    static String preservedName(DriveConfig config) {
+        return "block:" + config.id();
+    }
+
+    /**
+     * The inherited fd named {@code name} if it was opened as {@code flags} asks (read-only or not,
+     * synchronous or not, direct or not); one opened otherwise (a command line that changed
+     * readonly= or cache=) is closed, and the image opened afresh.
+     */
+    private static Fd opened(PreservedFds preserved, String name, int flags) {
+        Fd fd = preserved.claim(name).map(PreservedFds.Inherited::fd).orElse(null);
+        if (fd == null) return null;
+        int mask = Posix.O_ACCMODE | Posix.O_DSYNC | Posix.O_DIRECT;
         try {
-            buffered = Posix.open(config.file().toString(), flags, 0);
-            if (config.cache().direct) {
+            if ((Posix.fileStatusFlags(fd) & mask) == (flags & mask)) return fd;
+        } catch (ErrnoException e) {
+            // Not an open file any more: opened afresh below.
+        }
+        fd.close();
+        return null;
+    }
+
+    /** Opens the image as {@code config} says, with nothing inherited (tests, tools). */
+    public static BlockImage open(DriveConfig config) {
+        return open(config, PreservedFds.fresh());
+    }
+
+    /**
+     * Opens the image as {@code config} says, or takes the fds a live update handed over for this
+     * drive (the same open file, whatever its path leads to now, as QEMU's cpr does). A failure
+     * names the drive and the file, as QEMU's "Could not open".
+     */
+    public static BlockImage open(DriveConfig config, PreservedFds preserved) {
+        int flags = (config.readOnly() ? Posix.O_RDONLY : Posix.O_RDWR) | (config.cache().writethrough ? Posix.O_DSYNC : 0);
+        Fd buffered = opened(preserved, preservedName(config), flags);
+        Fd direct = opened(preserved, preservedName(config) + ":direct", flags | Posix.O_DIRECT);
+        try {
+            if (buffered == null) buffered = Posix.open(config.file().toString(), flags, 0);
+            if (!config.cache().direct && direct != null) {
+                direct.close(); // the old molt's cache mode used it; this one's does not
+                direct = null;
+            }
+            if (config.cache().direct && direct == null) {
                 try {
                     direct = Posix.open(config.file().toString(), flags | Posix.O_DIRECT, 0);
                 } catch (ErrnoException e) {
@@ -56,7 +98,7 @@ public final class BlockImage implements AutoCloseable {
                 }
             }
             long end = Syscall.call("lseek " + config.file(), Syscall.LSEEK, buffered.num(), 0, SEEK_END);
-            return new BlockImage(config, buffered, direct, end);
+            return new BlockImage(config, buffered, direct, end, preserved);
         } catch (ErrnoException e) {
             if (buffered != null) buffered.close();
             if (direct != null) direct.close();
@@ -126,8 +168,12 @@ public final class BlockImage implements AutoCloseable {
 
     @Override
     public void close() {
+        preserved.unregister(preservedName(config), buffered);
         buffered.close();
-        if (direct != null) direct.close();
+        if (direct != null) {
+            preserved.unregister(preservedName(config) + ":direct", direct);
+            direct.close();
+        }
         arena.close();
     }
 }
