@@ -44,6 +44,24 @@ static int parse_num(const char *s, u32 n, int sizes, u64 *out)
     return 1;
 }
 
+/* "0x" and hex digits (a virtio-mmio base address) */
+static int parse_hex(const char *s, u32 n, u64 *out)
+{
+    if (n < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || n > 18)
+        return 0;
+    u64 v = 0;
+    for (u32 i = 2; i < n; i++) {
+        char c = s[i];
+        u64 d = c >= '0' && c <= '9' ? (u64)(c - '0') : c >= 'a' && c <= 'f' ? (u64)(c - 'a' + 10)
+              : c >= 'A' && c <= 'F' ? (u64)(c - 'A' + 10) : 16;
+        if (d > 15)
+            return 0;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return 1;
+}
+
 static int key_is(const char *k, u32 n, const char *name)
 {
     u32 i = 0;
@@ -102,6 +120,22 @@ void cmdline_parse(const char *p)
         } else if (key_is(t, eq, "dirty")) {
             if (parse_num(val, vlen, 0, &v))
                 cfg.dirty = v;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "blk")) {
+            if (parse_num(val, vlen, 0, &v) && v <= 1)
+                cfg.blk = v;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "virtio_mmio.device")) {
+            /* <size>@<base>:<irq>, as Linux reads it; only the base matters here */
+            u32 at = 0, colon;
+            while (at < vlen && val[at] != '@')
+                at++;
+            for (colon = at; colon < vlen && val[colon] != ':'; colon++)
+                ;
+            if (at < vlen && parse_hex(val + at + 1, colon - at - 1, &v) && cfg.nvirtio < MAX_VIRTIO)
+                cfg.virtio_base[cfg.nvirtio++] = v;
             else
                 warn_token(t, len);
         }

@@ -71,12 +71,17 @@ struct memmap_entry {
     u32 type, reserved;
 };
 
+#define MAX_VIRTIO 8
+
 struct config {
     u64 mem;
     char mem_arg[32];           /* mem= as written, for the ERROR line */
     u64 tick_ms;
     u64 slice;
     u64 dirty;
+    u64 blk;                    /* blk=1: the block workload, if a virtio-blk device is there */
+    u32 nvirtio;
+    u64 virtio_base[MAX_VIRTIO]; /* virtio_mmio.device=<size>@<base>:<irq> */
 };
 
 /* --- small inline helpers --- */
@@ -154,6 +159,11 @@ void kprint_fbuf(struct fbuf *b);
 
 /* cmdline.c */
 void cmdline_parse(const char *line);
+
+/* virtio.c */
+void virtio_init(void);
+int virtio_blk_present(u64 ncpus);
+u64 virtio_blk_check(u64 cpu, u64 seq);
 
 /* paging.c */
 extern u64 phys_bump;

@@ -171,6 +171,12 @@ void kmain(u32 start_info)
 
     u32 n = smp_start_aps(avoid, navoid);
     ucfg.ncpus = n;
+    if (cfg.blk) {
+        virtio_init();
+        ucfg.blk = virtio_blk_present(n);
+        if (!ucfg.blk)
+            kputs("molt-guest: WARNING blk=1 but no usable virtio-blk device (virtio_mmio.device=...); no block workload\r\n");
+    }
 
     char b[256];
     struct fbuf f = {b, 0, sizeof(b)};
@@ -254,6 +260,9 @@ static void syscall(struct frame *f)
     case SYS_SLEEP_UNTIL:
         sleep_until(f->rdi);
         f->rax = 0;
+        return;
+    case SYS_BLK:
+        f->rax = virtio_blk_check((u64)this_cpu()->logical, f->rdi);
         return;
     default:
         f->rax = (u64)-1;

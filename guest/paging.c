@@ -104,6 +104,9 @@ void paging_init(u64 kernel_end)
         pd[i] = v;
     pd[LAPIC_BASE / SZ_2M] |= PTE_PCD | PTE_PWT;
     pd[IOAPIC_DEFAULT / SZ_2M] |= PTE_PCD | PTE_PWT;
+    for (u32 i = 0; i < cfg.nvirtio; i++)
+        if (cfg.virtio_base[i] < (u64)ngb_pd * SZ_1G)
+            pd[cfg.virtio_base[i] / SZ_2M] |= PTE_PCD | PTE_PWT;
 
     u64 uro = (u64)__user_ro_start, urw = (u64)__user_rw_start, uend = (u64)__user_end;
     for (u64 i = 0; i < 512; i++) {

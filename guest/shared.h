@@ -33,6 +33,7 @@ typedef long long s64;
 #define VEC_SYSCALL 0x80
 #define SYS_WRITE 0         /* (buf, len): write bytes to COM1; hold print_lock */
 #define SYS_SLEEP_UNTIL 1   /* (guest_ns): halt until kvm-clock >= guest_ns */
+#define SYS_BLK 2           /* (seq): write this CPU's block seq, read it back; 0 ok, 1 differs, 2 I/O error */
 
 /* struct pvclock_vcpu_time_info (KVM ABI, 32 bytes), written by KVM for
  * kvm-clock; in TSC mode the kernel fills it with fixed TSC scaling so
@@ -63,6 +64,7 @@ struct user_config {
     u64 tick_ns;
     u64 slice_bytes;
     u64 dirty_pages;
+    u64 blk;                    /* the block workload runs (blk=1 and a virtio-blk device) */
     char clock_name[16];
     u64 nchunks;
     struct chunk chunks[MAX_CHUNKS];

@@ -192,6 +192,14 @@ void user_main(u64 cpu, struct pvclock *clk)
             fb_hex(&b, m.got);
             fb_str(&b, "\r\n");
         }
+        if (ucfg.blk) {
+            long r = sys2(SYS_BLK, (long)nth, 0);
+            fb_str(&b, "blk ");
+            fb_dec(&b, cpu);
+            fb_char(&b, ' ');
+            fb_dec(&b, nth);
+            fb_str(&b, r == 0 ? " ok\r\n" : r == 1 ? " BAD\r\n" : " IOERR\r\n");
+        }
         print(&b, cpu, clk);
 
         /* next boundary; resynchronise if we overran or time jumped */
