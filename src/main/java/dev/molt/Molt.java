@@ -146,6 +146,9 @@ public final class Molt {
             MachineConfig mc = inherited == null ? machineConfig(config) : inherited.withInheritedBoot(machineConfig(config));
             machine[0] = inherited == null ? Machine.create(mc, accel, console, preserved)
                     : Machine.create(mc, accel, console, inherited.adoptRam(mc, preserved), preserved);
+            // The disks are this molt's from the start, unless a live migration is to bring the guest (its
+            // source holds them until its switch-over; the incoming load takes them).
+            if (inherited != null || !incoming.incoming()) machine[0].holdHostResources(true);
             // What the old molt handed over and nothing here took (a console or monitor the new command
             // line dropped, an unfit socket): left open it would leak for this molt's life.
             preserved.closeUnclaimed();

@@ -100,6 +100,11 @@ public final class Machine implements MachineControl, AutoCloseable {
         return config;
     }
 
+    @Override
+    public void holdHostResources(boolean hold) {
+        for (VirtioMmio t : virtio) t.device().holdHostResources(hold);
+    }
+
     public Accelerator accelerator() {
         return accel;
     }

@@ -50,6 +50,13 @@ public interface MachineControl {
     /** Destroys the KVM VM and vCPUs, keeping RAM mapped (right before a cpr-exec's exec). */
     void releaseVm();
 
+    /**
+     * Takes or lets go of what the devices hold on the host for the one process that runs the guest
+     * (disk image locks): let go at a live migration's switch-over, taken when a guest comes in or
+     * comes back. Taking throws if another process holds them.
+     */
+    default void holdHostResources(boolean hold) { }
+
     /** Builds what an incoming migration needs before the state arrives. */
     void prepareIncoming();
 

@@ -778,6 +778,9 @@ public final class MigrationEngine implements MigrationCommands {
                 }
                 finish(MigrationStatus.COMPLETED, null);
             } else {
+                // A guest that comes by live migration or from a file takes its disks now: the molt it left
+                // let go of them before sending its device state (a live update's new molt holds them already).
+                if (cpr == null) machine.holdHostResources(true);
                 if (cpr != null) FaultPoint.CPR_EXEC_RESTORING.reached();
                 machine.loadState(state, cpr != null ? cpr.tookOver() : () -> { });
                 if (cpr != null) FaultPoint.CPR_EXEC_RESUMED.reached();
@@ -813,7 +816,7 @@ public final class MigrationEngine implements MigrationCommands {
      * in postmigrate, ready to quit; a later molt resumes from the file.
      */
     private void runOutgoing(OutgoingChannel channel, boolean stopFirst) {
-        boolean stopped = false;
+        boolean stopped = false, letGo = false;
         RateLimiter limiter = new RateLimiter(settings.number("max-bandwidth"));
         try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 20);
              VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
@@ -848,6 +851,10 @@ public final class MigrationEngine implements MigrationCommands {
                 ram.sendAll();
             }
             commitBeforeDeviceState();
+            // The destination (on the same storage) takes the disks once it has the guest: as QEMU
+            // inactivates its images before the device state, this molt lets go of their locks now.
+            machine.holdHostResources(false);
+            letGo = true;
             writer.state(machine.captureState(wasRunning));
             writer.finish();
             out.flush();
@@ -859,12 +866,23 @@ public final class MigrationEngine implements MigrationCommands {
             }
         } catch (Exception e) {
             boolean cancelled = cancelRequested;
+            String reason = message(e);
             try {
-                // Nothing lost: the guest goes back to running if it ran before (and no stop came since).
-                if (stopped) switchOver.giveBack();
+                // Nothing lost: the guest goes back to running if it ran before (and no stop came since),
+                // once its disks are this molt's again; if another process took them meanwhile, it stays paused.
+                boolean mayRun = true;
+                if (letGo) {
+                    try {
+                        machine.holdHostResources(true);
+                    } catch (RuntimeException lost) {
+                        mayRun = false;
+                        reason += "; the guest stays paused: " + message(lost);
+                    }
+                }
+                if (stopped) switchOver.giveBack(mayRun);
             } finally {
                 if (cancelled) finish(MigrationStatus.CANCELLED, null);
-                else fail(message(e));
+                else fail(reason);
             }
         }
     }

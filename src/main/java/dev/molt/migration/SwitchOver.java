@@ -72,8 +72,16 @@ final class SwitchOver {
 
     /** The migration failed or was cancelled: the guest is this process's again, running if it should. */
     synchronized void giveBack() {
+        giveBack(true);
+    }
+
+    /**
+     * As {@link #giveBack()}; with {@code mayRun} false the guest stays paused whatever it was (its
+     * disks could not be taken back: another process may be writing them).
+     */
+    synchronized void giveBack(boolean mayRun) {
         machine.setRunState(RunState.PAUSED);
-        if (shouldRun()) machine.resume();
+        if (mayRun && shouldRun()) machine.resume();
         active = false;
         committed = false;
     }

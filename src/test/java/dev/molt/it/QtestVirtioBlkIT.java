@@ -332,6 +332,7 @@ class QtestVirtioBlkIT {
             vm.reconnect();
             assertAnsweredOnce(driver, bus, submitWrites(driver, bus, 4, 512, 400), moved, 512, 400);
             assertArrayEquals(decoy, Files.readAllBytes(image), "the file now at the path was never opened");
+            assertLockedByAnother(moved);
             assertTrue(CprExecIT.fds(vm.process.pid()).values().stream().anyMatch(f -> f.equals(moved.toString())),
                     "the new molt holds the image it was handed: " + CprExecIT.fds(vm.process.pid()));
             // And on to another process by cpr-transfer: the fd goes over the cpr channel.
@@ -351,10 +352,36 @@ class QtestVirtioBlkIT {
                     assertAnsweredOnce(there, newBus, submitWrites(there, newBus, 4, 1024, 500), moved, 1024, 500);
                 }
                 assertArrayEquals(decoy, Files.readAllBytes(image), "not opened by the cpr-transfer's new molt either");
+                q.execute("quit");
+                vm.process.awaitExit(QtestVm.T);
+                assertLockedByAnother(moved); // the new process's fd: the same open file, its locks with it
                 assertTrue(CprExecIT.fds(neu.pid()).values().stream().anyMatch(f -> f.equals(moved.toString())),
                         "the new process holds the image it was sent: " + CprExecIT.fds(neu.pid()));
             }
             System.out.println("[molt-it] qtest: the virtio-blk image's fd crossed a cpr-exec and a cpr-transfer; a file put at its path was never opened");
+        }
+    }
+
+    /** QEMU's qemu-io cannot open {@code image} for writing: a molt holds QEMU's lock on it. */
+    private static void assertLockedByAnother(Path image) throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/qemu-io"))) return; // scripts/test.sh installs it; the lock itself is tested in ImageLockTest
+        Process p = new ProcessBuilder("/usr/bin/qemu-io", "-f", "raw", "-c", "read 0 512", image.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor() != 0 && out.contains("Failed to get \"write\" lock"), "qemu-io opened an image molt writes: " + out);
+    }
+
+    /** A second molt cannot take an image a running molt writes: it says so in QEMU's words and exits; the first runs on. */
+    @Test
+    void aSecondMoltCannotTakeARunningMoltsImage(@TempDir Path dir) throws Exception {
+        Path image = dir.resolve("disk.raw");
+        Files.write(image, pattern(IMAGE, 1));
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", with(diskArgs(image), List.of())));
+             MoltProcess second = MoltProcess.start(QtestVm.named(dir, "second", "64M", with(diskArgs(image), List.of())).toArray(String[]::new))) {
+            assertEquals(1, second.awaitExit(QtestVm.T));
+            assertTrue(second.stderr().contains("Failed to get \"write\" lock\nIs another process using the image [" + image + "]?"), second.stderr());
+            try (QmpClient q = vm.qmp()) {
+                assertEquals("running", q.returned("query-status").get("status"));
+            }
         }
     }
 }

@@ -30,6 +30,8 @@ public final class BlockImage implements AutoCloseable {
     private final Fd buffered;
     private final Fd direct; // null unless cache.direct
     private final PreservedFds preserved;
+    /** Whether this process holds QEMU's locks on the image (see {@link #hold}). */
+    private boolean held;
     private final long size;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment zeroes = arena.allocate(ZEROES, DIRECT_ALIGN);
@@ -43,6 +45,21 @@ public final class BlockImage implements AutoCloseable {
         // Handed to the next molt of a live update, so the image is never closed and reopened by it.
         preserved.register(preservedName(config), buffered, PreservedFds.Scope.GUEST);
         if (direct != null) preserved.register(preservedName(config) + ":direct", direct, PreservedFds.Scope.GUEST);
+    }
+
+    /**
+     * Takes ({@code true}) or lets go of QEMU's locks on the image, as QEMU activates and inactivates
+     * images: held while this process may run the guest, so that neither another molt nor a QEMU or
+     * qemu-img writes it meanwhile; let go when a live migration hands the guest to another process on
+     * the same storage (which takes them once it has the guest). On an fd a live update handed over
+     * they are held already (they belong to the open file): taking them again is a no-op, and takes
+     * them where an older molt took none. Throws QEMU's message if another user holds the image.
+     */
+    public synchronized void hold(boolean hold) {
+        if (hold == held) return;
+        if (hold) ImageLock.acquire(buffered, config);
+        else ImageLock.release(buffered);
+        held = hold;
     }
 
     /** The name the image's fd crosses a live update under. */

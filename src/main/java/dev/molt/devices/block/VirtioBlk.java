@@ -193,6 +193,11 @@ public final class VirtioBlk implements VirtioDevice {
     }
 
     @Override
+    public void holdHostResources(boolean hold) {
+        image.hold(hold);
+    }
+
+    @Override
     public void close() {
         image.close();
     }

@@ -39,4 +39,11 @@ public interface VirtioDevice extends AutoCloseable {
     /** The host resources (an image fd) go. */
     @Override
     void close();
+
+    /**
+     * Takes or lets go of what the device holds on the host for the one process that may run the
+     * guest (a disk image's locks): let go while a live migration hands the guest to another
+     * process, taken back if the guest stays here. Most devices hold nothing of the kind.
+     */
+    default void holdHostResources(boolean hold) { }
 }
