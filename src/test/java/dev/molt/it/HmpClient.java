@@ -50,7 +50,7 @@ final class HmpClient implements AutoCloseable {
         synchronized (text) {
             text.setLength(0);
         }
-        channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
+        send(line);
         await(line, timeout); // the echo
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (text) {
@@ -63,6 +63,11 @@ final class HmpClient implements AutoCloseable {
             text.delete(0, text.indexOf("(qemu) ") + 7);
             return out;
         }
+    }
+
+    /** Sends one command line without waiting for its output (a command that blocks, say). */
+    void send(String line) throws IOException {
+        channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
     }
 
     boolean awaitClosed(Duration timeout) throws InterruptedException {

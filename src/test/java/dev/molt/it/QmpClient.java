@@ -152,6 +152,11 @@ final class QmpClient implements AutoCloseable {
         }
     }
 
+    /** The next event, waiting at most {@code timeout}; null if none came. */
+    Map<String, Object> nextEvent(Duration timeout) throws InterruptedException {
+        return events.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
     boolean connected() {
         return channel.isOpen();
     }
