@@ -15,6 +15,8 @@ command -v socat >/dev/null || missing+=(socat)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 # qemu-io: the image-lock test checks that QEMU's own tools see molt's locks.
 command -v qemu-io >/dev/null || missing+=(qemu-utils)
+# strace: the update-ordering tests hold molt at one system call (SyscallHold) to quit or signal it there.
+command -v strace >/dev/null || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null \
