@@ -384,4 +384,44 @@ class QtestVirtioBlkIT {
             }
         }
     }
+
+    /**
+     * A full disk: the image is sparse on a 64 KiB tmpfs (in a mount namespace of molt's own), so
+     * writes fail with ENOSPC once its pages are used up. The guest gets VIRTIO_BLK_S_IOERR for those,
+     * never a crash or a device that needs a reset; what was written reads back, and writes into
+     * blocks already allocated still succeed.
+     */
+    @Test
+    void aFullDiskIsAnIoErrorForTheGuestAndTheDeviceGoesOn(@TempDir Path dir) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("unshare", "-rm", "true").start().waitFor() == 0,
+                "this host lets no process have a mount namespace of its own (unshare -rm): no small filesystem to fill");
+        Path full = Files.createDirectories(dir.resolve("full"));
+        Path image = full.resolve("disk.raw");
+        List<String> inOwnMountNamespace = List.of("unshare", "-rm", "sh", "-c",
+                "mount -t tmpfs -o size=64k molt-full '" + full + "' && truncate -s " + IMAGE + " '" + image + "' && exec \"$@\"",
+                "molt-in-namespace");
+        try (QtestVm vm = QtestVm.start(dir, inOwnMountNamespace, QtestVm.args(dir, "64M", with(diskArgs(image), List.of())))) {
+            QtestBus bus = new QtestBus(vm);
+            VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
+            driver.init(VirtioDriver.VERSION_1);
+            VirtioBlkRequests blk = new VirtioBlkRequests(driver, bus, SCRATCH);
+            int written = 0;
+            int status = S_OK;
+            for (; written < 64 && status == S_OK; written++) {
+                status = blk.write(written * 64L, pattern(CHUNK, 10 + written)).status(); // 32 KiB apart: a new page each
+            }
+            assertEquals(VirtioBlkRequests.S_IOERR, status, "a write past the free space is the guest's I/O error");
+            int ok = written - 1;
+            assertTrue(ok > 0, "some writes fitted before the disk was full");
+            for (int i = 0; i < ok; i++) assertArrayEquals(pattern(CHUNK, 10 + i), blk.read(i * 64L, CHUNK), "block " + i);
+            assertEquals(S_OK, blk.write(0, pattern(CHUNK, 99)).status(), "a block already allocated can be rewritten");
+            assertArrayEquals(pattern(CHUNK, 99), blk.read(0, CHUNK));
+            assertEquals(VirtioDriver.ACKNOWLEDGE | VirtioDriver.DRIVER | VirtioDriver.FEATURES_OK | VirtioDriver.DRIVER_OK, driver.readl(0x70),
+                    "no reset needed");
+            try (QmpClient q = vm.qmp()) {
+                assertEquals("running", q.returned("query-status").get("status"));
+            }
+            System.out.printf("[molt-it] qtest: a full disk: %d writes fitted, the next was VIRTIO_BLK_S_IOERR; the device went on%n", ok);
+        }
+    }
 }
