@@ -30,6 +30,16 @@ public final class PayloadReader {
         return end - pos;
     }
 
+    /** Where the next read starts, to come back to with {@link #position(int)} (a fast path that read too far). */
+    int position() {
+        return pos;
+    }
+
+    void position(int p) {
+        if (p < 0 || p > end) throw new IllegalArgumentException("position " + p + " outside the payload");
+        pos = p;
+    }
+
     public int u8(String field) {
         need(1, field);
         return buf[pos++] & 0xFF;
