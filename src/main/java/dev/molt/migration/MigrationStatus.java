@@ -5,6 +5,8 @@ public enum MigrationStatus {
     NONE("none"),
     SETUP("setup"),
     ACTIVE("active"),
+    /** pause-before-switchover: the guest is stopped and the migration waits for migrate-continue. */
+    PRE_SWITCHOVER("pre-switchover"),
     DEVICE("device"),
     CANCELLING("cancelling"),
     CANCELLED("cancelled"),
@@ -18,6 +20,6 @@ public enum MigrationStatus {
     }
 
     public boolean inProgress() {
-        return this == SETUP || this == ACTIVE || this == DEVICE || this == CANCELLING;
+        return this == SETUP || this == ACTIVE || this == PRE_SWITCHOVER || this == DEVICE || this == CANCELLING;
     }
 }

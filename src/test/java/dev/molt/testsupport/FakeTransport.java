@@ -23,6 +23,8 @@ public final class FakeTransport implements MigrationEngine.Transport {
     public volatile InputStream replies = InputStream.nullInputStream();
     public volatile Runnable onConfirm = () -> { };
     public volatile boolean incomingClosed;
+    /** The source "connects" (accept returns) once this opens; open from the start unless a test replaces it. */
+    public volatile java.util.concurrent.CountDownLatch sourceConnects = new java.util.concurrent.CountDownLatch(0);
 
     @Override
     public MigrationEngine.OutgoingChannel connect(MigrationCommands.MigrateRequest request) {
@@ -52,7 +54,12 @@ public final class FakeTransport implements MigrationEngine.Transport {
     public MigrationEngine.IncomingChannel listen(MigrationCommands.IncomingRequest request) {
         return new MigrationEngine.IncomingChannel() {
             @Override
-            public InputStream accept() {
+            public InputStream accept() throws IOException {
+                try {
+                    sourceConnects.await();
+                } catch (InterruptedException e) {
+                    throw new java.io.InterruptedIOException();
+                }
                 return new ByteArrayInputStream(incoming);
             }
 
