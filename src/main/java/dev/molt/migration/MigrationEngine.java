@@ -168,7 +168,9 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public void setCapabilities(List<CapabilityState> capabilities) {
-        if (status.inProgress()) throw CommandError.generic("There's a migration process in progress");
+        // As QEMU's migration_is_running(): an outgoing migration only. A destination's tool sets
+        // capabilities (late-block-activate, say) while it waits for the source.
+        if (!incomingSide && status.inProgress()) throw CommandError.generic("There's a migration process in progress");
         settings.setCapabilities(capabilities);
     }
 
