@@ -731,7 +731,8 @@ public final class MigrationEngine implements MigrationCommands {
         } else if (totalMillis >= 0) {
             m.put("total-time", totalMillis);
         }
-        if (stats.totalBytes > 0) m.put("ram", stats.ram());
+        // An incoming migration's counters are molt's own addition (QEMU reports none on a destination).
+        if (incomingSide ? stats.totalBytes > 0 : status.reportsRam()) m.put("ram", stats.ram());
         if (status == MigrationStatus.COMPLETED && cprBreakdown != null) m.put("x-cpr-downtime-breakdown", cprBreakdown);
         if (status == MigrationStatus.FAILED && errorDesc != null) m.put("error-desc", errorDesc);
         if (!blocked.isEmpty()) m.put("blocked-reasons", blocked);
@@ -926,7 +927,9 @@ public final class MigrationEngine implements MigrationCommands {
             long stopAt = System.nanoTime();
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
-            switchOverStarts();
+            // Live precopy's last dirty pages go in "device", as QEMU's ram_save_complete; cpr-reboot's
+            // whole RAM copy, with the guest stopped from the start, is still "active" there.
+            if (precopy) switchOverStarts();
             limiter.setLimit(0); // the guest is stopped: send as fast as possible
             if (precopy) {
                 syncDirty(ram);
@@ -942,6 +945,7 @@ public final class MigrationEngine implements MigrationCommands {
             } else if (sendRam) {
                 ram.sendAll();
             }
+            if (!precopy) switchOverStarts();
             commitBeforeDeviceState();
             // The destination (on the same storage) takes the disks once it has the guest: as QEMU
             // inactivates its images before the device state, this molt lets go of their locks now.

@@ -19,6 +19,14 @@ public enum MigrationStatus {
         this.qapiName = qapiName;
     }
 
+    /**
+     * An outgoing migration in this status reports its RAM counters in query-migrate, in every
+     * mode (QEMU's fill_source_migration_info: not in setup, failed or cancelled).
+     */
+    public boolean reportsRam() {
+        return this == ACTIVE || this == PRE_SWITCHOVER || this == DEVICE || this == CANCELLING || this == COMPLETED;
+    }
+
     public boolean inProgress() {
         return this == SETUP || this == ACTIVE || this == PRE_SWITCHOVER || this == DEVICE || this == CANCELLING;
     }

@@ -101,7 +101,8 @@ class QtestManagementIT {
                 GuestIT.waitFor(() -> Files.exists(dir.resolve("cpr.sock")) || !neu.alive(), QtestVm.T);
                 assertTrue(q.execute("migrate-set-parameters", Map.of("mode", "cpr-transfer")).containsKey("return"));
                 assertTrue(q.execute("migrate", Map.of("channels", CprTransferIT.channels(dir))).containsKey("return"));
-                awaitMigration(q, "completed");
+                Map<String, Object> done = awaitMigration(q, "completed");
+                assertTrue(done.containsKey("ram"), "QEMU reports RAM counters in every mode: " + done);
                 try (QtestClient n = newQtest.accept(QtestVm.T);
                      QmpClient d = QmpClient.unix(dir.resolve("new.qmp"), QtestVm.T).negotiated()) {
                     awaitMigration(d, "completed");

@@ -252,6 +252,24 @@ class ManagementInterfaceTest {
     }
 
     @Test
+    void aCprRebootCopiesRamInActiveAndReportsItsRamCounters() throws Exception {
+        FakeTransport t = new FakeTransport();
+        FakeMachine src = machine(RunState.RUNNING);
+        byte[] notZero = new byte[2 << 20];
+        java.util.Arrays.fill(notZero, (byte) 0x5a);
+        src.ram().memory().write(0, notZero); // zero pages go as a flag: these fill the stream's buffer
+        MigrationEngine engine = dev.molt.testsupport.Migrations.engine(src, t, "cpr-reboot", dev.molt.testsupport.Migrations.FAILING_EXEC);
+        List<MigrationStatus> whileWriting = Collections.synchronizedList(new ArrayList<>());
+        t.onWrite = () -> whileWriting.add(engine.status());
+        engine.migrate(migrateTo("file:/run/vm.state"));
+        await(engine, MigrationStatus.COMPLETED);
+        // 2 MiB of data through a 1 MiB buffer: its first write is part of the RAM copy, the last the device state's.
+        assertEquals(MigrationStatus.ACTIVE, whileWriting.getFirst(), "QEMU: the guest stopped at the start, RAM goes in active");
+        assertEquals(MigrationStatus.DEVICE, whileWriting.getLast());
+        assertTrue(engine.queryMigrate().containsKey("ram"));
+    }
+
+    @Test
     void blockedReasonsSayBeforehandWhyALiveUpdateWouldBeRefused() {
         MachineConfig privateRam = new MachineConfig("fake", 1, 2 << 20, null, false, null, null, "", false, false, Map.of());
         FakeMachine m = new FakeMachine(privateRam, RunState.RUNNING);
