@@ -65,6 +65,9 @@ class QtestManagementIT {
             assertHeldUntilCont(d);
             assertError(d.execute("migrate-incoming", Map.of("uri", "unix:" + dir.resolve("again.sock"))),
                     "The incoming migration has already been started");
+            // -m RAM is listed as QEMU lists its default memory backend, by the machine's RAM name.
+            assertEquals(List.of(Map.of("id", "microvm.ram", "size", 64L << 20, "merge", true, "dump", true, "prealloc", false,
+                    "share", true, "reserve", true, "host-nodes", List.of(), "policy", "default")), d.execute("query-memdev").get("return"));
             assertEquals(-1, dst.firstBadPage(1, BASE, LEN), "nothing loaded over the running guest");
         }
     }
