@@ -182,7 +182,6 @@ public final class MigrationEngine implements MigrationCommands {
     @Override
     public synchronized void migrate(MigrateRequest request) {
         // molt has no postcopy, so there is never a paused migration to resume (QEMU's migrate_prepare).
-        if (request.resume()) throw CommandError.generic("Cannot resume if there is no paused migration"); // QEMU's text
         MigrationMode mode = settings.mode();
         String mainUri;
         try {
@@ -190,11 +189,16 @@ public final class MigrationEngine implements MigrationCommands {
         } catch (IOException e) {
             throw CommandError.generic(e.getMessage());
         }
-        if (status.inProgress()) throw CommandError.generic("There's a migration process in progress");
-        if (shuttingDown) throw CommandError.generic("molt is quitting");
+        // QEMU's texts, in migrate_prepare's order. An incoming migration that is still finishing counts
+        // as waiting for it, whatever the run state already is.
+        if (request.resume()) throw CommandError.generic("Cannot resume if there is no paused migration");
+        if (status.inProgress() && !incomingSide) throw CommandError.generic("There's a migration process in progress");
         RunState rs = machine.state();
-        if (rs == RunState.INMIGRATE) throw CommandError.generic("Guest is waiting for an incoming migration");
-        if (rs == RunState.POSTMIGRATE || rs == RunState.SHUTDOWN || rs == RunState.INTERNAL_ERROR) {
+        if (rs == RunState.INMIGRATE || status.inProgress()) throw CommandError.generic("Guest is waiting for an incoming migration");
+        if (shuttingDown) throw CommandError.generic("molt is quitting");
+        if (rs == RunState.POSTMIGRATE) throw CommandError.generic("Can't migrate the vm that was paused due to previous migration");
+        // Not in QEMU, which lets such a migration start: there is no guest to run at the destination.
+        if (rs == RunState.SHUTDOWN || rs == RunState.INTERNAL_ERROR) {
             throw CommandError.generic("Cannot migrate a VM in state '" + rs.qapiName + "'");
         }
         java.nio.file.Path program = null;

@@ -87,6 +87,11 @@ class ManagementInterfaceTest {
         // QEMU's text; a second load would write pages into the guest now running.
         assertEquals("The incoming migration has already been started", message(() -> engine.migrateIncoming(incoming("unix:/run/b.sock"))));
         assertEquals(1, dst.loaded.size());
+        // The guest it received can go on, once: a migration's source ends in postmigrate.
+        engine.migrate(migrateTo("unix:/run/next.sock"));
+        await(engine, MigrationStatus.COMPLETED);
+        assertEquals("Can't migrate the vm that was paused due to previous migration",
+                message(() -> engine.migrate(migrateTo("unix:/run/next.sock"))));
     }
 
     @Test
@@ -169,6 +174,7 @@ class ManagementInterfaceTest {
         assertEquals("setup", engine.queryMigrate().get("status"));
         assertFalse(t.incomingClosed);
         assertEquals("Migration not in expected state: none", message(() -> engine.migrateContinue("setup")));
+        assertEquals("Guest is waiting for an incoming migration", message(() -> engine.migrate(migrateTo("unix:/run/out.sock"))));
         t.sourceConnects.countDown();
         engine.awaitIncoming();
         assertEquals(MigrationStatus.COMPLETED, engine.status(), engine.lastError());
