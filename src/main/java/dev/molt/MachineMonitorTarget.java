@@ -142,8 +142,13 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
     @Override
     public List<MemdevInfo> memdevs() {
         MemoryBackendConfig backend = machine.config().ramBackend();
-        if (backend == null) return List.of(); // implicit RAM is not a memdev object, as in QEMU
         GuestRam ram = machine.ram();
+        if (backend == null) {
+            // -m RAM is a memory backend object too in QEMU, named after the machine's RAM
+            // ("microvm.ram"). Its share is what molt maps: shared under aux-ram-share=on, where
+            // QEMU's stays private (docs/management.md).
+            return List.of(new MemdevInfo(ram.block().name(), ram.size(), true, true, false, ram.block().shared(), "default"));
+        }
         return List.of(new MemdevInfo(backend.id(), ram.size(), true, true, backend.prealloc(), backend.share(), "default"));
     }
 

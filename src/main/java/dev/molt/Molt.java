@@ -25,6 +25,7 @@ import dev.molt.sys.ErrnoException;
 import dev.molt.migration.ChannelTransport;
 import dev.molt.migration.MigrationEngine;
 import dev.molt.migration.channel.AddressException;
+import dev.molt.migration.channel.FdResolver;
 import dev.molt.migration.channel.IncomingOptions;
 import dev.molt.monitor.CommandError;
 import dev.molt.monitor.EventBus;
@@ -153,16 +154,18 @@ public final class Molt {
             // line dropped, an unfit socket): left open it would leak for this molt's life.
             preserved.closeUnclaimed();
             PassedFds passedFds = new PassedFds();
-            MigrationEngine migration = new MigrationEngine(machine[0], events, new ChannelTransport(name ->
-                    passedFds.take(name).map(f -> new Fd(f.fd(), "fd:" + name)).orElseThrow(() ->
-                            new IOException("File descriptor named '" + name + "' has not been found"))));
+            // fd:NAME is a descriptor passed with getfd, fd:N one molt inherited (libvirt's restore hands
+            // the state so), as QEMU's monitor_fd_param tells them apart by the first character.
+            FdResolver passed = name -> passedFds.take(name).map(f -> new Fd(f.fd(), "fd:" + name)).orElseThrow(() ->
+                    new IOException("File descriptor named '" + name + "' has not been found"));
+            MigrationEngine migration = new MigrationEngine(machine[0], events, new ChannelTransport(passed.orNumbers()));
             engine[0] = migration;
             MachineMonitorTarget target = new MachineMonitorTarget(machine[0], kvm, events, version(), migration);
             machine[0].setObserver(target);
             if (pidfile != null) writePidfile(pidfile);
             if (incoming.incoming()) {
                 Machine m = machine[0];
-                migration.allowIncoming(() -> {
+                migration.allowIncoming(config.startPaused(), () -> {
                     if (inherited != null) inherited.rollback(migration.lastError()); // already "load of migration failed: ..."
                     m.requestExit("molt: " + migration.lastError());
                 });

@@ -54,6 +54,22 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile Thread worker;
     /** cpr-transfer: what the two molts know of the guest handed over (either side). */
     private final HandOver handOver = new HandOver();
+    /** pause-before-switchover's wait for migrate-continue. */
+    private final SwitchoverGate switchoverGate = new SwitchoverGate();
+    /**
+     * The migration in {@link #status} is this molt's incoming one. QEMU keeps the two directions
+     * apart: migrate_cancel and migrate-continue act on the outgoing migration only, so on a
+     * destination they find none.
+     */
+    private volatile boolean incomingSide;
+    /**
+     * migrate-incoming (or -incoming URI) started listening once: QEMU accepts it once per
+     * process, whatever became of that migration, as a second one would load pages into a guest
+     * that may already run.
+     */
+    private volatile boolean incomingStarted;
+    /** -S: a guest that arrives running waits, paused, for cont (QEMU's autostart). */
+    private volatile boolean startPaused;
 
     /** The exec of a cpr-exec update, as {@link CprExec#exec}: returns only if it failed, with the reason. */
     public interface Executor {
@@ -152,7 +168,9 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public void setCapabilities(List<CapabilityState> capabilities) {
-        if (status.inProgress()) throw CommandError.generic("There's a migration process in progress");
+        // As QEMU's migration_is_running(): an outgoing migration only. A destination's tool sets
+        // capabilities (late-block-activate, say) while it waits for the source.
+        if (!incomingSide && status.inProgress()) throw CommandError.generic("There's a migration process in progress");
         settings.setCapabilities(capabilities);
     }
 
@@ -163,6 +181,7 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public synchronized void migrate(MigrateRequest request) {
+        // molt has no postcopy, so there is never a paused migration to resume (QEMU's migrate_prepare).
         MigrationMode mode = settings.mode();
         String mainUri;
         try {
@@ -170,16 +189,27 @@ public final class MigrationEngine implements MigrationCommands {
         } catch (IOException e) {
             throw CommandError.generic(e.getMessage());
         }
-        if (status.inProgress()) throw CommandError.generic("There's a migration process in progress");
-        if (shuttingDown) throw CommandError.generic("molt is quitting");
+        // QEMU's texts, in migrate_prepare's order. An incoming migration that is still finishing counts
+        // as waiting for it, whatever the run state already is.
+        if (request.resume()) throw CommandError.generic("Cannot resume if there is no paused migration");
+        if (status.inProgress() && !incomingSide) throw CommandError.generic("There's a migration process in progress");
         RunState rs = machine.state();
-        if (rs == RunState.INMIGRATE) throw CommandError.generic("Guest is waiting for an incoming migration");
-        if (rs == RunState.POSTMIGRATE || rs == RunState.SHUTDOWN || rs == RunState.INTERNAL_ERROR) {
+        if (rs == RunState.INMIGRATE || status.inProgress()) throw CommandError.generic("Guest is waiting for an incoming migration");
+        if (shuttingDown) throw CommandError.generic("molt is quitting");
+        if (rs == RunState.POSTMIGRATE) throw CommandError.generic("Can't migrate the vm that was paused due to previous migration");
+        // Not in QEMU, which lets such a migration start: there is no guest to run at the destination.
+        if (rs == RunState.SHUTDOWN || rs == RunState.INTERNAL_ERROR) {
             throw CommandError.generic("Cannot migrate a VM in state '" + rs.qapiName + "'");
         }
         java.nio.file.Path program = null;
         // Everything that can be checked is checked while the guest still runs (qemu-cpr.md §3, §7).
         try {
+            if (mode == MigrationMode.CPR_EXEC && settings.capability("pause-before-switchover")) {
+                // The keeper's resume bound runs from before the stop: a wait for migrate-continue would
+                // count against it, and the keeper would take the guest back from a molt that waits.
+                throw new IllegalArgumentException("pause-before-switchover is not supported with cpr-exec in molt: the new molt"
+                        + " must resume the guest within x-cpr-exec-resume-timeout of the stop");
+            }
             if (mode == MigrationMode.CPR_EXEC) {
                 program = CprExec.resolveProgram(settings.cprExecCommand());
                 executor.check();
@@ -196,11 +226,11 @@ public final class MigrationEngine implements MigrationCommands {
             try {
                 cpr = transport.connectCpr(request);
             } catch (IOException e) {
-                begin();
+                begin(false);
                 fail(e.getMessage());
                 throw CommandError.generic(e.getMessage());
             }
-            begin();
+            begin(false);
             activeMode = mode;
             activeChannel = cpr::abort; // wakes the thread waiting for the new molt to hang up
             worker = startWorker("migration-cpr-transfer", () -> runCprTransfer(request, cpr));
@@ -212,7 +242,7 @@ public final class MigrationEngine implements MigrationCommands {
         } catch (IOException e) {
             throw CommandError.generic(e.getMessage());
         }
-        begin();
+        begin(false);
         activeMode = mode;
         activeChannel = channel;
         if (mode == MigrationMode.CPR_EXEC) {
@@ -293,6 +323,7 @@ public final class MigrationEngine implements MigrationCommands {
             long stopNanos = System.nanoTime();
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
+            switchOverStarts();
             FaultPoint.CPR_EXEC_STOPPED.reached();
             try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
                 VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
@@ -360,9 +391,23 @@ public final class MigrationEngine implements MigrationCommands {
 
     /** Stops the guest for a switch-over (see {@link SwitchOver#stopGuest}); says whether it was running. */
     private boolean stopForSwitchOver() {
-        boolean wasRunning = switchOver.stopGuest();
+        return switchOver.stopGuest();
+    }
+
+    /**
+     * After {@link #stopForSwitchOver} (whose caller then gives the guest back on any failure):
+     * with pause-before-switchover, waits in pre-switchover for migrate-continue; then "device".
+     */
+    private void switchOverStarts() throws IOException, InterruptedException {
+        if (settings.capability("pause-before-switchover")) {
+            // As QEMU: the guest is stopped (finish-migrate) while the migration waits in pre-switchover.
+            synchronized (switchOver) {
+                if (cancelRequested || shuttingDown) throw new IOException("cancelled");
+                setStatus(MigrationStatus.PRE_SWITCHOVER);
+            }
+            switchoverGate.await();
+        }
         setStatus(MigrationStatus.DEVICE);
-        return wasRunning;
     }
 
     /**
@@ -418,6 +463,7 @@ public final class MigrationEngine implements MigrationCommands {
             long stopNanos = System.nanoTime();
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
+            switchOverStarts();
             FaultPoint.CPR_TRANSFER_STOPPED.reached();
             commitBeforeDeviceState();
             java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16);
@@ -488,13 +534,34 @@ public final class MigrationEngine implements MigrationCommands {
 
     @Override
     public synchronized void migrateIncoming(IncomingRequest request) {
+        // QEMU's texts and order: "already started" first, also after the migration completed or failed.
+        if (incomingStarted) throw CommandError.generic("The incoming migration has already been started");
         if (!incomingAllowed) throw CommandError.generic("'-incoming' was not specified on the command line");
-        if (status.inProgress()) throw CommandError.generic("The incoming migration has already been started");
         startIncoming(request, request.exitOnError(), cprIncoming);
     }
 
+    /**
+     * migrate-continue: lets a migration waiting in pre-switchover go on. As QEMU, the state named
+     * must be the outgoing migration's current one, else "Migration not in expected state"; a
+     * matching state other than pre-switchover has nothing to continue (QEMU would let a later
+     * pause pass at once; molt does not carry it over).
+     */
+    @Override
+    public void migrateContinue(String state) {
+        MigrationStatus outgoing = incomingSide ? MigrationStatus.NONE : status;
+        if (!outgoing.qapiName.equals(state)) {
+            throw CommandError.generic("Migration not in expected state: " + outgoing.qapiName); // QEMU's text
+        }
+        if (outgoing == MigrationStatus.PRE_SWITCHOVER) switchoverGate.release();
+    }
+
+    /**
+     * migrate_cancel: the outgoing migration only. On a destination QEMU finds no outgoing migration
+     * and does nothing (no error); an incoming one ends by its source, by quitting, or failing.
+     */
     @Override
     public void cancel() {
+        if (incomingSide) return;
         AutoCloseable c;
         synchronized (switchOver) {
             c = requestCancel();
@@ -510,6 +577,7 @@ public final class MigrationEngine implements MigrationCommands {
     private AutoCloseable requestCancel() {
         if (!status.inProgress() || switchOver.committed()) return null;
         cancelRequested = true;
+        switchoverGate.cancel();
         setStatus(MigrationStatus.CANCELLING);
         return activeChannel;
     }
@@ -635,10 +703,25 @@ public final class MigrationEngine implements MigrationCommands {
         if (interrupted) Thread.currentThread().interrupt();
     }
 
+    /**
+     * QEMU's blocked-reasons: why a migration in the mode now set would be refused whatever its
+     * arguments, so that a management tool can ask before it tries (a live update of a guest whose
+     * RAM is private, say).
+     */
+    private List<String> blockedReasons() {
+        MigrationMode mode = settings.mode();
+        if (mode != MigrationMode.CPR_EXEC && mode != MigrationMode.CPR_TRANSFER) return List.of();
+        return CprExec.cprBlocker(machine.ram().block()).stream().toList();
+    }
+
     @Override
     public Map<String, Object> queryMigrate() {
         Map<String, Object> m = new LinkedHashMap<>();
-        if (status == MigrationStatus.NONE) return m;
+        List<String> blocked = blockedReasons();
+        if (status == MigrationStatus.NONE) {
+            if (!blocked.isEmpty()) m.put("blocked-reasons", blocked);
+            return m;
+        }
         m.put("status", status.qapiName);
         if (cpuThrottle > 0) m.put("cpu-throttle-percentage", (long) cpuThrottle);
         if (status == MigrationStatus.COMPLETED) {
@@ -652,9 +735,11 @@ public final class MigrationEngine implements MigrationCommands {
         } else if (totalMillis >= 0) {
             m.put("total-time", totalMillis);
         }
-        if (stats.totalBytes > 0) m.put("ram", stats.ram());
+        // An incoming migration's counters are molt's own addition (QEMU reports none on a destination).
+        if (incomingSide ? stats.totalBytes > 0 : status.reportsRam()) m.put("ram", stats.ram());
         if (status == MigrationStatus.COMPLETED && cprBreakdown != null) m.put("x-cpr-downtime-breakdown", cprBreakdown);
         if (status == MigrationStatus.FAILED && errorDesc != null) m.put("error-desc", errorDesc);
+        if (!blocked.isEmpty()) m.put("blocked-reasons", blocked);
         return m;
     }
 
@@ -662,9 +747,13 @@ public final class MigrationEngine implements MigrationCommands {
 
     /**
      * Allows migrate-incoming (-incoming defer) or starts listening at once (-incoming URI).
-     * {@code onFailure} runs when an incoming migration fails and exit-on-error is on.
+     * {@code onFailure} runs when an incoming migration fails and exit-on-error is on. With
+     * {@code startPaused} (-S) a guest that arrives running stays paused until cont, as QEMU's
+     * autostart=false leaves it for the management tool to decide; a cpr-exec's new molt ignores
+     * it (see {@link #runIncoming}).
      */
-    public void allowIncoming(Runnable onFailure) {
+    public void allowIncoming(boolean startPaused, Runnable onFailure) {
+        this.startPaused = startPaused;
         incomingAllowed = true;
         onIncomingFailure = onFailure;
         machine.setRunState(RunState.INMIGRATE);
@@ -709,7 +798,8 @@ public final class MigrationEngine implements MigrationCommands {
         } catch (IOException e) {
             throw CommandError.generic(e.getMessage());
         }
-        begin();
+        begin(true);
+        incomingStarted = true;
         activeChannel = channel;
         if (cprIncoming != null) {
             if (cprIncoming.transfer()) FaultPoint.CPR_TRANSFER_RECEIVED.reached();
@@ -737,11 +827,16 @@ public final class MigrationEngine implements MigrationCommands {
     private void runIncoming(IncomingChannel channel, boolean exitOnError) {
         boolean[] keepChannel = {false};
         try {
-            setStatus(MigrationStatus.ACTIVE);
             VmState state;
             CprInPlace cpr = cprIncoming;
+            // -S holds the guest of a migration, a cpr-reboot or a cpr-transfer, whose destination the
+            // management tool started. Not a cpr-exec's: its command line is cpr-exec-command, and the
+            // guest it updates in place goes on as it was (docs/management.md).
+            boolean hold = startPaused && (cpr == null || cpr.transfer());
             machine.prepareIncoming(); // while the source has not sent anything yet: outside the guest's pause
-            try (java.io.InputStream in = new java.io.BufferedInputStream(channel.accept(), 1 << 20)) {
+            java.io.InputStream accepted = channel.accept();
+            setStatus(MigrationStatus.ACTIVE); // as QEMU: "setup" until the source connected
+            try (java.io.InputStream in = new java.io.BufferedInputStream(accepted, 1 << 20)) {
                 VmStreamCodec.Loaded loaded = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam(),
                         machine.deviceSections());
                 if (cpr != null) checkIsTheUpdatesState(cpr.state(), loaded.id(), channel.describe());
@@ -770,7 +865,7 @@ public final class MigrationEngine implements MigrationCommands {
                     cpr.tookOver().run(); // the old molt let go: the guest is this molt's whatever happens next
                 });
                 FaultPoint.CPR_TRANSFER_REPLIED.reached();
-                if (state.running()) {
+                if (state.running() && !hold) {
                     switchOver.command(() -> {
                         handOver.guestChangesHere();
                         machine.resume();
@@ -782,7 +877,7 @@ public final class MigrationEngine implements MigrationCommands {
                 // let go of them before sending its device state (a live update's new molt holds them already).
                 if (cpr == null) machine.holdHostResources(true);
                 if (cpr != null) FaultPoint.CPR_EXEC_RESTORING.reached();
-                machine.loadState(state, cpr != null ? cpr.tookOver() : () -> { });
+                machine.loadState(hold ? paused(state) : state, cpr != null ? cpr.tookOver() : () -> { });
                 if (cpr != null) FaultPoint.CPR_EXEC_RESUMED.reached();
                 if (cpr != null) completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
                 else finish(MigrationStatus.COMPLETED, null);
@@ -828,6 +923,7 @@ public final class MigrationEngine implements MigrationCommands {
             boolean precopy = sendRam && !stopFirst;
             if (precopy) {
                 ram.startTracking();
+                passEvent(); // the first sync, before the first pass: QEMU's pass 1
                 precopy(ram);
             }
             // Switch over: stop the guest, send what is left of RAM and the device state.
@@ -835,9 +931,12 @@ public final class MigrationEngine implements MigrationCommands {
             long stopAt = System.nanoTime();
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
+            // Live precopy's last dirty pages go in "device", as QEMU's ram_save_complete; cpr-reboot's
+            // whole RAM copy, with the guest stopped from the start, is still "active" there.
+            if (precopy) switchOverStarts();
             limiter.setLimit(0); // the guest is stopped: send as fast as possible
             if (precopy) {
-                ram.syncDirty();
+                syncDirty(ram);
                 if (machine.dirtyLogReliable()) {
                     ram.sendDirty();
                 } else {
@@ -850,6 +949,7 @@ public final class MigrationEngine implements MigrationCommands {
             } else if (sendRam) {
                 ram.sendAll();
             }
+            if (!precopy) switchOverStarts();
             commitBeforeDeviceState();
             // The destination (on the same storage) takes the disks once it has the guest: as QEMU
             // inactivates its images before the device state, this molt lets go of their locks now.
@@ -905,7 +1005,7 @@ public final class MigrationEngine implements MigrationCommands {
                 // measured rate (shared with other traffic) would underestimate it (QEMU's meaning).
                 long switchover = settings.number("avail-switchover-bandwidth");
                 if (switchover > 0) bytesPerSecond = switchover;
-                long dirty = ram.syncDirty();
+                long dirty = syncDirty(ram);
                 stats.dirtyPagesRate = (long) (dirty / seconds);
                 expectedDowntimeMillis = (long) (dirty * (double) RamSender.PAGE / bytesPerSecond * 1000);
                 if (expectedDowntimeMillis <= downtimeLimitMs) return;
@@ -916,12 +1016,22 @@ public final class MigrationEngine implements MigrationCommands {
                     cpuThrottle = throttle.percent();
                 }
                 passStart = System.nanoTime();
-                if (settings.capability("events")) events.emit(Events.migrationPass(stats.passes + 1));
                 ram.sendDirty();
             }
         } finally {
             cpuThrottle = 0;
         }
+    }
+
+    /** A dirty-log sync, reported as QEMU reports each one: MIGRATION_PASS with the sync's number. */
+    private long syncDirty(RamSender ram) {
+        long dirty = ram.syncDirty();
+        passEvent();
+        return dirty;
+    }
+
+    private void passEvent() {
+        if (settings.capability("events")) events.emit(Events.migrationPass(stats.dirtySyncCount));
     }
 
     /** x-ignore-shared applies: the capability is on and RAM is a shared named file both sides map. */
@@ -931,7 +1041,9 @@ public final class MigrationEngine implements MigrationCommands {
 
     // ---- status bookkeeping ----
 
-    private void begin() {
+    private void begin(boolean incoming) {
+        incomingSide = incoming;
+        switchoverGate.arm();
         handOver.reset();
         cancelRequested = false;
         errorDesc = null;
@@ -954,12 +1066,13 @@ public final class MigrationEngine implements MigrationCommands {
 
     private void setStatus(MigrationStatus s) {
         status = s;
+        // The event first: whoever waits for the end finds it already sent.
+        if (settings.capability("events")) events.emit(Events.migration(s.qapiName));
         if (!s.inProgress()) {
             synchronized (incomingDone) {
                 incomingDone.notifyAll();
             }
         }
-        if (settings.capability("events")) events.emit(Events.migration(s.qapiName));
     }
 
     /** The last failure's description (query-migrate's error-desc). */

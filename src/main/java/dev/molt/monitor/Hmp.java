@@ -48,6 +48,8 @@ final class Hmp {
                 HmpCommand.of("migrate", "detach:-d,resume:-r,uri:s", "[-d] [-r] uri",
                         "migrate to URI (using -d to not wait for completion)", migration::migrate),
                 HmpCommand.of("migrate_cancel", "", "", "cancel the current VM migration", migration::cancel),
+                HmpCommand.of("migrate_continue", "state:s", "state", "Continue migration from the given paused state",
+                        migration::migrateContinue),
                 HmpCommand.of("migrate_incoming", "uri:s", "uri", "Continue an incoming migration from an -incoming defer",
                         migration::incoming),
                 HmpCommand.of("migrate_set_capability", "capability:s,state:b", "capability state",

@@ -75,6 +75,13 @@ final class HmpMigration {
         migration.cancel();
     }
 
+    /** hmp_migrate_continue: the state's name is checked as QAPI's enum parser does, with its message. */
+    void migrateContinue(HmpCall call) {
+        String state = call.str("state");
+        if (!MigrationSchema.STATUSES.contains(state)) throw CommandError.generic("invalid parameter value: " + state);
+        migration.migrateContinue(state);
+    }
+
     void infoCapabilities(HmpCall call) {
         for (MigrationCommands.CapabilityState cap : migration.queryCapabilities()) {
             call.println(cap.capability() + ": " + (cap.state() ? "on" : "off"));

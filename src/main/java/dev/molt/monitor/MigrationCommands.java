@@ -35,6 +35,12 @@ public interface MigrationCommands {
     void cancel();
 
     /**
+     * migrate-continue / migrate_continue: a migration paused by pause-before-switchover in
+     * {@code state} (a QAPI MigrationStatus name, checked by the monitor) goes on.
+     */
+    void migrateContinue(String state);
+
+    /**
      * query-migrate: QEMU's MigrationInfo ({@code {}} before any migration; "status",
      * "total-time", "ram", ... while and after one).
      */

@@ -53,6 +53,10 @@ final class MigrationQmpCommands {
                     migration.cancel();
                     return null;
                 }),
+                QmpCommand.of("migrate-continue", (a, c) -> {
+                    migration.migrateContinue(a.str("state"));
+                    return null;
+                }, Param.required("state", new ArgType.EnumOf(MigrationSchema.STATUSES))),
                 QmpCommand.of("query-migrate", (a, c) -> migration.queryMigrate()));
     }
 

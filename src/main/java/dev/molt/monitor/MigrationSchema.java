@@ -21,6 +21,12 @@ final class MigrationSchema {
             "late-block-activate", "x-ignore-shared", "validate-uuid", "background-snapshot", "zero-copy-send",
             "postcopy-preempt", "switchover-ack", "dirty-limit", "mapped-ram");
 
+    /** QAPI MigrationStatus, for migrate-continue's argument. */
+    static final List<String> STATUSES = List.of(
+            "none", "setup", "cancelling", "cancelled", "active", "postcopy-device", "postcopy-active", "postcopy-paused",
+            "postcopy-recover-setup", "postcopy-recover", "completed", "failed", "colo", "pre-switchover", "device",
+            "wait-unplug");
+
     static final List<String> MIG_MODES = List.of("normal", "cpr-reboot", "cpr-transfer", "cpr-exec");
 
     private static final ArgType MULTIFD_COMPRESSION = new ArgType.EnumOf(List.of("none", "zlib", "zstd", "qatzip", "qpl", "uadk"));

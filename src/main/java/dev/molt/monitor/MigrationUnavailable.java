@@ -47,6 +47,11 @@ final class MigrationUnavailable implements MigrationCommands {
     }
 
     @Override
+    public void migrateContinue(String state) {
+        throw CommandError.generic(NOT_AVAILABLE);
+    }
+
+    @Override
     public Map<String, Object> queryMigrate() {
         return Map.of();
     }

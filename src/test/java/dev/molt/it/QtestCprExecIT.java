@@ -62,6 +62,25 @@ class QtestCprExecIT {
         }
     }
 
+    /**
+     * -S in cpr-exec-command does not hold the guest: a cpr-exec updates it in place, and unlike a
+     * migration's destination nobody waits to cont it (libvirt does not drive cpr-exec).
+     */
+    @Test
+    void minusSInTheNewCommandLineDoesNotPauseTheUpdatedGuest(@TempDir Path dir) throws Exception {
+        List<String> args = QtestVm.args(dir, "64M");
+        try (QtestVm vm = QtestVm.start(dir, args)) {
+            vm.writePattern(8, BASE, LEN);
+            Path state = dir.resolve("vm.state");
+            List<String> withS = new ArrayList<>(CprExecIT.newMolt(args, state));
+            withS.add("-S");
+            assertTrue(CprExecIT.update(dir, withS, "file:" + state).containsKey("return"));
+            CprExecIT.awaitCompleted(dir); // completed and running
+            vm.reconnect();
+            assertEquals(-1, vm.firstBadPage(8, BASE, LEN));
+        }
+    }
+
     /** After a failed or refused update: the old molt runs the guest, its RAM untouched, its QMP socket the same. */
     private static void assertStillRunsTheGuest(QtestVm vm, long pid, Set<String> listening) throws Exception {
         assertEquals(pid, vm.process.pid());

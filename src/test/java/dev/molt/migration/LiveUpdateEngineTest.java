@@ -88,7 +88,7 @@ class LiveUpdateEngineTest {
         FakeTransport transport = new FakeTransport();
         transport.incoming = deviceState(machine, true);
         MigrationEngine engine = new MigrationEngine(machine, EventSink.NONE, transport);
-        engine.allowIncoming(() -> fail("the incoming migration failed: " + engine.lastError()));
+        engine.allowIncoming(false, () -> fail("the incoming migration failed: " + engine.lastError()));
         AtomicReference<byte[]> repliedAtTakeOver = new AtomicReference<>();
         CprState state = new CprState(List.of(), List.of("/usr/bin/molt"), "", 0, 0, 0, true);
         engine.startIncoming(new MigrationCommands.IncomingRequest(Optional.of("unix:/run/mig.sock"), Optional.empty(), true), true,
@@ -107,7 +107,7 @@ class LiveUpdateEngineTest {
         FakeTransport transport = new FakeTransport();
         transport.incoming = stream;
         MigrationEngine engine = new MigrationEngine(machine, EventSink.NONE, transport);
-        engine.allowIncoming(onFailure);
+        engine.allowIncoming(false, onFailure);
         engine.startIncoming(new MigrationCommands.IncomingRequest(Optional.of("file:/run/vm.state"), Optional.empty(), true), true,
                 MigrationEngine.CprInPlace.exec(state, 0, tookOver));
         engine.awaitIncoming();
@@ -198,7 +198,7 @@ class LiveUpdateEngineTest {
         FakeTransport transport = new FakeTransport();
         transport.incoming = deviceState(machine, false);
         MigrationEngine engine = new MigrationEngine(machine, EventSink.NONE, transport);
-        engine.allowIncoming(() -> fail("the incoming migration failed: " + engine.lastError()));
+        engine.allowIncoming(false, () -> fail("the incoming migration failed: " + engine.lastError()));
         CprState state = new CprState(List.of(), List.of("/usr/bin/molt"), "", 0, 0, 0, false);
         engine.startIncoming(new MigrationCommands.IncomingRequest(Optional.of("unix:/run/mig.sock"), Optional.empty(), true), true,
                 new MigrationEngine.CprInPlace(state, 0, true, () -> { }, () -> { }));

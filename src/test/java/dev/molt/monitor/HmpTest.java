@@ -222,6 +222,11 @@ class HmpTest {
         assertEquals(new MigrationCommands.IncomingRequest(Optional.of("defer"), Optional.empty(), true), migration.calls.getLast());
         assertEquals("", run("migrate_cancel"));
         assertEquals("cancel", migration.calls.getLast());
+        assertEquals("", run("migrate_continue pre-switchover"));
+        assertEquals("continue pre-switchover", migration.calls.getLast());
+        // QAPI's enum parser's words, as QEMU's hmp_migrate_continue reports them.
+        assertEquals("Error: invalid parameter value: paused\r\n", run("migrate_continue paused"));
+        assertEquals("continue pre-switchover", migration.calls.getLast(), "not called");
     }
 
     @Test

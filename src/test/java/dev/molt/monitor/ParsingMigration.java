@@ -65,4 +65,7 @@ final class ParsingMigration implements MigrationCommands {
     public Map<String, Object> queryMigrate() {
         return Map.of();
     }
+
+    @Override
+    public void migrateContinue(String state) {}
 }

@@ -128,7 +128,7 @@ class QmpServerTest {
             for (String name : List.of("qmp_capabilities", "query-version", "query-commands", "query-status", "query-name", "query-kvm",
                     "query-cpus-fast", "query-memdev", "stop", "cont", "system_reset", "quit", "human-monitor-command", "getfd", "closefd",
                     "migrate-set-parameters", "query-migrate-parameters", "migrate-set-capabilities", "query-migrate-capabilities",
-                    "migrate", "migrate-incoming", "migrate_cancel", "query-migrate")) {
+                    "migrate", "migrate-incoming", "migrate_cancel", "migrate-continue", "query-migrate")) {
                 assertTrue(commands.contains(Map.of("name", name)), name);
             }
             assertEquals(monitor.qmpCommandNames().size(), commands.size());
@@ -224,6 +224,10 @@ class QmpServerTest {
             assertEquals(generic("need either 'uri' or 'channels' argument"), c.command("{\"execute\": \"migrate-incoming\"}"));
             assertEquals(ok(Map.of()), c.execute("migrate_cancel"));
             assertEquals(ok(Map.of()), c.execute("query-migrate"));
+            assertEquals(generic(notAvailable), c.command("{\"execute\": \"migrate-continue\", \"arguments\": {\"state\": \"pre-switchover\"}}"));
+            assertEquals(generic("Parameter 'state' does not accept value 'paused'"),
+                    c.command("{\"execute\": \"migrate-continue\", \"arguments\": {\"state\": \"paused\"}}"));
+            assertEquals(generic("Parameter 'state' is missing"), c.command("{\"execute\": \"migrate-continue\"}"));
             assertEquals(ok(List.of()), c.execute("query-migrate-capabilities"));
             assertEquals(ok(Map.of()), c.execute("query-migrate-parameters"));
             assertEquals(generic(notAvailable), c.command("{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"downtime-limit\": 100}}"));

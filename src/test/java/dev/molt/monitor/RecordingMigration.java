@@ -67,4 +67,9 @@ class RecordingMigration implements MigrationCommands {
     public Map<String, Object> queryMigrate() {
         return info;
     }
+
+    @Override
+    public void migrateContinue(String state) {
+        calls.add("continue " + state);
+    }
 }

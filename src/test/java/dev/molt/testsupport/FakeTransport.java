@@ -22,14 +22,30 @@ public final class FakeTransport implements MigrationEngine.Transport {
     public volatile byte[] incoming = new byte[0];
     public volatile InputStream replies = InputStream.nullInputStream();
     public volatile Runnable onConfirm = () -> { };
+    /** Runs before each write of the outgoing stream, so a test can look at the migration meanwhile. */
+    public volatile Runnable onWrite = () -> { };
     public volatile boolean incomingClosed;
+    /** The source "connects" (accept returns) once this opens; open from the start unless a test replaces it. */
+    public volatile java.util.concurrent.CountDownLatch sourceConnects = new java.util.concurrent.CountDownLatch(0);
 
     @Override
     public MigrationEngine.OutgoingChannel connect(MigrationCommands.MigrateRequest request) {
         return new MigrationEngine.OutgoingChannel() {
             @Override
             public OutputStream output() {
-                return sent;
+                return new java.io.FilterOutputStream(sent) {
+                    @Override
+                    public void write(byte[] b, int off, int len) throws IOException {
+                        onWrite.run();
+                        sent.write(b, off, len);
+                    }
+
+                    @Override
+                    public void write(int b) throws IOException {
+                        onWrite.run();
+                        sent.write(b);
+                    }
+                };
             }
 
             @Override
@@ -52,7 +68,12 @@ public final class FakeTransport implements MigrationEngine.Transport {
     public MigrationEngine.IncomingChannel listen(MigrationCommands.IncomingRequest request) {
         return new MigrationEngine.IncomingChannel() {
             @Override
-            public InputStream accept() {
+            public InputStream accept() throws IOException {
+                try {
+                    sourceConnects.await();
+                } catch (InterruptedException e) {
+                    throw new java.io.InterruptedIOException();
+                }
                 return new ByteArrayInputStream(incoming);
             }
 

@@ -48,10 +48,16 @@ public final class CprExec {
 
     /** RAM must be a shared memfd or file for the new process to map the same pages. */
     public static void requirePreservable(RamBlock block) {
-        if (!block.preservable()) {
-            throw new IllegalArgumentException("Memory region " + block.name() + " is not compatible with CPR. share=on is required for "
-                    + "memory-backend objects, and aux-ram-share=on is required.");
-        }
+        cprBlocker(block).ifPresent(reason -> {
+            throw new IllegalArgumentException(reason);
+        });
+    }
+
+    /** Why {@code block} keeps cpr-exec and cpr-transfer from working, in QEMU's words (a CPR migration blocker); empty if it does not. */
+    public static java.util.Optional<String> cprBlocker(RamBlock block) {
+        if (block.preservable()) return java.util.Optional.empty();
+        return java.util.Optional.of("Memory region " + block.name() + " is not compatible with CPR. share=on is required for "
+                + "memory-backend objects, and aux-ram-share=on is required."); // QEMU's text (ram_block_add_cpr_blocker)
     }
 
     /** This process's own command line, to go back to if the new molt cannot resume the guest. */
