@@ -270,7 +270,7 @@ public final class Molt {
     static MachineConfig machineConfig(VmConfig c) {
         return new MachineConfig(c.name().orElse(null), c.smp().cpus(), c.memory().size(),
                 c.ramBackend().orElse(null), c.machine().auxRamShare(), c.boot().kernel(),
-                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused(), c.cpuFeatures(), List.<dev.molt.devices.virtio.VirtioDeviceConfig>copyOf(c.disks()));
+                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused(), c.cpuFeatures(), c.virtioDevices());
     }
 
     private static void writePidfile(Path pidfile) {

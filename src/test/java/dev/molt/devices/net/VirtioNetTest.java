@@ -1,0 +1,228 @@
+package dev.molt.devices.net;
+
+import dev.molt.devices.virtio.InterruptLine;
+import dev.molt.devices.virtio.VirtioMmio;
+import dev.molt.sys.EventFd;
+import dev.molt.testsupport.EthFrames;
+import dev.molt.testsupport.NetNs;
+import dev.molt.testsupport.TestRam;
+import dev.molt.testsupport.VirtioDriver;
+import dev.molt.testsupport.VirtioNetFrames;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * virtio-net behind its virtio-mmio transport, driven as a guest driver would over native memory,
+ * with a real tap whose interface lives in a network namespace: the kernel there answers ARP and
+ * ICMP echo, so frames go out through the transmit queue and come back through the receive queue.
+ */
+class VirtioNetTest {
+    private static final long BASE = 0xFEB0_0000L, AREA = 0x10000;
+    static final long VERSION_1 = VirtioDriver.VERSION_1, MAC = 1L << 5, STATUS = 1L << 16, CSUM = 1, GUEST_CSUM = 2,
+            GUEST_TSO4 = 1L << 7;
+    static final byte[] GUEST_IP = EthFrames.ip("10.99.0.2"), HOST_IP = EthFrames.ip("10.99.0.1");
+    static final MacAddress GUEST_MAC = MacAddress.parse("52:54:00:ab:cd:01").orElseThrow();
+
+    private NetNs ns;
+    private String tapName;
+    private TestRam ram;
+    private VirtioNet device;
+    private VirtioMmio transport;
+
+    @BeforeAll
+    static void tapsWork() {
+        String why = NetNs.unusableBecause();
+        Assumptions.assumeTrue(why == null, "skipped: " + why);
+    }
+
+    @BeforeEach
+    void setUp() throws Exception {
+        ns = NetNs.create("net-unit");
+        tapName = NetNs.tapName("mt");
+        TapBackend tap = TapBackend.open(new NetdevConfig("n0", new NetdevConfig.Source.Ifname(tapName), false), Optional.empty());
+        device = new VirtioNet(new VirtioNetConfig(tap.config(), GUEST_MAC), tap, 0);
+        ns.ip("link", "set", "lo", "up");
+        NetNs.check("ip", "netns", "exec", ns.name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
+        ns.adopt(tapName, "10.99.0.1/24"); // the fd stays attached: the interface moved, not the file
+        ram = new TestRam(4 << 20, BASE);
+        transport = new VirtioMmio(0, BASE, device, ram.memory, (gpa, len) -> { }, new InterruptLine.Level(level -> { }), new EventFd("kick"));
+        ram.attach(transport);
+        transport.setRunning(true);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (transport != null) transport.close();
+        if (ram != null) ram.close();
+        if (ns != null) ns.close();
+    }
+
+    private VirtioNetFrames frames(int bufSize, long features) throws Exception {
+        VirtioNetFrames f = new VirtioNetFrames(ram, BASE, AREA, bufSize);
+        f.init(features);
+        return f;
+    }
+
+    /** ARP for the host: its MAC (the kernel also learns ours from the request, so it can answer pings). */
+    private static byte[] resolveHost(VirtioNetFrames f) throws Exception {
+        f.send(EthFrames.arpRequest(GUEST_MAC.bytes(), GUEST_IP, HOST_IP));
+        byte[] reply = f.receive(fr -> EthFrames.arpReplyMac(fr, HOST_IP) != null, 10_000).frame();
+        return EthFrames.arpReplyMac(reply, HOST_IP);
+    }
+
+    private static byte[] ping(byte[] hostMac, int seq, byte[] payload) {
+        return EthFrames.icmpEcho(GUEST_MAC.bytes(), hostMac, GUEST_IP, HOST_IP, 0x4d4f, seq, payload);
+    }
+
+    private static boolean isEchoReply(byte[] frame) {
+        return EthFrames.ipProto(frame) == 1 && frame[EthFrames.ETH + 20] == 0;
+    }
+
+    private static int seqOf(byte[] frame) {
+        return (frame[EthFrames.ETH + 26] & 0xFF) << 8 | frame[EthFrames.ETH + 27] & 0xFF;
+    }
+
+    private static byte[] payload(int seq, int len) {
+        byte[] p = new byte[len];
+        new Random(seq).nextBytes(p);
+        return p;
+    }
+
+    @Test
+    void configurationSpaceAndFeatures() throws Exception {
+        VirtioDriver d = new VirtioDriver(ram, BASE, AREA, 64);
+        assertEquals(1, d.readl(0x008), "network device");
+        long offered = d.deviceFeatures();
+        for (long bit : new long[] {VERSION_1, MAC, STATUS, CSUM, GUEST_CSUM, GUEST_TSO4, 1L << 8, 1L << 11, 1L << 12}) {
+            assertTrue((offered & bit) != 0, "offers bit " + Long.numberOfTrailingZeros(bit) + " in " + Long.toHexString(offered));
+        }
+        assertEquals(0, offered & (1L << 15 | 1L << 17 | 1L << 28 | 1L << 29), "no MRG_RXBUF, control queue, indirect or event index");
+        int lo = d.readl(0x100), hi = d.readl(0x104);
+        byte[] mac = {(byte) lo, (byte) (lo >>> 8), (byte) (lo >>> 16), (byte) (lo >>> 24), (byte) hi, (byte) (hi >>> 8)};
+        assertArrayEquals(GUEST_MAC.bytes(), mac);
+        assertEquals(1, hi >>> 16, "status: link up");
+        d.writel(0x30, 1);
+        assertEquals(256, d.readl(0x034), "a transmit queue");
+        d.writel(0x30, 2);
+        assertEquals(0, d.readl(0x034), "no control queue");
+    }
+
+    @Test
+    void pingsThroughTheTapComeBackByteForByte() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | STATUS);
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        assertNotNull(hostMac);
+        for (int seq = 1; seq <= 50; seq++) {
+            byte[] sent = payload(seq, seq * 29 % 1400);
+            f.send(ping(hostMac, seq, sent));
+            VirtioNetFrames.Received r = f.receive(VirtioNetTest::isEchoReply, 10_000);
+            assertEquals(seq, seqOf(r.frame()));
+            assertArrayEquals(sent, EthFrames.l4Payload(r.frame()), "echo " + seq);
+            assertEquals(1, r.numBuffers(), "num_buffers without MRG_RXBUF");
+            assertArrayEquals(GUEST_MAC.bytes(), Arrays.copyOf(r.frame(), 6), "to the guest's MAC");
+        }
+        assertEquals(0, device.rxDropped());
+    }
+
+    @Test
+    void framesWaitInTheTapWhileTheGuestHasNoBuffers() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
+        f.postRx(1);
+        byte[] hostMac = resolveHost(f); // receive() posts the buffer again: one buffer for the 20 replies below
+        int before = f.rx().usedIdx();
+        for (int seq = 1; seq <= 20; seq++) f.send(ping(hostMac, seq, payload(seq, 200)));
+        Thread.sleep(300);
+        assertEquals((before + 1) & 0xFFFF, f.rx().usedIdx(), "one buffer, one frame: the other replies wait in the tap");
+        f.postRx(32);
+        int next = 1;
+        for (int i = 0; i < 20; i++) {
+            byte[] frame = f.receive(VirtioNetTest::isEchoReply, 10_000).frame();
+            assertEquals(next, seqOf(frame), "in order, none lost");
+            assertArrayEquals(payload(next, 200), EthFrames.l4Payload(frame));
+            next++;
+        }
+        assertEquals(0, device.rxDropped());
+    }
+
+    @Test
+    void aFrameLongerThanTheBuffersIsDroppedAndNothingPastThemIsWritten() throws Exception {
+        VirtioNetFrames f = frames(256, VERSION_1 | MAC);
+        f.postRx(1);
+        byte[] hostMac = resolveHost(f);
+        // The buffer posted again is the only one (descriptor 1); every buffer after it holds a canary.
+        byte[] fill = new byte[62 * 256];
+        Arrays.fill(fill, (byte) 0x5A);
+        ram.write(AREA + 0x8000 + 2 * 256, fill); // every buffer not posted
+        f.send(ping(hostMac, 1, payload(1, 1000)));
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (device.rxDropped() == 0) {
+            assertTrue(System.currentTimeMillis() < deadline, "the long reply was not dropped");
+            Thread.sleep(5);
+        }
+        f.send(ping(hostMac, 2, payload(2, 100)));
+        byte[] frame = f.receive(VirtioNetTest::isEchoReply, 10_000).frame();
+        assertEquals(2, seqOf(frame), "the next frame that fits uses the buffer");
+        assertArrayEquals(payload(2, 100), EthFrames.l4Payload(frame));
+        assertEquals(1, device.rxDropped());
+        assertArrayEquals(fill, ram.read(AREA + 0x8000 + 2 * 256, 62 * 256), "nothing written past the buffers");
+    }
+
+    @Test
+    void theGuestsChecksumOffloadReachesTheTap() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | CSUM | GUEST_CSUM | GUEST_TSO4);
+        f.postRx(16);
+        resolveHost(f);
+        // A datagram from the namespace's stack: with GUEST_CSUM the tap hands it over with its checksum
+        // left to the guest (VIRTIO_NET_HDR_F_NEEDS_CSUM), which only TUNSETOFFLOAD TUN_F_CSUM allows.
+        NetNs.check("ip", "netns", "exec", ns.name, "python3", "-c",
+                "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'offload-probe', ('10.99.0.2', 7777))");
+        VirtioNetFrames.Received r = f.receive(fr -> EthFrames.ipProto(fr) == 17, 10_000);
+        assertArrayEquals("offload-probe".getBytes(), EthFrames.l4Payload(r.frame()));
+        assertEquals(1, r.header()[0] & 1, "VIRTIO_NET_HDR_F_NEEDS_CSUM: the checksum is the guest's to finish");
+    }
+
+    @Test
+    void withoutGuestCsumEveryChecksumIsComplete() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
+        f.postRx(16);
+        resolveHost(f);
+        NetNs.check("ip", "netns", "exec", ns.name, "python3", "-c",
+                "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'no-offload', ('10.99.0.2', 7777))");
+        VirtioNetFrames.Received r = f.receive(fr -> EthFrames.ipProto(fr) == 17, 10_000);
+        assertEquals(0, r.header()[0] & 1, "no NEEDS_CSUM");
+        assertArrayEquals("no-offload".getBytes(), EthFrames.l4Payload(r.frame()));
+    }
+
+    @Test
+    void brokenChainsNeedAReset() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
+        f.tx().add(java.util.List.of(new VirtioDriver.Buf(AREA + 0x40000, 4, false))); // shorter than the header
+        f.tx().notifyQueue();
+        long deadline = System.currentTimeMillis() + 5_000;
+        while ((f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET) == 0) {
+            assertTrue(System.currentTimeMillis() < deadline, "no NEEDS_RESET");
+            Thread.sleep(5);
+        }
+        f.init(VERSION_1 | MAC);
+        f.rx().add(java.util.List.of(new VirtioDriver.Buf(AREA + 0x40000, 2048, false))); // a receive buffer the device may not write
+        f.rx().notifyQueue();
+        deadline = System.currentTimeMillis() + 5_000;
+        while ((f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET) == 0) {
+            assertTrue(System.currentTimeMillis() < deadline, "no NEEDS_RESET for a read-only receive buffer");
+            Thread.sleep(5);
+        }
+    }
+}
