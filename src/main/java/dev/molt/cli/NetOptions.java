@@ -48,10 +48,10 @@ final class NetOptions {
                 noScript(r, "script", script, "/etc/qemu-ifup");
                 noScript(r, "downscript", downscript, "/etc/qemu-ifdown");
                 if (vnetHdr.isPresent() && !vnetHdr.get()) throw r.error("vnet_hdr", "netdev " + id + ": vnet_hdr=off is not supported (molt's virtio-net needs the vnet header)");
-                source = new NetdevConfig.Source.Ifname(ifname.orElse(""));
                 if (ifname.isPresent() && !validIfname(ifname.get())) {
                     throw r.error("ifname", "netdev " + id + ": ifname '" + ifname.get() + "' is not an interface name (1 to 15 bytes, no '/', ':' or spaces)");
                 }
+                source = new NetdevConfig.Source.Ifname(ifname.orElse(""));
             }
             if (queues.isPresent() && !queues.get().equals("1")) throw r.error("queues", "netdev " + id + ": multiqueue tap is not supported (queues=1)");
             if (vhostfd.isPresent() && !vhost) {
