@@ -12,6 +12,7 @@ public final class VirtioNetFrames {
     public static final int HDR = 12;
     public static final int QUEUE = 64;
     private final VirtioDriver.Bus bus;
+    private final long base, area;
     private final VirtioDriver rx, tx;
     private final long rxBufs, txBufs;
     private final int bufSize;
@@ -20,11 +21,22 @@ public final class VirtioNetFrames {
     /** The layout: rings at {@code area}, then {@link #QUEUE} receive buffers of {@code bufSize}, then as many transmit buffers. */
     public VirtioNetFrames(VirtioDriver.Bus bus, long base, long area, int bufSize) {
         this.bus = bus;
+        this.base = base;
+        this.area = area;
         this.bufSize = bufSize;
         this.rx = new VirtioDriver(bus, base, area, QUEUE, 0);
         this.tx = new VirtioDriver(bus, base, area + 0x4000, QUEUE, 1);
         this.rxBufs = area + 0x8000;
         this.txBufs = rxBufs + (long) QUEUE * bufSize;
+    }
+
+    /** This driver, its queues where they were, reaching the guest through {@code other} (a migration's destination). */
+    public VirtioNetFrames movedTo(VirtioDriver.Bus other) {
+        VirtioNetFrames m = new VirtioNetFrames(other, base, area, bufSize);
+        m.rx.resume(rx.position());
+        m.tx.resume(tx.position());
+        m.txNext = txNext;
+        return m;
     }
 
     public VirtioDriver rx() {

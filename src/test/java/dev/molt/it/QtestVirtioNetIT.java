@@ -1,0 +1,207 @@
+package dev.molt.it;
+
+import dev.molt.testsupport.EthFrames;
+import dev.molt.testsupport.NetNs;
+import dev.molt.testsupport.VirtioDriver;
+import dev.molt.testsupport.VirtioNetFrames;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.IntStream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * virtio-net on virtio-mmio under -accel qtest, the test acting as the guest's driver over qtest,
+ * molt running in a network namespace whose bridge holds its tap(s) and the responder's address:
+ * numbered UDP datagrams go out through the transmit queue, the responder logs and echoes each,
+ * and the echoes come back through the receive queue, checked byte for byte, across a cpr-exec
+ * and a live migration. The responder's log shows each datagram left molt exactly once.
+ */
+@Tag("qtest")
+class QtestVirtioNetIT {
+    private static final long SLOT0 = 0xFEB0_0000L, AREA = 0x100000;
+    private static final long FEATURES = VirtioDriver.VERSION_1 | 1L << 5 | 1L << 16 | 1 | 1L << 1 | 1L << 7 | 1L << 11;
+    private static final String GUEST_MAC = "52:54:00:ab:cd:01";
+    private static final byte[] MAC = {0x52, 0x54, 0, (byte) 0xab, (byte) 0xcd, 1};
+    private static final byte[] GUEST_IP = EthFrames.ip("10.99.0.2"), HOST_IP = EthFrames.ip("10.99.0.1");
+    private static final int PORT = 7000;
+
+    /** Echoes every datagram on 10.99.0.1:7000 and logs its number (its first 4 bytes), one line each. */
+    private static final String RESPONDER = """
+            import socket, struct, sys
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(('10.99.0.1', 7000))
+            log = open(sys.argv[1], 'a')
+            print('ready', flush=True)
+            while True:
+                data, peer = s.recvfrom(65535)
+                log.write('%d\\n' % struct.unpack('>I', data[:4])); log.flush()
+                s.sendto(data, peer)
+            """;
+
+    @BeforeAll
+    static void tapsWork() {
+        String why = NetNs.unusableBecause();
+        Assumptions.assumeTrue(why == null, "skipped: " + why);
+    }
+
+    /** A namespace with a bridge at 10.99.0.1/24, persistent taps on it for molt, and the responder. */
+    private static final class Net implements AutoCloseable {
+        final NetNs ns;
+        final Path log;
+        Process responder;
+
+        Net(Path dir, String... taps) throws Exception {
+            ns = NetNs.create("net-it");
+            log = dir.resolve("responder.log");
+            try {
+                ns.ip("link", "add", "br0", "type", "bridge");
+                ns.ip("addr", "add", "10.99.0.1/24", "dev", "br0");
+                ns.ip("link", "set", "br0", "up");
+                for (String tap : taps) {
+                    ns.ip("tuntap", "add", "dev", tap, "mode", "tap");
+                    ns.ip("link", "set", tap, "master", "br0");
+                    ns.ip("link", "set", tap, "up");
+                }
+                List<String> cmd = new ArrayList<>(ns.execPrefix());
+                cmd.addAll(List.of("python3", "-u", "-c", RESPONDER, log.toString()));
+                responder = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+                String ready = new String(responder.getInputStream().readNBytes(6));
+                assertEquals("ready\n", ready, "the responder did not start");
+            } catch (Exception | AssertionError e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** The numbers the responder saw, in order. */
+        List<Integer> seen() throws Exception {
+            if (!Files.exists(log)) return List.of();
+            return Files.readAllLines(log).stream().map(Integer::parseInt).toList();
+        }
+
+        @Override
+        public void close() throws Exception {
+            if (responder != null) {
+                responder.destroyForcibly();
+                responder.waitFor();
+            }
+            ns.close(); // the bridge and the taps go with it
+        }
+    }
+
+    private static List<String> nicArgs(String tap) {
+        return List.of("-netdev", "tap,id=n0,ifname=" + tap + ",script=no,downscript=no", "-device", "virtio-net-device,netdev=n0,mac=" + GUEST_MAC);
+    }
+
+    private static String[] all(List<String> a) {
+        return a.toArray(String[]::new);
+    }
+
+    private static byte[] payload(int seq) {
+        byte[] p = new byte[64 + seq * 37 % 1300];
+        new Random(seq).nextBytes(p);
+        ByteBuffer.wrap(p).putInt(seq);
+        return p;
+    }
+
+    private static byte[] resolveHost(VirtioNetFrames f) throws Exception {
+        f.send(EthFrames.arpRequest(MAC, GUEST_IP, HOST_IP));
+        return EthFrames.arpReplyMac(f.receive(fr -> EthFrames.arpReplyMac(fr, HOST_IP) != null, 30_000).frame(), HOST_IP);
+    }
+
+    private static void send(VirtioNetFrames f, byte[] hostMac, int seq) throws Exception {
+        f.send(EthFrames.udp(MAC, hostMac, GUEST_IP, HOST_IP, 5000, PORT, payload(seq)));
+    }
+
+    /** The next echo: it must be number {@code seq}, byte for byte. */
+    private static void expectEcho(VirtioNetFrames f, int seq) throws Exception {
+        byte[] frame = f.receive(fr -> EthFrames.ipProto(fr) == 17, 30_000).frame();
+        assertArrayEquals(payload(seq), EthFrames.l4Payload(frame), "echo " + seq);
+    }
+
+    private static void exchange(VirtioNetFrames f, byte[] hostMac, int from, int to) throws Exception {
+        for (int seq = from; seq <= to; seq++) {
+            send(f, hostMac, seq);
+            expectEcho(f, seq);
+        }
+    }
+
+    private static void assertSeenOnce(Net net, int last) throws Exception {
+        Thread.sleep(200); // a duplicate would come now
+        assertEquals(IntStream.rangeClosed(1, last).boxed().toList(), net.seen(), "each datagram reached the responder once, in order");
+    }
+
+    @Test
+    void datagramsInFlightAcrossACprExecComeBackOnce(@TempDir Path dir) throws Exception {
+        try (Net net = new Net(dir, "mt0")) {
+            List<String> args = QtestVm.args(dir, "64M", all(nicArgs("mt0")));
+            Path state = dir.resolve("vm.state");
+            try (QtestVm vm = QtestVm.start(dir, net.ns.execPrefix(), args)) {
+                VirtioNetFrames f = new VirtioNetFrames(new QtestBus(vm), SLOT0, AREA, 2048);
+                f.init(FEATURES);
+                f.postRx(32);
+                byte[] hostMac = resolveHost(f);
+                exchange(f, hostMac, 1, 20);
+                for (int seq = 21; seq <= 30; seq++) send(f, hostMac, seq); // their echoes are answered into the ring meanwhile
+                long pid = vm.process.pid();
+                Map<String, Object> r = CprExecIT.update(dir, CprExecIT.newMolt(args, state), "file:" + state);
+                assertTrue(r.containsKey("return"), r.toString());
+                CprExecIT.awaitCompleted(dir);
+                vm.reconnect();
+                assertEquals(pid, vm.process.pid(), "the same process");
+                for (int seq = 21; seq <= 30; seq++) expectEcho(f, seq);
+                exchange(f, hostMac, 31, 60); // through the tap the new molt attached to
+                assertSeenOnce(net, 60);
+                assertEquals(Integer.toUnsignedLong(0xab005452), Integer.toUnsignedLong(f.rx().readl(0x100)), "the MAC, restored");
+                assertTrue(!vm.process.stderr().contains("needs a reset"), vm.process.stderr());
+                System.out.println("[molt-it] qtest: 60 virtio-net datagrams, 10 in flight across cpr-exec, each echoed once, byte for byte");
+            }
+        }
+    }
+
+    @Test
+    void datagramsAcrossALiveMigrationComeBackOnce(@TempDir Path dir) throws Exception {
+        try (Net net = new Net(dir, "mt0", "mt1")) {
+            String uri = "unix:" + dir.resolve("mig.sock");
+            List<String> srcArgs = QtestVm.named(dir, "src", "64M", all(nicArgs("mt0")));
+            List<String> dstArgs = new ArrayList<>(QtestVm.named(dir, "dst", "64M", all(nicArgs("mt1"))));
+            dstArgs.addAll(List.of("-incoming", uri));
+            try (QtestVm src = QtestVm.start(dir, net.ns.execPrefix(), srcArgs);
+                 QtestVm dst = QtestVm.start(dir, net.ns.execPrefix(), dstArgs);
+                 QmpClient q = src.qmp()) {
+                VirtioNetFrames f = new VirtioNetFrames(new QtestBus(src), SLOT0, AREA, 2048);
+                f.init(FEATURES);
+                f.postRx(32);
+                byte[] hostMac = resolveHost(f);
+                exchange(f, hostMac, 1, 20);
+                for (int seq = 21; seq <= 25; seq++) send(f, hostMac, seq);
+                Thread.sleep(100); // their echoes land in the source's ring, in RAM that migrates
+                assertTrue(q.execute("migrate", Map.of("uri", uri)).containsKey("return"));
+                QtestMigrationIT.awaitMigration(q, "completed");
+                try (QmpClient d = dst.qmp()) {
+                    GuestIT.waitFor(() -> "running".equals(d.returned("query-status").get("status")), QtestVm.T);
+                }
+                VirtioNetFrames moved = f.movedTo(new QtestBus(dst));
+                for (int seq = 21; seq <= 25; seq++) expectEcho(moved, seq);
+                exchange(moved, hostMac, 26, 50); // out through the destination's tap, mt1
+                assertSeenOnce(net, 50);
+                assertTrue(!dst.process.stderr().contains("needs a reset"), dst.process.stderr());
+                System.out.println("[molt-it] qtest: 50 virtio-net datagrams across a live migration (tap mt0 to mt1), each echoed once, byte for byte");
+            }
+        }
+    }
+}
