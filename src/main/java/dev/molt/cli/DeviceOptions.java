@@ -19,10 +19,10 @@ final class DeviceOptions {
         int position = count++;
         QemuOpts.parse(location, value, "driver").read(r -> {
             String driver = r.requireString("driver");
-            r.string("id");
+            java.util.Optional<String> id = r.string("id");
             switch (driver) {
                 case "virtio-blk-device" -> block.device(r, location, position);
-                case "virtio-net-device" -> net.device(r, location, position);
+                case "virtio-net-device" -> net.device(r, location, position, id);
                 case "virtio-blk-pci", "virtio-blk", "virtio-net-pci", "virtio-net" -> throw r.error("driver", "'" + driver
                         + "' needs PCI, which molt's microvm does not have: use " + (driver.startsWith("virtio-blk") ? "virtio-blk-device" : "virtio-net-device")
                         + " (virtio-mmio)");

@@ -19,7 +19,7 @@ import java.util.Set;
  */
 final class NetOptions {
     private final Map<String, NetdevConfig> netdevs = new LinkedHashMap<>();
-    private record DeviceArg(String netdev, Optional<MacAddress> mac, String location, int position) {}
+    private record DeviceArg(String netdev, Optional<MacAddress> mac, Optional<String> id, String location, int position) {}
     private final List<DeviceArg> devices = new ArrayList<>();
 
     void netdev(String location, String value) {
@@ -91,11 +91,11 @@ final class NetOptions {
     }
 
     /** {@code -device virtio-net-device,netdev=ID[,mac=..]}, the {@code position}-th -device. */
-    void device(QemuOpts.Reader r, String location, int position) {
+    void device(QemuOpts.Reader r, String location, int position, Optional<String> id) {
         String netdev = r.string("netdev").orElseThrow(() -> r.error("virtio-net-device: netdev property not set (molt's NICs need a -netdev tap)"));
         Optional<MacAddress> mac = r.string("mac").map(m -> MacAddress.parse(m).orElseThrow(() ->
                 r.error("mac", "Property 'virtio-net-device.mac' doesn't take value '" + m + "'"))); // QEMU's text
-        devices.add(new DeviceArg(netdev, mac, location, position));
+        devices.add(new DeviceArg(netdev, mac, id, location, position));
     }
 
     /**
@@ -106,6 +106,7 @@ final class NetOptions {
         Set<String> used = new HashSet<>();
         Set<Integer> defaultsTaken = new HashSet<>();
         Map<Integer, VirtioNetConfig> nics = new LinkedHashMap<>();
+        int unnamed = 0;
         for (DeviceArg d : devices) {
             NetdevConfig netdev = netdevs.get(d.netdev());
             if (netdev == null) {
@@ -120,7 +121,8 @@ final class NetOptions {
                 return MacAddress.qemuDefault(index);
             });
             mac.qemuDefaultIndex().ifPresent(defaultsTaken::add);
-            nics.put(d.position(), new VirtioNetConfig(netdev, mac));
+            String name = d.id().isPresent() ? d.id().get() : "virtio-net-device." + unnamed++;
+            nics.put(d.position(), new VirtioNetConfig(netdev, mac, name));
         }
         return nics;
     }

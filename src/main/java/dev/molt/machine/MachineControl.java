@@ -20,6 +20,11 @@ public interface MachineControl {
 
     GuestRam ram();
 
+    /** The virtio-mmio transports, slot order (a monitor command reaches a device through them). */
+    default java.util.List<dev.molt.devices.virtio.VirtioMmio> virtioTransports() {
+        return java.util.List.of();
+    }
+
     /** Stops all vCPUs outside the guest; a no-op unless running. */
     void pause();
 

@@ -26,12 +26,13 @@ class NetOptionsTest {
                 "-device", "virtio-net-device,netdev=n0,mac=52:54:00:aa:bb:cc,id=nic0", "-netdev", "tap,id=n1,fd=7",
                 "-device", "virtio-net-device,netdev=n2", "-netdev", "tap,id=n2,ifname=tap-b,script=no,downscript=no,vhost=off");
         assertEquals(4, c.virtioDevices().size());
-        assertEquals(new VirtioNetConfig(new NetdevConfig("n1", new NetdevConfig.Source.InheritedFd(7), false), mac("52:54:00:12:34:56")),
-                c.virtioDevices().get(0), "QEMU's first default MAC");
+        assertEquals(new VirtioNetConfig(new NetdevConfig("n1", new NetdevConfig.Source.InheritedFd(7), false), mac("52:54:00:12:34:56"),
+                "virtio-net-device.0"), c.virtioDevices().get(0), "QEMU's first default MAC and NIC name");
         assertInstanceOf(VirtioBlkConfig.class, c.virtioDevices().get(1), "slots in -device order, whatever the kind");
-        assertEquals(new VirtioNetConfig(new NetdevConfig("n0", new NetdevConfig.Source.Ifname("tap-a"), false), mac("52:54:00:aa:bb:cc")),
+        assertEquals(new VirtioNetConfig(new NetdevConfig("n0", new NetdevConfig.Source.Ifname("tap-a"), false), mac("52:54:00:aa:bb:cc"), "nic0"),
                 c.virtioDevices().get(2));
         assertEquals(mac("52:54:00:12:34:57"), ((VirtioNetConfig) c.virtioDevices().get(3)).mac(), "the next default");
+        assertEquals("virtio-net-device.1", ((VirtioNetConfig) c.virtioDevices().get(3)).name());
         assertEquals(List.of(), run("-netdev", "tap,id=n0,fd=3").virtioDevices(), "a netdev no device uses is not opened");
     }
 

@@ -140,6 +140,26 @@ class QtestVirtioNetIT {
         }
     }
 
+    /** The guest's driver on {@code vm}: both queues up, 32 receive buffers, the host's MAC resolved. */
+    private record Guest(VirtioNetFrames nic, byte[] hostMac) {
+        static Guest start(QtestVm vm) throws Exception {
+            VirtioNetFrames f = new VirtioNetFrames(new QtestBus(vm), SLOT0, AREA, 2048);
+            f.init(FEATURES);
+            f.postRx(32);
+            return new Guest(f, resolveHost(f));
+        }
+    }
+
+    /** A cpr-exec of {@code vm} into a molt with the same {@code args}; the test's qtest client reconnects. */
+    private static void cprExec(Path dir, QtestVm vm, List<String> args) throws Exception {
+        long pid = vm.process.pid();
+        Map<String, Object> r = CprExecIT.update(dir, CprExecIT.newMolt(args, dir.resolve("vm.state")), "file:" + dir.resolve("vm.state"));
+        assertTrue(r.containsKey("return"), r.toString());
+        CprExecIT.awaitCompleted(dir);
+        vm.reconnect();
+        assertEquals(pid, vm.process.pid(), "the same process");
+    }
+
     private static void assertSeenOnce(Net net, int last) throws Exception {
         Thread.sleep(200); // a duplicate would come now
         assertEquals(IntStream.rangeClosed(1, last).boxed().toList(), net.seen(), "each datagram reached the responder once, in order");
@@ -149,20 +169,13 @@ class QtestVirtioNetIT {
     void datagramsInFlightAcrossACprExecComeBackOnce(@TempDir Path dir) throws Exception {
         try (Net net = new Net(dir, "mt0")) {
             List<String> args = QtestVm.args(dir, "64M", all(nicArgs("mt0")));
-            Path state = dir.resolve("vm.state");
             try (QtestVm vm = QtestVm.start(dir, net.ns.execPrefix(), args)) {
-                VirtioNetFrames f = new VirtioNetFrames(new QtestBus(vm), SLOT0, AREA, 2048);
-                f.init(FEATURES);
-                f.postRx(32);
-                byte[] hostMac = resolveHost(f);
+                Guest g = Guest.start(vm);
+                VirtioNetFrames f = g.nic();
+                byte[] hostMac = g.hostMac();
                 exchange(f, hostMac, 1, 20);
                 for (int seq = 21; seq <= 30; seq++) send(f, hostMac, seq); // their echoes are answered into the ring meanwhile
-                long pid = vm.process.pid();
-                Map<String, Object> r = CprExecIT.update(dir, CprExecIT.newMolt(args, state), "file:" + state);
-                assertTrue(r.containsKey("return"), r.toString());
-                CprExecIT.awaitCompleted(dir);
-                vm.reconnect();
-                assertEquals(pid, vm.process.pid(), "the same process");
+                cprExec(dir, vm, args);
                 for (int seq = 21; seq <= 30; seq++) expectEcho(f, seq);
                 exchange(f, hostMac, 31, 60); // through the tap the new molt attached to
                 assertSeenOnce(net, 60);
@@ -183,10 +196,9 @@ class QtestVirtioNetIT {
             try (QtestVm src = QtestVm.start(dir, net.ns.execPrefix(), srcArgs);
                  QtestVm dst = QtestVm.start(dir, net.ns.execPrefix(), dstArgs);
                  QmpClient q = src.qmp()) {
-                VirtioNetFrames f = new VirtioNetFrames(new QtestBus(src), SLOT0, AREA, 2048);
-                f.init(FEATURES);
-                f.postRx(32);
-                byte[] hostMac = resolveHost(f);
+                Guest g = Guest.start(src);
+                VirtioNetFrames f = g.nic();
+                byte[] hostMac = g.hostMac();
                 exchange(f, hostMac, 1, 20);
                 for (int seq = 21; seq <= 25; seq++) send(f, hostMac, seq);
                 Thread.sleep(100); // their echoes land in the source's ring, in RAM that migrates
@@ -201,6 +213,38 @@ class QtestVirtioNetIT {
                 assertSeenOnce(net, 50);
                 assertTrue(!dst.process.stderr().contains("needs a reset"), dst.process.stderr());
                 System.out.println("[molt-it] qtest: 50 virtio-net datagrams across a live migration (tap mt0 to mt1), each echoed once, byte for byte");
+            }
+        }
+    }
+
+    @Test
+    void setLinkOverQmpAndHmpAndTheLinkStateAcrossACprExec(@TempDir Path dir) throws Exception {
+        try (Net net = new Net(dir, "mt0")) {
+            List<String> args = QtestVm.args(dir, "64M", all(nicArgs("mt0")));
+            try (QtestVm vm = QtestVm.start(dir, net.ns.execPrefix(), args)) {
+                Guest g = Guest.start(vm);
+                VirtioNetFrames f = g.nic();
+                byte[] hostMac = g.hostMac();
+                exchange(f, hostMac, 1, 3);
+                try (QmpClient q = vm.qmp()) {
+                    Map<String, Object> missing = q.execute("set_link", Map.of("name", "nope", "up", false));
+                    assertEquals(Map.of("class", "DeviceNotFound", "desc", "Device 'nope' not found"), missing.get("error"), missing.toString());
+                    assertTrue(q.execute("set_link", Map.of("name", "n0", "up", false)).containsKey("return"));
+                }
+                assertEquals(0, f.rx().readl(0x104) >>> 16, "status: link down");
+                assertEquals(2, f.rx().ackInterrupt() & 2, "a configuration-change interrupt");
+                send(f, hostMac, 4); // dropped: the link is down
+                cprExec(dir, vm, args);
+                assertEquals(0, f.rx().readl(0x104) >>> 16, "still down in the new molt");
+                try (QmpClient q = vm.qmp()) {
+                    Map<String, Object> hmp = q.execute("human-monitor-command", Map.of("command-line", "set_link virtio-net-device.0 on"));
+                    assertEquals("", hmp.get("return"), hmp.toString());
+                }
+                assertEquals(1, f.rx().readl(0x104) >>> 16, "status: link up");
+                exchange(f, hostMac, 5, 8);
+                Thread.sleep(200);
+                assertEquals(List.of(1, 2, 3, 5, 6, 7, 8), net.seen(), "nothing sent while the link was down");
+                System.out.println("[molt-it] qtest: set_link over QMP and HMP; a link down stays down across cpr-exec and sends nothing");
             }
         }
     }

@@ -194,6 +194,22 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
         return linkUp;
     }
 
+    /** Whether {@code name} is this NIC's for {@code set_link}: its own name or its netdev's id (QEMU takes either). */
+    public boolean answersTo(String name) {
+        return name.equals(config.name()) || name.equals(config.netdev().id());
+    }
+
+    /**
+     * {@code set_link}: the link as the guest sees it in the status field. While it is down
+     * nothing is sent and frames from the tap are dropped, as in QEMU. Returns whether it changed
+     * (the transport then tells the driver with a configuration-change interrupt).
+     */
+    public boolean setLink(boolean up) {
+        boolean changed = linkUp != up;
+        linkUp = up;
+        return changed;
+    }
+
     public TapBackend tap() {
         return tap;
     }

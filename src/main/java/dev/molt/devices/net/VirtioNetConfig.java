@@ -6,11 +6,18 @@ import dev.molt.devices.virtio.VirtioDeviceConfig;
 import java.util.Objects;
 import java.util.Optional;
 
-/** {@code -device virtio-net-device,netdev=ID[,mac=..]}: a virtio-net device on a virtio-mmio slot, its tap {@code netdev}. */
-public record VirtioNetConfig(NetdevConfig netdev, MacAddress mac) implements VirtioDeviceConfig {
+/**
+ * {@code -device virtio-net-device,netdev=ID[,mac=..][,id=..]}: a virtio-net device on a virtio-mmio
+ * slot, its tap {@code netdev}.
+ *
+ * @param name the NIC's name, as QEMU names its net client: the -device id, else
+ *     {@code virtio-net-device.N} (N counting this kind's NICs without an id); {@code set_link} takes it
+ */
+public record VirtioNetConfig(NetdevConfig netdev, MacAddress mac, String name) implements VirtioDeviceConfig {
     public VirtioNetConfig {
         Objects.requireNonNull(netdev, "netdev");
         Objects.requireNonNull(mac, "mac");
+        Objects.requireNonNull(name, "name");
     }
 
     @Override

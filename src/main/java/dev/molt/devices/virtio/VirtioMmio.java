@@ -325,6 +325,20 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         isr = 0;
     }
 
+    /**
+     * The device's configuration changed (a NIC's link): a new generation, and a
+     * configuration-change interrupt for a driver that is up (4.2.3.3), which then reads it again.
+     */
+    public void configChanged() {
+        lock.lock();
+        try {
+            configGeneration++;
+            if ((status & DRIVER_OK) != 0) raise(ISR_CONFIG_CHANGE);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---- lifecycle ----
 
     @Override

@@ -52,7 +52,7 @@ class VirtioNetTest {
         ns = NetNs.create("net-unit");
         tapName = NetNs.tapName("mt");
         TapBackend tap = TapBackend.open(new NetdevConfig("n0", new NetdevConfig.Source.Ifname(tapName), false), Optional.empty());
-        device = new VirtioNet(new VirtioNetConfig(tap.config(), GUEST_MAC), tap, 0);
+        device = new VirtioNet(new VirtioNetConfig(tap.config(), GUEST_MAC, "nic0"), tap, 0);
         ns.ip("link", "set", "lo", "up");
         NetNs.check("ip", "netns", "exec", ns.name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
         ns.adopt(tapName, "10.99.0.1/24"); // the fd stays attached: the interface moved, not the file
@@ -204,6 +204,27 @@ class VirtioNetTest {
         VirtioNetFrames.Received r = f.receive(fr -> EthFrames.ipProto(fr) == 17, 10_000);
         assertEquals(0, r.header()[0] & 1, "no NEEDS_CSUM");
         assertArrayEquals("no-offload".getBytes(), EthFrames.l4Payload(r.frame()));
+    }
+
+    @Test
+    void aLinkDownSendsAndReceivesNothingAndTheDriverIsTold() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | STATUS);
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        int generation = f.rx().readl(0x0FC);
+        assertTrue(device.setLink(false));
+        transport.configChanged();
+        assertEquals(0, f.rx().readl(0x104) >>> 16, "status: link down");
+        assertEquals(2, f.rx().ackInterrupt() & 2, "a configuration-change interrupt");
+        assertTrue(f.rx().readl(0x0FC) != generation, "a new configuration generation");
+        int before = f.rx().usedIdx();
+        f.send(ping(hostMac, 1, payload(1, 100))); // taken from the ring, not sent
+        Thread.sleep(300);
+        assertEquals(before, f.rx().usedIdx(), "no echo: nothing went out");
+        assertTrue(device.setLink(true));
+        transport.configChanged();
+        f.send(ping(hostMac, 2, payload(2, 100)));
+        assertEquals(2, seqOf(f.receive(VirtioNetTest::isEchoReply, 10_000).frame()), "up again: only the echo sent while up");
     }
 
     @Test
