@@ -160,6 +160,29 @@ class QtestVirtioNetIT {
         assertEquals(pid, vm.process.pid(), "the same process");
     }
 
+    /**
+     * QEMU's self-announce from the destination's tap: 5 RARPs with the guest's MAC, at 0, 50, 200,
+     * 450 and 800 ms (the default announce-* parameters), and no more.
+     */
+    private static void assertSelfAnnounce(NetNs.Capture capture) throws Exception {
+        ByteBuffer expected = ByteBuffer.allocate(60);
+        expected.put(EthFrames.BROADCAST).put(MAC).putShort((short) 0x8035).putShort((short) 1).putShort((short) 0x0800)
+                .put((byte) 6).put((byte) 4).putShort((short) 3).put(MAC).putInt(0).put(MAC).putInt(0);
+        List<Double> at = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            NetNs.Capture.Frame f = capture.next(5_000);
+            assertTrue(f != null, "RARP " + (i + 1) + " of 5 missing");
+            assertArrayEquals(expected.array(), f.bytes(), "RARP " + (i + 1));
+            at.add(f.at());
+        }
+        long[] expectedGaps = {50, 150, 250, 350};
+        for (int i = 0; i < 4; i++) {
+            double gap = (at.get(i + 1) - at.get(i)) * 1000;
+            assertTrue(gap >= expectedGaps[i] - 5 && gap < expectedGaps[i] + 200, "gap " + (i + 1) + ": " + gap + " ms, not about " + expectedGaps[i]);
+        }
+        assertEquals(null, capture.next(600), "no sixth RARP");
+    }
+
     private static void assertSeenOnce(Net net, int last) throws Exception {
         Thread.sleep(200); // a duplicate would come now
         assertEquals(IntStream.rangeClosed(1, last).boxed().toList(), net.seen(), "each datagram reached the responder once, in order");
@@ -195,7 +218,8 @@ class QtestVirtioNetIT {
             dstArgs.addAll(List.of("-incoming", uri));
             try (QtestVm src = QtestVm.start(dir, net.ns.execPrefix(), srcArgs);
                  QtestVm dst = QtestVm.start(dir, net.ns.execPrefix(), dstArgs);
-                 QmpClient q = src.qmp()) {
+                 QmpClient q = src.qmp();
+                 NetNs.Capture announces = net.ns.capture("mt1", EthFrames.ETHERTYPE_RARP)) {
                 Guest g = Guest.start(src);
                 VirtioNetFrames f = g.nic();
                 byte[] hostMac = g.hostMac();
@@ -207,12 +231,14 @@ class QtestVirtioNetIT {
                 try (QmpClient d = dst.qmp()) {
                     GuestIT.waitFor(() -> "running".equals(d.returned("query-status").get("status")), QtestVm.T);
                 }
+                assertSelfAnnounce(announces);
                 VirtioNetFrames moved = f.movedTo(new QtestBus(dst));
                 for (int seq = 21; seq <= 25; seq++) expectEcho(moved, seq);
                 exchange(moved, hostMac, 26, 50); // out through the destination's tap, mt1
                 assertSeenOnce(net, 50);
                 assertTrue(!dst.process.stderr().contains("needs a reset"), dst.process.stderr());
-                System.out.println("[molt-it] qtest: 50 virtio-net datagrams across a live migration (tap mt0 to mt1), each echoed once, byte for byte");
+                System.out.println("[molt-it] qtest: 50 virtio-net datagrams across a live migration (tap mt0 to mt1), each echoed once, byte for byte;"
+                        + " the destination announced the guest with QEMU's 5 RARPs");
             }
         }
     }

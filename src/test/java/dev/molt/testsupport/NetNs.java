@@ -63,6 +63,61 @@ public final class NetNs implements AutoCloseable {
         ip("link", "set", link, "up");
     }
 
+    /** Frames of one EtherType as a link here receives them (what molt writes to its tap), one line each: monotonic seconds and hex. */
+    public final class Capture implements AutoCloseable {
+        private final Process process;
+        private final java.io.BufferedReader lines;
+
+        private Capture(String link, int ethertype) throws Exception {
+            String script = """
+                    import socket, sys, time
+                    # ETH_P_ALL: a bridge port's frames reach protocol-specific sockets only after the bridge took them.
+                    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+                    s.bind((sys.argv[1], 0))
+                    kind = int(sys.argv[2]).to_bytes(2, 'big')
+                    print('ready', flush=True)
+                    while True:
+                        f, addr = s.recvfrom(65536)
+                        if addr[2] != socket.PACKET_OUTGOING and f[12:14] == kind:
+                            print('%.6f %s' % (time.monotonic(), f.hex()), flush=True)
+                    """;
+            List<String> cmd = new ArrayList<>(execPrefix());
+            cmd.addAll(List.of("python3", "-u", "-c", script, link, String.valueOf(ethertype)));
+            process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            lines = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream()));
+            String ready = lines.readLine();
+            if (!"ready".equals(ready)) {
+                close();
+                throw new IllegalStateException("capture on " + link + " did not start: " + ready);
+            }
+        }
+
+        /** One captured frame: when (seconds) and its bytes. */
+        public record Frame(double at, byte[] bytes) {}
+
+        /** The next frame, waiting at most {@code millis}; null if none came. */
+        public Frame next(long millis) throws Exception {
+            long deadline = System.currentTimeMillis() + millis;
+            while (!lines.ready()) {
+                if (System.currentTimeMillis() > deadline) return null;
+                Thread.sleep(5);
+            }
+            String[] parts = lines.readLine().split(" ");
+            return new Frame(Double.parseDouble(parts[0]), java.util.HexFormat.of().parseHex(parts[1]));
+        }
+
+        @Override
+        public void close() throws Exception {
+            process.destroyForcibly();
+            process.waitFor();
+        }
+    }
+
+    /** Starts capturing frames of {@code ethertype} that {@code link} (in this namespace) receives. */
+    public Capture capture(String link, int ethertype) throws Exception {
+        return new Capture(link, ethertype);
+    }
+
     /** The command prefix that runs a program in this namespace. */
     public List<String> execPrefix() {
         return List.of("ip", "netns", "exec", name);

@@ -46,6 +46,8 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     static final int NUM_BUFFERS = 10;
     /** Room for the largest frame a tap gives: a 64 KiB GSO frame, its header and a VLAN tag. */
     static final int SCRATCH = 128 * 1024;
+    /** A self-announce RARP frame: Ethernet's minimum without the FCS. */
+    static final int RARP_FRAME = 60;
 
     /** What moves with the guest besides the transport's state: the address the guest was given and the link. */
     public record State(MacAddress mac, boolean linkUp) {}
@@ -173,6 +175,29 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
             // num_buffers: 1 chain per frame without MRG_RXBUF; the tap skips that field, so the device writes it.
             in.drop(NUM_BUFFERS).copyIn(mem, new byte[] {1, 0});
             return (int) n;
+        }
+    }
+
+    /**
+     * One round of QEMU's self-announce: a RARP request from the guest's MAC to everyone
+     * (announce_self_create in QEMU's net/announce.c, 60 bytes with padding), written to the tap
+     * behind a zeroed vnet header. A failure is only reported: the guest's own traffic teaches the
+     * switches too.
+     */
+    @Override
+    public void announce() {
+        if (tapFailed) return;
+        byte[] m = mac.bytes();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(TapBackend.VNET_HDR + RARP_FRAME);
+        b.position(TapBackend.VNET_HDR);
+        b.put(new byte[] {-1, -1, -1, -1, -1, -1}).put(m).putShort((short) 0x8035) // ETH_P_RARP
+                .putShort((short) 1).putShort((short) 0x0800).put((byte) 6).put((byte) 4).putShort((short) 3) // Ethernet, IPv4, reverse request
+                .put(m).putInt(0).put(m).putInt(0); // sender and target: the guest's MAC, no address; then zero padding
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment frame = a.allocate(b.capacity());
+            MemorySegment.copy(b.array(), 0, frame, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, b.capacity());
+            long r = dev.molt.sys.Syscall.raw(dev.molt.sys.Syscall.WRITE, tap.fd().num(), frame.address(), frame.byteSize(), 0, 0, 0);
+            if (r < 0) System.err.printf("molt: %s: tap %s: self-announce: %s%n", typeName(), tap.ifname(), Errno.describe((int) -r));
         }
     }
 

@@ -50,6 +50,9 @@ public interface VirtioDevice extends AutoCloseable {
     /** The features the driver took, when it sets DRIVER_OK (or a restored driver had), and 0 on reset. */
     default void setFeatures(long negotiated) { }
 
+    /** The guest now runs on this host (a live migration's destination): a NIC says so to the network. */
+    default void announce() { }
+
     /** The host resources (an image fd) go. */
     @Override
     void close();

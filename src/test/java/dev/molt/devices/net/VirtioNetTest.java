@@ -228,6 +228,20 @@ class VirtioNetTest {
     }
 
     @Test
+    void theSelfAnnounceIsQemusRarpFromTheGuestsMac() throws Exception {
+        try (NetNs.Capture capture = ns.capture(tapName, EthFrames.ETHERTYPE_RARP)) {
+            device.announce();
+            NetNs.Capture.Frame f = capture.next(5_000);
+            assertNotNull(f, "no RARP on the tap");
+            byte[] m = GUEST_MAC.bytes();
+            java.nio.ByteBuffer expected = java.nio.ByteBuffer.allocate(60);
+            expected.put(EthFrames.BROADCAST).put(m).putShort((short) 0x8035).putShort((short) 1).putShort((short) 0x0800)
+                    .put((byte) 6).put((byte) 4).putShort((short) 3).put(m).putInt(0).put(m).putInt(0);
+            assertArrayEquals(expected.array(), f.bytes(), "announce_self_create's frame");
+        }
+    }
+
+    @Test
     void brokenChainsNeedAReset() throws Exception {
         VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
         f.tx().add(java.util.List.of(new VirtioDriver.Buf(AREA + 0x40000, 4, false))); // shorter than the header
