@@ -242,6 +242,26 @@ class VirtioNetTest {
     }
 
     @Test
+    void aTapThatVanishesStopsReceivingWithoutSpinning() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        ns.ip("link", "del", tapName);
+        f.send(ping(hostMac, 1, payload(1, 100))); // the transmit queue goes on: the frame is lost, as on a cut wire
+        Thread io = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("virtio-net-device@feb00000"))
+                .findFirst().orElseThrow();
+        var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        long cpu = threads.getThreadCpuTime(io.threadId());
+        Thread.sleep(500);
+        long used = threads.getThreadCpuTime(io.threadId()) - cpu;
+        assertTrue(used < 50_000_000L, "the I/O thread used " + used / 1_000_000 + " ms of CPU in 500 ms: it spins on a dead tap");
+        assertEquals(null, device.backendFd(), "the tap is no longer polled");
+        f.send(ping(hostMac, 2, payload(2, 100)));
+        assertEquals(VirtioDriver.ACKNOWLEDGE | VirtioDriver.DRIVER | VirtioDriver.FEATURES_OK | VirtioDriver.DRIVER_OK, f.rx().readl(0x70),
+                "the device goes on (no reset needed): the guest sees a link that carries nothing");
+    }
+
+    @Test
     void brokenChainsNeedAReset() throws Exception {
         VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
         f.tx().add(java.util.List.of(new VirtioDriver.Buf(AREA + 0x40000, 4, false))); // shorter than the header
