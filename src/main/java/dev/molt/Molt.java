@@ -205,6 +205,7 @@ public final class Molt {
             migration.setExecPreservedFds(() -> {
                 Map<String, Fd> fds = new LinkedHashMap<>(live.preservedFds());
                 for (Chardev c : chardevs.values()) if (c instanceof SocketChardev sc) fds.putAll(sc.preservedFds());
+                fds.putAll(machine[0].preservedFds()); // taps handed over as fd=N
                 return fds;
             });
             int status = machine[0].runUntilExit();

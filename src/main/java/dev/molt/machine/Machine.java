@@ -113,6 +113,13 @@ public final class Machine implements MachineControl, AutoCloseable {
         bus.ports().write(port, size, value);
     }
 
+    /** The host fds the devices keep open across a cpr-exec, by name. */
+    public java.util.Map<String, dev.molt.sys.Fd> preservedFds() {
+        java.util.Map<String, dev.molt.sys.Fd> fds = new java.util.LinkedHashMap<>();
+        for (VirtioMmio t : virtio) fds.putAll(t.device().preservedFds());
+        return fds;
+    }
+
     @Override
     public List<VirtioMmio> virtioTransports() {
         return virtio;

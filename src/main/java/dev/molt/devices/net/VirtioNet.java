@@ -124,6 +124,17 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
         if (r != 0) System.err.printf("molt: %s: tap %s: TUNSETOFFLOAD 0x%x: %s%n", typeName(), tap.ifname(), flags, Errno.describe((int) -r));
     }
 
+    /**
+     * A tap handed over as fd=N stays open across a cpr-exec at that number, which the new molt's
+     * command line names again. A tap opened by name is reopened by name (the registry of
+     * preserved fds will hand every tap over, through {@link TapBackend#open}'s {@code inherited}).
+     */
+    @Override
+    public java.util.Map<String, Fd> preservedFds() {
+        return config.netdev().source() instanceof NetdevConfig.Source.InheritedFd
+                ? java.util.Map.of("netdev:" + config.netdev().id(), tap.fd()) : java.util.Map.of();
+    }
+
     /** The tap, whose frames are the receive queue's work; none once it failed (a tap that vanished). */
     @Override
     public Fd backendFd() {

@@ -50,6 +50,14 @@ public interface VirtioDevice extends AutoCloseable {
     /** The features the driver took, when it sets DRIVER_OK (or a restored driver had), and 0 on reset. */
     default void setFeatures(long negotiated) { }
 
+    /**
+     * Host fds a cpr-exec keeps open for the new molt, by name (a tap molt was handed as fd=N,
+     * which the new molt's command line names by the same number).
+     */
+    default java.util.Map<String, Fd> preservedFds() {
+        return java.util.Map.of();
+    }
+
     /** The guest now runs on this host (a live migration's destination): a NIC says so to the network. */
     default void announce() { }
 
