@@ -64,7 +64,7 @@ public final class Molt {
             if (cpr != null) cpr.rollback(e.getMessage());
             status = fail(e.getMessage());
         } catch (KvmException | MemoryException | BootException | ChardevException | MachineException | ErrnoException
-                 | dev.molt.devices.block.BlockException
+                 | dev.molt.devices.block.BlockException | dev.molt.devices.net.NetException
                  | AddressException | CommandError e) {
             if (cpr != null) cpr.rollback(e.getMessage());
             status = fail(e.getMessage());
