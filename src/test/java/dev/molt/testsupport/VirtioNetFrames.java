@@ -68,8 +68,14 @@ public final class VirtioNetFrames {
 
     /** Sends {@code frame} and waits for the device to have taken it. */
     public void send(byte[] frame) throws Exception {
+        send(new byte[HDR], frame);
+    }
+
+    /** Sends {@code frame} behind {@code header} (a virtio_net_hdr_v1: offload flags, checksum start and offset...). */
+    public void send(byte[] header, byte[] frame) throws Exception {
         long at = txBufs + (long) (txNext++ % QUEUE) * bufSize;
         byte[] withHdr = new byte[HDR + frame.length];
+        System.arraycopy(header, 0, withHdr, 0, HDR);
         System.arraycopy(frame, 0, withHdr, HDR, frame.length);
         bus.write(at, withHdr);
         tx.add(List.of(new VirtioDriver.Buf(at, withHdr.length, false)));

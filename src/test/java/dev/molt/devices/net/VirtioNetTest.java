@@ -15,6 +15,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 
@@ -194,6 +195,38 @@ class VirtioNetTest {
         VirtioNetFrames.Received r = f.receive(fr -> EthFrames.ipProto(fr) == 17, 10_000);
         assertArrayEquals("offload-probe".getBytes(), EthFrames.l4Payload(r.frame()));
         assertEquals(1, r.header()[0] & 1, "VIRTIO_NET_HDR_F_NEEDS_CSUM: the checksum is the guest's to finish");
+    }
+
+    /** A datagram whose UDP checksum the guest left to the host (CSUM): the tap completes it as the header says. */
+    @Test
+    void theHostCompletesAChecksumTheGuestLeftPartial() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | CSUM);
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        List<String> cmd = new java.util.ArrayList<>(ns.execPrefix());
+        cmd.addAll(List.of("python3", "-u", "-c", "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+                + " s.bind(('10.99.0.1', 7777)); s.settimeout(10); print('ready', flush=True); print(s.recvfrom(2000)[0].decode(), flush=True)"));
+        Process listener = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try {
+            var out = new java.io.BufferedReader(new java.io.InputStreamReader(listener.getInputStream()));
+            assertEquals("ready", out.readLine());
+            byte[] frame = EthFrames.udp(GUEST_MAC.bytes(), hostMac, GUEST_IP, HOST_IP, 5000, 7777, "partial-checksum".getBytes());
+            int udp = EthFrames.ETH + EthFrames.IP;
+            // What a guest leaves with CHECKSUM_PARTIAL: the pseudo-header's folded sum, not inverted.
+            int pseudo = 0;
+            for (int i = 0; i < 4; i += 2) pseudo += ((GUEST_IP[i] & 0xFF) << 8 | GUEST_IP[i + 1] & 0xFF) + ((HOST_IP[i] & 0xFF) << 8 | HOST_IP[i + 1] & 0xFF);
+            pseudo += 17 + frame.length - udp;
+            while ((pseudo >>> 16) != 0) pseudo = (pseudo & 0xFFFF) + (pseudo >>> 16);
+            frame[udp + 6] = (byte) (pseudo >>> 8);
+            frame[udp + 7] = (byte) pseudo;
+            java.nio.ByteBuffer hdr = java.nio.ByteBuffer.allocate(VirtioNetFrames.HDR).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            hdr.put(0, (byte) 1).putShort(6, (short) udp).putShort(8, (short) 6); // NEEDS_CSUM, csum_start, csum_offset
+            f.send(hdr.array(), frame);
+            assertEquals("partial-checksum", out.readLine(), "the namespace's stack took the datagram");
+        } finally {
+            listener.destroyForcibly();
+            listener.waitFor();
+        }
     }
 
     @Test
