@@ -55,6 +55,15 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
     /** The namespace, the tap moved into it, a static neighbour for the guest (so replies need no ARP), and the device. */
     private void start() throws Exception {
         ns = NetNs.create("fuzz");
+        // A campaign (FuzzMain) ends with System.exit, never closing its targets: the namespace goes then.
+        NetNs made = ns;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                made.close();
+            } catch (Exception e) {
+                // Already gone (closed by the test).
+            }
+        }));
         String tapName = NetNs.tapName("mtz");
         TapBackend tap = TapBackend.open(new NetdevConfig("fz", new NetdevConfig.Source.Ifname(tapName), false), Optional.empty());
         net = new VirtioNet(new VirtioNetConfig(tap.config(), MacAddress.qemuDefault(0x56), "fuzz"), tap, 0);
