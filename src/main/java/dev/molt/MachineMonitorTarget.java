@@ -1,5 +1,7 @@
 package dev.molt;
 
+import dev.molt.devices.net.VirtioNet;
+import dev.molt.devices.virtio.VirtioMmio;
 import dev.molt.kvm.Kvm;
 import dev.molt.machine.LifecycleCause;
 import dev.molt.machine.MachineControl;
@@ -97,6 +99,23 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
      * migration: a reset writes the kernel into RAM, and with cont would let two processes run it.
      * QEMU accepts system_reset in any state; its texts are used where they say the same thing.
      */
+    /**
+     * A NIC's link by its name or its netdev's id, as QEMU's qmp_set_link. Not during a switch-over:
+     * the link is device state, which would otherwise change after it was saved.
+     */
+    @Override
+    public void setLink(String name, boolean up) {
+        migration.runStateCommand(() -> {
+            for (VirtioMmio t : machine.virtioTransports()) {
+                if (t.device() instanceof VirtioNet nic && nic.answersTo(name)) {
+                    if (nic.setLink(up)) t.configChanged();
+                    return;
+                }
+            }
+            throw new CommandError(dev.molt.monitor.ErrorClass.DeviceNotFound, "Device '" + name + "' not found"); // QEMU's text
+        });
+    }
+
     @Override
     public void systemReset() {
         migration.runStateCommand(() -> {

@@ -66,7 +66,7 @@ public final class Molt {
             if (cpr != null) cpr.rollback(e.getMessage());
             status = fail(e.getMessage());
         } catch (KvmException | MemoryException | BootException | ChardevException | MachineException | ErrnoException
-                 | dev.molt.devices.block.BlockException
+                 | dev.molt.devices.block.BlockException | dev.molt.devices.net.NetException
                  | AddressException | CommandError e) {
             if (cpr != null) cpr.rollback(e.getMessage());
             status = fail(e.getMessage());
@@ -273,7 +273,7 @@ public final class Molt {
     static MachineConfig machineConfig(VmConfig c) {
         return new MachineConfig(c.name().orElse(null), c.smp().cpus(), c.memory().size(),
                 c.ramBackend().orElse(null), c.machine().auxRamShare(), c.boot().kernel(),
-                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused(), c.cpuFeatures(), c.disks());
+                c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused(), c.cpuFeatures(), c.virtioDevices());
     }
 
     private static void writePidfile(Path pidfile) {

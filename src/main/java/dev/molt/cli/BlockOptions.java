@@ -15,7 +15,7 @@ import java.util.Set;
 /**
  * Disks on the command line, QEMU's two ways: {@code -drive if=none,id=ID,file=PATH,format=raw}, or
  * {@code -blockdev driver=file,node-name=F,filename=PATH} under {@code -blockdev driver=raw,node-name=R,file=F};
- * and {@code -device virtio-blk-device,drive=ID} on either. Everything is checked at the end, when
+ * and {@code -device virtio-blk-device,drive=ID} on either ({@link DeviceOptions} hands it over). Everything is checked at the end, when
  * every option is known, so that the order of options does not matter (as in QEMU).
  */
 final class BlockOptions {
@@ -24,7 +24,7 @@ final class BlockOptions {
     /** Raw nodes whose file node may come later on the command line: node-name to (file node, location, read-only). */
     private record RawNode(String file, String location, boolean readOnly) {}
     private final Map<String, RawNode> rawNodes = new LinkedHashMap<>();
-    private record DeviceArg(String drive, String serial, String location) {}
+    private record DeviceArg(String drive, String serial, String location, int position) {}
     private final List<DeviceArg> devices = new ArrayList<>();
 
     /** {@code -drive}: only {@code if=none} (molt's microvm attaches disks with -device) and raw images. */
@@ -78,30 +78,18 @@ final class BlockOptions {
         });
     }
 
-    /** {@code -device}: molt's microvm has virtio-mmio only. */
-    void device(String location, String value) {
-        QemuOpts.parse(location, value, "driver").read(r -> {
-            String driver = r.requireString("driver");
-            switch (driver) {
-                case "virtio-blk-device" -> {
-                    String drive = r.string("drive").orElseThrow(() -> r.error("drive", "virtio-blk-device: drive property not set"));
-                    String serial = r.string("serial", "");
-                    if (serial.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > VirtioBlkConfig.SERIAL_BYTES) {
-                        throw r.error("serial", "serial '" + serial + "' is longer than " + VirtioBlkConfig.SERIAL_BYTES + " bytes");
-                    }
-                    r.string("id");
-                    devices.add(new DeviceArg(drive, serial, location));
-                }
-                case "virtio-blk-pci", "virtio-blk" -> throw r.error("driver", "'" + driver
-                        + "' needs PCI, which molt's microvm does not have: use virtio-blk-device (virtio-mmio)");
-                default -> throw r.error("driver", "device '" + driver + "' is not supported (molt supports: virtio-blk-device)");
-            }
-            return null;
-        });
+    /** {@code -device virtio-blk-device,drive=ID[,serial=S]}, the {@code position}-th -device. */
+    void device(QemuOpts.Reader r, String location, int position) {
+        String drive = r.string("drive").orElseThrow(() -> r.error("drive", "virtio-blk-device: drive property not set"));
+        String serial = r.string("serial", "");
+        if (serial.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > VirtioBlkConfig.SERIAL_BYTES) {
+            throw r.error("serial", "serial '" + serial + "' is longer than " + VirtioBlkConfig.SERIAL_BYTES + " bytes");
+        }
+        devices.add(new DeviceArg(drive, serial, location, position));
     }
 
-    /** The disks the -device options ask for, in their order. */
-    List<VirtioBlkConfig> disks() {
+    /** The disks the -device options ask for, by their position among the -device options. */
+    Map<Integer, VirtioBlkConfig> disks() {
         Map<String, DriveConfig> all = new LinkedHashMap<>(nodes);
         rawNodes.forEach((name, raw) -> {
             DriveConfig file = nodes.get(raw.file());
@@ -113,14 +101,14 @@ final class BlockOptions {
             all.put(name, new DriveConfig(name, file.file(), file.readOnly() || raw.readOnly(), file.cache()));
         });
         Set<String> used = new HashSet<>();
-        List<VirtioBlkConfig> disks = new ArrayList<>();
+        Map<Integer, VirtioBlkConfig> disks = new LinkedHashMap<>();
         for (DeviceArg d : devices) {
             DriveConfig drive = all.get(d.drive());
             if (drive == null) {
                 throw UsageException.at(d.location(), "Property 'virtio-blk-device.drive' can't find value '" + d.drive() + "'");
             }
             if (!used.add(d.drive())) throw UsageException.at(d.location(), "drive " + d.drive() + " is already in use by another device");
-            disks.add(new VirtioBlkConfig(drive, d.serial()));
+            disks.put(d.position(), new VirtioBlkConfig(drive, d.serial()));
         }
         return disks;
     }

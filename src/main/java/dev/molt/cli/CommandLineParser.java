@@ -115,9 +115,10 @@ public final class CommandLineParser {
         INCOMING(true, (s, a) -> s.incoming.add(a.value()), "incoming"),
         QTEST(true, State::qtest, "qtest"),
         QTEST_LOG(true, (s, a) -> s.qtestLog = Optional.of(a.value()), "qtest-log"),
-        DRIVE(true, (s, a) -> s.block.drive(a.location(), a.value()), "drive"),
-        BLOCKDEV(true, (s, a) -> s.block.blockdev(a.location(), a.value()), "blockdev"),
-        DEVICE(true, (s, a) -> s.block.device(a.location(), a.value()), "device");
+        DRIVE(true, (s, a) -> s.devices.block.drive(a.location(), a.value()), "drive"),
+        BLOCKDEV(true, (s, a) -> s.devices.block.blockdev(a.location(), a.value()), "blockdev"),
+        NETDEV(true, (s, a) -> s.devices.net.netdev(a.location(), a.value()), "netdev"),
+        DEVICE(true, (s, a) -> s.devices.device(a.location(), a.value()), "device");
 
         private static final Map<String, Option> BY_NAME = new HashMap<>();
 
@@ -178,7 +179,7 @@ public final class CommandLineParser {
         String accelLocation;
         Optional<String> qtestChardev = Optional.empty();
         Optional<String> qtestLog = Optional.empty();
-        final BlockOptions block = new BlockOptions();
+        final DeviceOptions devices = new DeviceOptions();
 
         State(String version) {
             this.version = version;
@@ -430,7 +431,7 @@ public final class CommandLineParser {
             return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu, cpuFeatures,
                     List.copyOf(objects.values()), new VmConfig.Boot(kernelPath, append, initrd), chardevs, serialIds,
                     nographic, startPaused, nameConfig.guest(), nameConfig.debugThreads(), pidfile, nodefaults,
-                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer, block.disks())));
+                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer, devices.virtioDevices())));
         }
 
         /**

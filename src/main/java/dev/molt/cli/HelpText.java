@@ -80,6 +80,14 @@ public final class HelpText {
                 -device virtio-blk-device,drive=id[,serial=serial]
                                 a virtio-blk disk on a -drive id or -blockdev node-name
 
+                Network (virtio-net on virtio-mmio, a tap with vnet header and offloads):
+                -netdev tap,id=id,ifname=name,script=no,downscript=no
+                -netdev tap,id=id,fd=n
+                                a tap interface by name, or a tap fd molt inherited (no scripts,
+                                no vhost)
+                -device virtio-net-device,netdev=id[,mac=52:54:00:12:34:56]
+                                a NIC on a -netdev (QEMU's default MAC addresses without mac=)
+
                 Character devices:
                 -chardev stdio,id=id[,signal=on|off]
                 -chardev file,id=id,path=path[,append=on|off]

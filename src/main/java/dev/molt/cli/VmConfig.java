@@ -2,6 +2,7 @@ package dev.molt.cli;
 
 import dev.molt.chardev.ChardevConfig;
 import dev.molt.devices.block.VirtioBlkConfig;
+import dev.molt.devices.virtio.VirtioDeviceConfig;
 import dev.molt.machine.CpuFeature;
 import dev.molt.monitor.MonitorConfig;
 import dev.molt.memory.MemoryBackendConfig;
@@ -43,7 +44,7 @@ import java.util.Optional;
  *                       human monitor that -nographic multiplexes onto stdio)
  * @param accel          {@code -accel} or {@code -machine accel=}: what runs the guest's CPUs
  * @param qtest          {@code -qtest} and {@code -qtest-log}: the qtest protocol server, if any
- * @param disks          {@code -device virtio-blk-device} with the drives they name, in order
+ * @param virtioDevices  {@code -device virtio-blk-device} and {@code virtio-net-device} with the drives and netdevs they name, in order
  */
 public record VmConfig(
         Machine machine,
@@ -67,7 +68,7 @@ public record VmConfig(
         List<String> incoming,
         Accel accel,
         Optional<QtestServerConfig> qtest,
-        List<VirtioBlkConfig> disks) {
+        List<VirtioDeviceConfig> virtioDevices) {
 
     /** 128 MiB, QEMU's default RAM size. */
     public static final long DEFAULT_RAM_SIZE = 128L << 20;
@@ -98,7 +99,7 @@ public record VmConfig(
         serials = List.copyOf(serials);
         monitors = List.copyOf(monitors);
         incoming = List.copyOf(incoming);
-        disks = List.copyOf(disks);
+        virtioDevices = List.copyOf(virtioDevices);
 
         var backendIds = new HashSet<String>();
         for (MemoryBackendConfig b : memoryBackends) {
@@ -138,6 +139,11 @@ public record VmConfig(
     /** The backend that {@code -machine memory-backend=ID} names, if any. */
     public Optional<MemoryBackendConfig> ramBackend() {
         return machine.memoryBackend().flatMap(id -> memoryBackends.stream().filter(b -> b.id().equals(id)).findFirst());
+    }
+
+    /** The virtio-blk devices among {@link #virtioDevices}, in order. */
+    public List<VirtioBlkConfig> disks() {
+        return virtioDevices.stream().filter(d -> d instanceof VirtioBlkConfig).map(d -> (VirtioBlkConfig) d).toList();
     }
 
     /** The backends of the serial ports, COM1 first. */

@@ -131,6 +131,11 @@ public final class Machine implements MachineControl, AutoCloseable {
         bus.ports().write(port, size, value);
     }
 
+    @Override
+    public List<VirtioMmio> virtioTransports() {
+        return virtio;
+    }
+
     /** The emulated MMIO regions (virtio-mmio): qtest's memory accesses reach them as a CPU's would. */
     public dev.molt.devices.MmioBus mmio() {
         return bus.mmio();

@@ -1,6 +1,6 @@
 package dev.molt.machine;
 
-import dev.molt.devices.block.VirtioBlkConfig;
+import dev.molt.devices.virtio.VirtioDeviceConfig;
 import dev.molt.memory.MemoryBackendConfig;
 
 import java.nio.file.Path;
@@ -13,12 +13,12 @@ import java.util.Map;
  *
  * @param ramBackend explicit RAM backend, or null for the machine's implicit RAM
  * @param initrd     null when there is none
- * @param disks      virtio-blk devices, each on its own virtio-mmio slot, in command-line order
+ * @param virtioDevices virtio devices (disks, NICs), each on its own virtio-mmio slot, in command-line order
  */
 public record MachineConfig(String name, int cpus, long ramSize, MemoryBackendConfig ramBackend,
                             boolean auxRamShare, Path kernel, Path initrd, String cmdline,
                             boolean noReboot, boolean startPaused, Map<CpuFeature, Boolean> cpuFeatures,
-                            List<VirtioBlkConfig> disks) {
+                            List<VirtioDeviceConfig> virtioDevices) {
     /** A machine without virtio devices. */
     public MachineConfig(String name, int cpus, long ramSize, MemoryBackendConfig ramBackend, boolean auxRamShare, Path kernel,
                          Path initrd, String cmdline, boolean noReboot, boolean startPaused, Map<CpuFeature, Boolean> cpuFeatures) {
@@ -27,7 +27,7 @@ public record MachineConfig(String name, int cpus, long ramSize, MemoryBackendCo
 
     public MachineConfig {
         cpuFeatures = Map.copyOf(cpuFeatures);
-        disks = List.copyOf(disks);
+        virtioDevices = List.copyOf(virtioDevices);
         if (cpus < 1) throw new IllegalArgumentException("at least one vCPU is needed");
         if (cmdline == null) cmdline = "";
     }
@@ -39,6 +39,6 @@ public record MachineConfig(String name, int cpus, long ramSize, MemoryBackendCo
 
     public MachineConfig withBoot(Path newKernel, Path newInitrd, String newCmdline) {
         return new MachineConfig(name, cpus, ramSize, ramBackend, auxRamShare, newKernel, newInitrd, newCmdline, noReboot,
-                startPaused, cpuFeatures, disks);
+                startPaused, cpuFeatures, virtioDevices);
     }
 }

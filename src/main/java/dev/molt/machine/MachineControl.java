@@ -20,6 +20,16 @@ public interface MachineControl {
 
     GuestRam ram();
 
+    /** The guest came in by a live migration: its NICs announce it ({@code SelfAnnounce}). */
+    default void announceSelf(SelfAnnounce announce) {
+        announce.start(virtioTransports());
+    }
+
+    /** The virtio-mmio transports, slot order (a monitor command reaches a device through them). */
+    default java.util.List<dev.molt.devices.virtio.VirtioMmio> virtioTransports() {
+        return java.util.List.of();
+    }
+
     /** Stops all vCPUs outside the guest; a no-op unless running. */
     void pause();
 

@@ -2,11 +2,10 @@ package dev.molt.machine;
 
 import dev.molt.devices.DeviceBuses;
 import dev.molt.devices.DeviceRegistry;
-import dev.molt.devices.block.BlockImage;
-import dev.molt.devices.block.VirtioBlk;
-import dev.molt.devices.block.VirtioBlkConfig;
+import dev.molt.devices.Snapshottable;
 import dev.molt.devices.virtio.InterruptLine;
 import dev.molt.devices.virtio.VirtioDevice;
+import dev.molt.devices.virtio.VirtioDeviceConfig;
 import dev.molt.devices.virtio.VirtioMmio;
 import dev.molt.memory.GuestRam;
 import dev.molt.sys.EventFd;
@@ -30,23 +29,29 @@ final class VirtioSlots {
 
     private VirtioSlots() {}
 
-    /** Builds a transport for each disk, on the buses and in the registry; on failure none is left open. */
+    /**
+     * Builds a transport for each device, on the buses and in the registry (the transport's state,
+     * then the device's own if it has any); on failure none is left open.
+     */
     static List<VirtioMmio> attach(MachineConfig config, Accelerator accel, GuestRam ram, DeviceBuses buses, DeviceRegistry devices,
                                    PreservedFds preserved) {
-        if (config.disks().size() > COUNT) {
-            throw new MachineException("microvm has " + COUNT + " virtio-mmio slots; " + config.disks().size() + " devices do not fit");
+        if (config.virtioDevices().size() > COUNT) {
+            throw new MachineException("microvm has " + COUNT + " virtio-mmio slots; " + config.virtioDevices().size() + " devices do not fit");
         }
         List<VirtioMmio> built = new ArrayList<>();
         try {
-            for (VirtioBlkConfig disk : config.disks()) {
-                BlockImage image = BlockImage.open(disk.drive(), preserved);
-                built.add(attach(built.size(), new VirtioBlk(disk, image), accel, ram, buses));
+            for (VirtioDeviceConfig d : config.virtioDevices()) {
+                int slot = built.size();
+                built.add(attach(slot, d.create(slot, preserved), accel, ram, buses));
             }
         } catch (RuntimeException e) {
             for (VirtioMmio t : built) t.close();
             throw e;
         }
-        for (VirtioMmio t : built) devices.register(t);
+        for (VirtioMmio t : built) {
+            devices.register(t);
+            if (t.device() instanceof Snapshottable<?> s) devices.register(s);
+        }
         return List.copyOf(built);
     }
 

@@ -879,8 +879,15 @@ public final class MigrationEngine implements MigrationCommands {
                 if (cpr != null) FaultPoint.CPR_EXEC_RESTORING.reached();
                 machine.loadState(hold ? paused(state) : state, cpr != null ? cpr.tookOver() : () -> { });
                 if (cpr != null) FaultPoint.CPR_EXEC_RESUMED.reached();
-                if (cpr != null) completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
-                else finish(MigrationStatus.COMPLETED, null);
+                if (cpr != null) {
+                    completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
+                } else {
+                    // The guest now runs here: the network learns it (QEMU announces at this point too, and
+                    // not for a live update, which keeps the guest on its host and its taps).
+                    machine.announceSelf(new dev.molt.machine.SelfAnnounce(settings.number("announce-initial"),
+                            settings.number("announce-max"), settings.number("announce-rounds"), settings.number("announce-step")));
+                    finish(MigrationStatus.COMPLETED, null);
+                }
             }
         } catch (Exception e) {
             fail("load of migration failed: " + message(e));

@@ -29,6 +29,11 @@ public final class MigrationSettings {
             "pause-before-switchover", "late-block-activate");
 
     public MigrationSettings() {
+        // The destination's self-announce after a live migration (QEMU's defaults; SelfAnnounce).
+        parameters.put("announce-initial", 50L);
+        parameters.put("announce-max", 550L);
+        parameters.put("announce-rounds", 5L);
+        parameters.put("announce-step", 100L);
         parameters.put("throttle-trigger-threshold", 50L);
         parameters.put("cpu-throttle-initial", 20L);
         parameters.put("cpu-throttle-increment", 10L);

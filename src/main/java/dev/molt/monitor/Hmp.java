@@ -63,6 +63,8 @@ final class Hmp {
                         return "";
                     });
                 }),
+                HmpCommand.of("set_link", "name:s,up:b", "name on|off", "change the link status of a network adapter",
+                        c -> target.setLink(c.str("name"), c.flag("up"))),
                 HmpCommand.of("stop", "", "", "stop emulation", c -> target.stop()),
                 HmpCommand.of("system_reset", "", "", "reset the system", c -> target.systemReset()));
     }

@@ -29,6 +29,11 @@ public interface MonitorTarget {
 
     void systemReset();
 
+    /** {@code set_link}: a NIC's link up or down, by the NIC's or its netdev's name (QEMU's DeviceNotFound otherwise). */
+    default void setLink(String name, boolean up) {
+        throw new CommandError(ErrorClass.DeviceNotFound, "Device '" + name + "' not found");
+    }
+
     /**
      * Readies molt to end, before quit's reply: a migration in progress is cancelled and waited
      * for. Throws {@link CommandError} when molt cannot honour a quit now (a live update past its

@@ -41,6 +41,10 @@ final class QmpCommands {
             target.systemReset();
             return null;
         }));
+        add(QmpCommand.of("set_link", (a, c) -> {
+            target.setLink(a.str("name"), a.bool("up", false));
+            return null;
+        }, Param.required("name", STRING), Param.required("up", ArgType.Scalar.BOOLEAN)));
         add(QmpCommand.of("quit", (a, c) -> {
             target.prepareQuit();
             c.afterReply(target::quit);

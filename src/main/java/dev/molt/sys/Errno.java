@@ -31,6 +31,7 @@ public enum Errno {
     EPIPE(32, "Broken pipe"),
     ERANGE(34, "Numerical result out of range"),
     ENOSYS(38, "Function not implemented"),
+    EBADFD(77, "File descriptor in bad state"),
     ENOTSOCK(88, "Socket operation on non-socket"),
     EOPNOTSUPP(95, "Operation not supported"),
     EADDRINUSE(98, "Address already in use"),
@@ -61,6 +62,12 @@ public enum Errno {
     public static String describe(int value) {
         Errno e = of(value);
         return e != null ? e.name() + " (" + e.description + ")" : "errno " + value;
+    }
+
+    /** What glibc's strerror(3) says, which QEMU's messages end with. */
+    public static String strerror(int value) {
+        Errno e = of(value);
+        return e != null ? e.description : "Unknown error " + value;
     }
 
     public static Errno of(int value) {

@@ -18,7 +18,7 @@ public final class Posix {
     public static final int MADV_DONTFORK = 10, MADV_HUGEPAGE = 14;
     public static final int MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2, MFD_HUGETLB = 4;
     public static final int MFD_HUGE_SHIFT = 26;
-    public static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, FD_CLOEXEC = 1, O_ACCMODE = 3;
+    public static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1, O_ACCMODE = 3;
     public static final int CLOSE_RANGE_CLOEXEC = 4;
     public static final int SIGKILL = 9, SIGUSR1 = 10, SIGTERM = 15, SIGSTOP = 19;
 
@@ -98,6 +98,12 @@ public final class Posix {
         long flags = call("fcntl F_GETFD", Syscall.FCNTL, fd, F_GETFD);
         long updated = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
         call("fcntl F_SETFD", Syscall.FCNTL, fd, F_SETFD, updated);
+    }
+
+    /** Makes reads and writes on {@code fd} return EAGAIN rather than block (the status flag is the open file's, shared with other holders). */
+    public static void setNonBlocking(Fd fd) {
+        long flags = call("fcntl F_GETFL " + fd.what(), Syscall.FCNTL, fd.num(), F_GETFL);
+        call("fcntl F_SETFL " + fd.what(), Syscall.FCNTL, fd.num(), F_SETFL, flags | O_NONBLOCK);
     }
 
     public static int write(int fd, MemorySegment buf, long len) {

@@ -21,7 +21,7 @@ public final class Syscall {
 
     // x86-64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl).
     public static final int READ = 0, WRITE = 1, CLOSE = 3, FSTAT = 5, POLL = 7, LSEEK = 8, MMAP = 9,
-            MUNMAP = 11, RT_SIGPROCMASK = 14, IOCTL = 16, PREAD64 = 17, PWRITE64 = 18, MADVISE = 28,
+            MUNMAP = 11, RT_SIGPROCMASK = 14, IOCTL = 16, PREAD64 = 17, PWRITE64 = 18, READV = 19, WRITEV = 20, MADVISE = 28,
             DUP = 32, FDATASYNC = 75, GETPID = 39, SOCKET = 41, CONNECT = 42, ACCEPT = 43, SENDMSG = 46, RECVMSG = 47, SHUTDOWN = 48,
             BIND = 49, LISTEN = 50, SOCKETPAIR = 53, EXECVE = 59, KILL = 62, FCNTL = 72, FTRUNCATE = 77,
             UNLINK = 87, GETTID = 186, TGKILL = 234, OPENAT = 257, FALLOCATE = 285, ACCEPT4 = 288,

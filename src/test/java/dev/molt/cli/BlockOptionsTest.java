@@ -62,7 +62,7 @@ class BlockOptionsTest {
                 error("-drive", "if=none,id=d,file=a,format=raw", "-device", "virtio-blk-device,drive=d", "-device", "virtio-blk-device,drive=d"));
         assertEquals("molt: -device virtio-blk-pci,drive=d: 'virtio-blk-pci' needs PCI, which molt's microvm does not have: use virtio-blk-device (virtio-mmio)",
                 error("-device", "virtio-blk-pci,drive=d"));
-        assertEquals("molt: -device e1000: device 'e1000' is not supported (molt supports: virtio-blk-device)", error("-device", "e1000"));
+        assertEquals("molt: -device e1000: device 'e1000' is not supported (molt supports: virtio-blk-device, virtio-net-device)", error("-device", "e1000"));
         assertEquals("molt: -device virtio-blk-device,drive=d,serial=123456789012345678901: serial '123456789012345678901' is longer than 20 bytes",
                 error("-device", "virtio-blk-device,drive=d,serial=123456789012345678901"));
         assertEquals("molt: -blockdev driver=qcow2,node-name=q: blockdev driver 'qcow2' is not supported (molt supports: file, raw)",

@@ -41,6 +41,8 @@ class ErrorsIT {
             "qtest | -kernel /etc/hostname                     | not a bzImage or an ELF kernel",
             "qtest | -qtest-log /nonexistent/dir/log -qtest null | /nonexistent/dir/log",
             "qtest | -drive if=none,id=d0,file=/nonexistent/disk.raw,format=raw -device virtio-blk-device,drive=d0 | drive d0: Could not open '/nonexistent/disk.raw': No such file or directory",
+            "qtest | -netdev tap,id=n0,fd=987 -device virtio-net-device,netdev=n0 | Unable to query TUNGETIFF on FD 987: Bad file descriptor",
+            "qtest | -netdev tap,id=n0,fd=0 -device virtio-net-device,netdev=n0 | Unable to query TUNGETIFF on FD 0: Inappropriate ioctl for device",
     })
     void badInputWhileBuildingTheVm(String accel, String args, String expected) {
         if (accel.equals("kvm")) KvmHost.require();

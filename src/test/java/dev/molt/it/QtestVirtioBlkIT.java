@@ -35,33 +35,6 @@ class QtestVirtioBlkIT {
     private static final int QUEUE = 128, IMAGE = 16 << 20, SECTOR = 512;
     private static final int CHUNK = 8192;
 
-    /** The guest's side: a qtest client (the one a VM has now: a live update reconnects) as memory and MMIO. */
-    private record QtestBus(java.util.function.Supplier<QtestClient> client) implements VirtioDriver.Bus {
-        QtestBus(QtestVm vm) {
-            this(() -> vm.qtest);
-        }
-
-        @Override
-        public void write(long gpa, byte[] data) throws Exception {
-            client.get().write(gpa, data);
-        }
-
-        @Override
-        public byte[] read(long gpa, int len) throws Exception {
-            return client.get().read(gpa, len);
-        }
-
-        @Override
-        public void writel(long addr, int value) throws Exception {
-            client.get().ok("writel 0x" + Long.toHexString(addr) + " 0x" + Integer.toHexString(value));
-        }
-
-        @Override
-        public int readl(long addr) throws Exception {
-            return (int) Long.parseUnsignedLong(client.get().ok("readl 0x" + Long.toHexString(addr)).substring(2), 16);
-        }
-    }
-
     private static byte[] pattern(int len, long seed) {
         byte[] b = new byte[len];
         new Random(seed).nextBytes(b);

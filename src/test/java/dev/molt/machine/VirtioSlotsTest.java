@@ -23,8 +23,8 @@ class VirtioSlotsTest {
     @TempDir
     Path dir;
 
-    private MachineConfig config(List<VirtioBlkConfig> disks) {
-        return new MachineConfig(null, 1, 32L << 20, null, true, Path.of(""), null, "console=ttyS0", false, false, Map.of(), disks);
+    private MachineConfig config(List<? extends dev.molt.devices.virtio.VirtioDeviceConfig> disks) {
+        return new MachineConfig(null, 1, 32L << 20, null, true, Path.of(""), null, "console=ttyS0", false, false, Map.of(), List.copyOf(disks));
     }
 
     private VirtioBlkConfig disk(String id) throws Exception {

@@ -35,6 +35,7 @@ public final class VirtioDriver {
     private final Bus bus;
     private final long base;
     private final int size;
+    private final int queue;
     private final long desc, avail, used;
     private int nextDesc;
     private int availIdx;
@@ -42,7 +43,13 @@ public final class VirtioDriver {
 
     /** A driver for the transport at {@code base}, its queue of {@code size} in guest RAM from {@code ringBase} (4 KiB-aligned). */
     public VirtioDriver(Bus bus, long base, long ringBase, int size) {
+        this(bus, base, ringBase, size, 0);
+    }
+
+    /** A driver for queue {@code queue} of the transport at {@code base} (a device with several queues has one per queue). */
+    public VirtioDriver(Bus bus, long base, long ringBase, int size, int queue) {
         this.bus = bus;
+        this.queue = queue;
         this.base = base;
         this.size = size;
         this.desc = ringBase;
@@ -85,8 +92,14 @@ public final class VirtioDriver {
     /** The whole start-up (3.1.1) with {@code features}, queue 0 at the rings, DRIVER_OK. */
     public void init(long features) throws Exception {
         if (!negotiate(features)) throw new AssertionError("the device refused features 0x" + Long.toHexString(features));
+        setUpQueue();
+        driverOk();
+    }
+
+    /** Sets up this driver's queue at its rings (after {@link #negotiate}, before {@link #driverOk}). */
+    public void setUpQueue() throws Exception {
         bus.write(desc, new byte[(int) (ringEnd() - desc)]);
-        writel(0x30, 0);
+        writel(0x30, queue);
         if (readl(0x34) < size) throw new AssertionError("queue max " + readl(0x34) + " < " + size);
         writel(0x38, size);
         writel(0x80, (int) desc);
@@ -96,8 +109,11 @@ public final class VirtioDriver {
         writel(0xA0, (int) used);
         writel(0xA4, (int) (used >>> 32));
         writel(0x44, 1);
-        writel(0x70, ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
         nextDesc = availIdx = usedSeen = 0;
+    }
+
+    public void driverOk() throws Exception {
+        writel(0x70, ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
     }
 
     /** Writes a chain in free descriptors and makes it available (without notifying); returns its head. */
@@ -134,7 +150,7 @@ public final class VirtioDriver {
     }
 
     public void notifyQueue() throws Exception {
-        writel(0x50, 0);
+        writel(0x50, queue);
     }
 
     public int usedIdx() throws Exception {

@@ -89,15 +89,8 @@ public final class VirtioBlk implements VirtioDevice {
     }
 
     @Override
-    public int configSize() {
-        return CONFIG_SIZE;
-    }
-
-    @Override
-    public long readConfig(int offset, int size) {
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = v << 8 | (configSpace[offset + i] & 0xFF);
-        return v;
+    public byte[] configSpace() {
+        return configSpace.clone();
     }
 
     @Override

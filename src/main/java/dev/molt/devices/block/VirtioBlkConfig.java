@@ -1,5 +1,8 @@
 package dev.molt.devices.block;
 
+import dev.molt.devices.virtio.VirtioDevice;
+import dev.molt.devices.virtio.VirtioDeviceConfig;
+
 import java.util.Objects;
 
 /**
@@ -7,7 +10,7 @@ import java.util.Objects;
  *
  * @param serial what VIRTIO_BLK_T_GET_ID answers (at most 20 bytes, as in QEMU); empty for none
  */
-public record VirtioBlkConfig(DriveConfig drive, String serial) {
+public record VirtioBlkConfig(DriveConfig drive, String serial) implements VirtioDeviceConfig {
     /** VIRTIO_BLK_ID_BYTES. */
     public static final int SERIAL_BYTES = 20;
 
@@ -17,5 +20,10 @@ public record VirtioBlkConfig(DriveConfig drive, String serial) {
         if (serial.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > SERIAL_BYTES) {
             throw new IllegalArgumentException("serial '" + serial + "' is longer than " + SERIAL_BYTES + " bytes");
         }
+    }
+
+    @Override
+    public VirtioDevice create(int slot, dev.molt.sys.PreservedFds preserved) {
+        return new VirtioBlk(this, BlockImage.open(drive, preserved));
     }
 }

@@ -2,6 +2,7 @@ package dev.molt.devices.virtio;
 
 import dev.molt.devices.GuestWrites;
 import dev.molt.memory.GuestMemory;
+import dev.molt.sys.Fd;
 
 /**
  * A virtio device behind a transport (virtio-blk...): what it offers and how it serves one
@@ -9,6 +10,13 @@ import dev.molt.memory.GuestMemory;
  * its I/O thread, one request at a time.
  */
 public interface VirtioDevice extends AutoCloseable {
+    /**
+     * What {@link #handle} answers when it has nothing for the chain yet (a receive queue and an
+     * empty tap): the chain goes back to the driver's ring untaken, and the transport serves that
+     * queue again once {@link #backendFd()} is readable or the driver notifies.
+     */
+    int NOT_USED = -1;
+
     /** The virtio device ID (virtio 1.x section 5: 2 for block). */
     int deviceId();
 
@@ -22,19 +30,28 @@ public interface VirtioDevice extends AutoCloseable {
 
     int queueMaxSize();
 
-    /** Bytes of device configuration space. */
-    int configSize();
-
-    /** Reads {@code size} bytes of configuration space at {@code offset} (inside it), little-endian. */
-    long readConfig(int offset, int size);
+    /** The device configuration space as it is now (little-endian fields), which the driver reads from 0x100. */
+    byte[] configSpace();
 
     /**
-     * Serves one request; returns how many bytes it wrote into the chain's writable buffers.
+     * Serves one request; returns how many bytes it wrote into the chain's writable buffers, or
+     * {@link #NOT_USED}.
      *
      * @throws VirtqueueException if the chain cannot even be answered (no status byte): the
      *     transport then marks the device as needing a reset
      */
     int handle(int queue, DescriptorChain chain, GuestMemory mem, GuestWrites writes);
+
+    /** A host fd whose readiness is work for the device besides the driver's notifies (a tap's frames); null for none. */
+    default Fd backendFd() {
+        return null;
+    }
+
+    /** The features the driver took, when it sets DRIVER_OK (or a restored driver had), and 0 on reset. */
+    default void setFeatures(long negotiated) { }
+
+    /** The guest now runs on this host (a live migration's destination): a NIC says so to the network. */
+    default void announce() { }
 
     /** The host resources (an image fd) go. */
     @Override

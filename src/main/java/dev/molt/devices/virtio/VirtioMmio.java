@@ -7,6 +7,8 @@ import dev.molt.devices.Snapshottable;
 import dev.molt.memory.GuestMemory;
 import dev.molt.migration.vmstate.VmStateDescription;
 import dev.molt.sys.EventFd;
+import dev.molt.sys.Fd;
+import dev.molt.sys.Poll;
 
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -62,6 +64,8 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     private int configGeneration;
     private boolean running;
     private boolean inFlight;
+    /** A queue gave back a chain ({@link VirtioDevice#NOT_USED}): its work is the backend's, whose fd the I/O thread watches. */
+    private volatile boolean awaitBackend;
     private volatile boolean closed;
 
     /**
@@ -133,7 +137,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
 
     @Override
     public void write(long offset, int size, long value) {
-        if (offset >= CONFIG || size != 4) return; // virtio-blk's configuration is read-only
+        if (offset >= CONFIG || size != 4) return; // the devices' configuration is read-only (virtio 1.x)
         int v = (int) value;
         if (offset == QUEUE_NOTIFY) {
             kick.signal(); // under KVM an ioeventfd takes this write before it gets here
@@ -213,19 +217,28 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         }
         boolean nowOk = (next & DRIVER_OK) != 0 && (status & DRIVER_OK) == 0;
         status = next;
+        if (nowOk) device.setFeatures(driverFeatures);
         return nowOk;
     }
 
     private long readConfig(long offset, int size) {
-        if (offset < 0 || offset + size > device.configSize()) return 0;
-        return device.readConfig((int) offset, size);
+        byte[] space = device.configSpace();
+        if (offset < 0 || offset + size > space.length) return 0;
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = v << 8 | (space[(int) offset + i] & 0xFF);
+        return v;
     }
 
     // ---- the I/O thread ----
 
+    /**
+     * Waits for a notify, or for the backend while a queue waits on it (never otherwise: a receive
+     * queue without buffers leaves frames in the backend rather than spin on a readable fd).
+     */
     private void ioLoop() {
         while (!closed) {
-            kick.await();
+            Fd backend = awaitBackend ? device.backendFd() : null;
+            if (Poll.await(kick.fd(), backend).first()) kick.clear();
             if (!closed) serveQueues();
         }
     }
@@ -238,6 +251,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     private void serveQueues() {
         lock.lock();
         boolean notify = false;
+        awaitBackend = false;
         try {
             for (int q = 0; q < queues.length; q++) {
                 Virtqueue vq = queues[q];
@@ -247,6 +261,11 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
                         DescriptorChain chain = vq.pop(mem);
                         if (chain == null) break;
                         int written = serve(q, chain);
+                        if (written == VirtioDevice.NOT_USED) {
+                            vq.unpop();
+                            awaitBackend = true;
+                            break;
+                        }
                         vq.push(mem, writes, chain.head(), written);
                         pushed = true;
                     }
@@ -300,9 +319,24 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         status = 0;
         deviceFeaturesSel = driverFeaturesSel = queueSel = 0;
         driverFeatures = 0;
+        device.setFeatures(0);
         for (Virtqueue q : queues) q.reset();
         if (isr != 0) irq.lower();
         isr = 0;
+    }
+
+    /**
+     * The device's configuration changed (a NIC's link): a new generation, and a
+     * configuration-change interrupt for a driver that is up (4.2.3.3), which then reads it again.
+     */
+    public void configChanged() {
+        lock.lock();
+        try {
+            configGeneration++;
+            if ((status & DRIVER_OK) != 0) raise(ISR_CONFIG_CHANGE);
+        } finally {
+            lock.unlock();
+        }
     }
 
     // ---- lifecycle ----
@@ -396,6 +430,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
             queueSel = s.queueSel();
             configGeneration = s.configGeneration();
             isr = s.isr();
+            if ((status & DRIVER_OK) != 0) device.setFeatures(driverFeatures);
             // The line's level is the interrupt status's: a pending interrupt is pending again here.
             if (isr != 0) irq.raise();
             else irq.lower();

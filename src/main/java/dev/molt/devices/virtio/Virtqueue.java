@@ -134,6 +134,11 @@ public final class Virtqueue {
         }
     }
 
+    /** Gives back the chain {@link #pop} took last, untaken: the device had nothing to put in it yet. */
+    public void unpop() {
+        lastAvail = (lastAvail - 1) & 0xFFFF;
+    }
+
     private DescriptorChain walk(GuestMemory mem, int head) {
         if (head >= size) throw new VirtqueueException("descriptor index " + head + " is outside the queue of " + size);
         List<DescriptorChain.Buffer> buffers = new ArrayList<>();

@@ -1,0 +1,318 @@
+package dev.molt.devices.net;
+
+import dev.molt.devices.virtio.InterruptLine;
+import dev.molt.devices.virtio.VirtioMmio;
+import dev.molt.sys.EventFd;
+import dev.molt.testsupport.EthFrames;
+import dev.molt.testsupport.NetNs;
+import dev.molt.testsupport.TestRam;
+import dev.molt.testsupport.VirtioDriver;
+import dev.molt.testsupport.VirtioNetFrames;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * virtio-net behind its virtio-mmio transport, driven as a guest driver would over native memory,
+ * with a real tap whose interface lives in a network namespace: the kernel there answers ARP and
+ * ICMP echo, so frames go out through the transmit queue and come back through the receive queue.
+ */
+class VirtioNetTest {
+    private static final long BASE = 0xFEB0_0000L, AREA = 0x10000;
+    static final long VERSION_1 = VirtioDriver.VERSION_1, MAC = 1L << 5, STATUS = 1L << 16, CSUM = 1, GUEST_CSUM = 2,
+            GUEST_TSO4 = 1L << 7;
+    static final byte[] GUEST_IP = EthFrames.ip("10.99.0.2"), HOST_IP = EthFrames.ip("10.99.0.1");
+    static final MacAddress GUEST_MAC = MacAddress.parse("52:54:00:ab:cd:01").orElseThrow();
+
+    private NetNs ns;
+    private String tapName;
+    private TestRam ram;
+    private VirtioNet device;
+    private VirtioMmio transport;
+
+    @BeforeAll
+    static void tapsWork() {
+        String why = NetNs.unusableBecause();
+        Assumptions.assumeTrue(why == null, "skipped: " + why);
+    }
+
+    @BeforeEach
+    void setUp() throws Exception {
+        ns = NetNs.create("net-unit");
+        tapName = NetNs.tapName("mt");
+        TapBackend tap = TapBackend.open(new NetdevConfig("n0", new NetdevConfig.Source.Ifname(tapName), false), Optional.empty());
+        device = new VirtioNet(new VirtioNetConfig(tap.config(), GUEST_MAC, "nic0"), tap, 0);
+        ns.ip("link", "set", "lo", "up");
+        NetNs.check("ip", "netns", "exec", ns.name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
+        ns.adopt(tapName, "10.99.0.1/24"); // the fd stays attached: the interface moved, not the file
+        // The test answers no ARP: a permanent neighbour keeps the kernel from probing the guest and failing it.
+        ns.ip("neigh", "replace", "10.99.0.2", "lladdr", GUEST_MAC.toString(), "dev", tapName, "nud", "permanent");
+        ram = new TestRam(4 << 20, BASE);
+        transport = new VirtioMmio(0, BASE, device, ram.memory, (gpa, len) -> { }, new InterruptLine.Level(level -> { }), new EventFd("kick"));
+        ram.attach(transport);
+        transport.setRunning(true);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (transport != null) transport.close();
+        if (ram != null) ram.close();
+        if (ns != null) ns.close();
+    }
+
+    private VirtioNetFrames frames(int bufSize, long features) throws Exception {
+        VirtioNetFrames f = new VirtioNetFrames(ram, BASE, AREA, bufSize);
+        f.init(features);
+        return f;
+    }
+
+    /** ARP for the host: its MAC (the kernel also learns ours from the request, so it can answer pings). */
+    private static byte[] resolveHost(VirtioNetFrames f) throws Exception {
+        f.send(EthFrames.arpRequest(GUEST_MAC.bytes(), GUEST_IP, HOST_IP));
+        byte[] reply = f.receive(fr -> EthFrames.arpReplyMac(fr, HOST_IP) != null, 10_000).frame();
+        return EthFrames.arpReplyMac(reply, HOST_IP);
+    }
+
+    private static byte[] ping(byte[] hostMac, int seq, byte[] payload) {
+        return EthFrames.icmpEcho(GUEST_MAC.bytes(), hostMac, GUEST_IP, HOST_IP, 0x4d4f, seq, payload);
+    }
+
+    private static boolean isEchoReply(byte[] frame) {
+        return EthFrames.ipProto(frame) == 1 && frame[EthFrames.ETH + 20] == 0;
+    }
+
+    private static int seqOf(byte[] frame) {
+        return (frame[EthFrames.ETH + 26] & 0xFF) << 8 | frame[EthFrames.ETH + 27] & 0xFF;
+    }
+
+    private static byte[] payload(int seq, int len) {
+        byte[] p = new byte[len];
+        new Random(seq).nextBytes(p);
+        return p;
+    }
+
+    @Test
+    void configurationSpaceAndFeatures() throws Exception {
+        VirtioDriver d = new VirtioDriver(ram, BASE, AREA, 64);
+        assertEquals(1, d.readl(0x008), "network device");
+        long offered = d.deviceFeatures();
+        for (long bit : new long[] {VERSION_1, MAC, STATUS, CSUM, GUEST_CSUM, GUEST_TSO4, 1L << 8, 1L << 11, 1L << 12}) {
+            assertTrue((offered & bit) != 0, "offers bit " + Long.numberOfTrailingZeros(bit) + " in " + Long.toHexString(offered));
+        }
+        assertEquals(0, offered & (1L << 15 | 1L << 17 | 1L << 28 | 1L << 29), "no MRG_RXBUF, control queue, indirect or event index");
+        int lo = d.readl(0x100), hi = d.readl(0x104);
+        byte[] mac = {(byte) lo, (byte) (lo >>> 8), (byte) (lo >>> 16), (byte) (lo >>> 24), (byte) hi, (byte) (hi >>> 8)};
+        assertArrayEquals(GUEST_MAC.bytes(), mac);
+        assertEquals(1, hi >>> 16, "status: link up");
+        d.writel(0x30, 1);
+        assertEquals(256, d.readl(0x034), "a transmit queue");
+        d.writel(0x30, 2);
+        assertEquals(0, d.readl(0x034), "no control queue");
+    }
+
+    @Test
+    void pingsThroughTheTapComeBackByteForByte() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | STATUS);
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        assertNotNull(hostMac);
+        for (int seq = 1; seq <= 50; seq++) {
+            byte[] sent = payload(seq, seq * 29 % 1400);
+            f.send(ping(hostMac, seq, sent));
+            VirtioNetFrames.Received r = f.receive(VirtioNetTest::isEchoReply, 10_000);
+            assertEquals(seq, seqOf(r.frame()));
+            assertArrayEquals(sent, EthFrames.l4Payload(r.frame()), "echo " + seq);
+            assertEquals(1, r.numBuffers(), "num_buffers without MRG_RXBUF");
+            assertArrayEquals(GUEST_MAC.bytes(), Arrays.copyOf(r.frame(), 6), "to the guest's MAC");
+        }
+        assertEquals(0, device.rxDropped());
+    }
+
+    @Test
+    void framesWaitInTheTapWhileTheGuestHasNoBuffers() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
+        f.postRx(1);
+        byte[] hostMac = resolveHost(f); // receive() posts the buffer again: one buffer for the 20 replies below
+        int before = f.rx().usedIdx();
+        for (int seq = 1; seq <= 20; seq++) f.send(ping(hostMac, seq, payload(seq, 200)));
+        Thread.sleep(300);
+        assertEquals((before + 1) & 0xFFFF, f.rx().usedIdx(), "one buffer, one frame: the other replies wait in the tap");
+        f.postRx(32);
+        int next = 1;
+        for (int i = 0; i < 20; i++) {
+            byte[] frame = f.receive(VirtioNetTest::isEchoReply, 10_000).frame();
+            assertEquals(next, seqOf(frame), "in order, none lost");
+            assertArrayEquals(payload(next, 200), EthFrames.l4Payload(frame));
+            next++;
+        }
+        assertEquals(0, device.rxDropped());
+    }
+
+    @Test
+    void aFrameLongerThanTheBuffersIsDroppedAndNothingPastThemIsWritten() throws Exception {
+        VirtioNetFrames f = frames(256, VERSION_1 | MAC);
+        f.postRx(1);
+        byte[] hostMac = resolveHost(f);
+        // The buffer posted again is the only one (descriptor 1); every buffer after it holds a canary.
+        byte[] fill = new byte[62 * 256];
+        Arrays.fill(fill, (byte) 0x5A);
+        ram.write(AREA + 0x8000 + 2 * 256, fill); // every buffer not posted
+        f.send(ping(hostMac, 1, payload(1, 1000)));
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (device.rxDropped() == 0) {
+            assertTrue(System.currentTimeMillis() < deadline, "the long reply was not dropped");
+            Thread.sleep(5);
+        }
+        f.send(ping(hostMac, 2, payload(2, 100)));
+        byte[] frame = f.receive(VirtioNetTest::isEchoReply, 10_000).frame();
+        assertEquals(2, seqOf(frame), "the next frame that fits uses the buffer");
+        assertArrayEquals(payload(2, 100), EthFrames.l4Payload(frame));
+        assertEquals(1, device.rxDropped());
+        assertArrayEquals(fill, ram.read(AREA + 0x8000 + 2 * 256, 62 * 256), "nothing written past the buffers");
+    }
+
+    @Test
+    void theGuestsChecksumOffloadReachesTheTap() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | CSUM | GUEST_CSUM | GUEST_TSO4);
+        f.postRx(16);
+        resolveHost(f);
+        // A datagram from the namespace's stack: with GUEST_CSUM the tap hands it over with its checksum
+        // left to the guest (VIRTIO_NET_HDR_F_NEEDS_CSUM), which only TUNSETOFFLOAD TUN_F_CSUM allows.
+        NetNs.check("ip", "netns", "exec", ns.name, "python3", "-c",
+                "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'offload-probe', ('10.99.0.2', 7777))");
+        VirtioNetFrames.Received r = f.receive(fr -> EthFrames.ipProto(fr) == 17, 10_000);
+        assertArrayEquals("offload-probe".getBytes(), EthFrames.l4Payload(r.frame()));
+        assertEquals(1, r.header()[0] & 1, "VIRTIO_NET_HDR_F_NEEDS_CSUM: the checksum is the guest's to finish");
+    }
+
+    /** A datagram whose UDP checksum the guest left to the host (CSUM): the tap completes it as the header says. */
+    @Test
+    void theHostCompletesAChecksumTheGuestLeftPartial() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | CSUM);
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        List<String> cmd = new java.util.ArrayList<>(ns.execPrefix());
+        cmd.addAll(List.of("python3", "-u", "-c", "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+                + " s.bind(('10.99.0.1', 7777)); s.settimeout(10); print('ready', flush=True); print(s.recvfrom(2000)[0].decode(), flush=True)"));
+        Process listener = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try {
+            var out = new java.io.BufferedReader(new java.io.InputStreamReader(listener.getInputStream()));
+            assertEquals("ready", out.readLine());
+            byte[] frame = EthFrames.udp(GUEST_MAC.bytes(), hostMac, GUEST_IP, HOST_IP, 5000, 7777, "partial-checksum".getBytes());
+            int udp = EthFrames.ETH + EthFrames.IP;
+            // What a guest leaves with CHECKSUM_PARTIAL: the pseudo-header's folded sum, not inverted.
+            int pseudo = 0;
+            for (int i = 0; i < 4; i += 2) pseudo += ((GUEST_IP[i] & 0xFF) << 8 | GUEST_IP[i + 1] & 0xFF) + ((HOST_IP[i] & 0xFF) << 8 | HOST_IP[i + 1] & 0xFF);
+            pseudo += 17 + frame.length - udp;
+            while ((pseudo >>> 16) != 0) pseudo = (pseudo & 0xFFFF) + (pseudo >>> 16);
+            frame[udp + 6] = (byte) (pseudo >>> 8);
+            frame[udp + 7] = (byte) pseudo;
+            java.nio.ByteBuffer hdr = java.nio.ByteBuffer.allocate(VirtioNetFrames.HDR).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            hdr.put(0, (byte) 1).putShort(6, (short) udp).putShort(8, (short) 6); // NEEDS_CSUM, csum_start, csum_offset
+            f.send(hdr.array(), frame);
+            assertEquals("partial-checksum", out.readLine(), "the namespace's stack took the datagram");
+        } finally {
+            listener.destroyForcibly();
+            listener.waitFor();
+        }
+    }
+
+    @Test
+    void withoutGuestCsumEveryChecksumIsComplete() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
+        f.postRx(16);
+        resolveHost(f);
+        NetNs.check("ip", "netns", "exec", ns.name, "python3", "-c",
+                "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'no-offload', ('10.99.0.2', 7777))");
+        VirtioNetFrames.Received r = f.receive(fr -> EthFrames.ipProto(fr) == 17, 10_000);
+        assertEquals(0, r.header()[0] & 1, "no NEEDS_CSUM");
+        assertArrayEquals("no-offload".getBytes(), EthFrames.l4Payload(r.frame()));
+    }
+
+    @Test
+    void aLinkDownSendsAndReceivesNothingAndTheDriverIsTold() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | STATUS);
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        int generation = f.rx().readl(0x0FC);
+        assertTrue(device.setLink(false));
+        transport.configChanged();
+        assertEquals(0, f.rx().readl(0x104) >>> 16, "status: link down");
+        assertEquals(2, f.rx().ackInterrupt() & 2, "a configuration-change interrupt");
+        assertTrue(f.rx().readl(0x0FC) != generation, "a new configuration generation");
+        int before = f.rx().usedIdx();
+        f.send(ping(hostMac, 1, payload(1, 100))); // taken from the ring, not sent
+        Thread.sleep(300);
+        assertEquals(before, f.rx().usedIdx(), "no echo: nothing went out");
+        assertTrue(device.setLink(true));
+        transport.configChanged();
+        f.send(ping(hostMac, 2, payload(2, 100)));
+        assertEquals(2, seqOf(f.receive(VirtioNetTest::isEchoReply, 10_000).frame()), "up again: only the echo sent while up");
+    }
+
+    @Test
+    void theSelfAnnounceIsQemusRarpFromTheGuestsMac() throws Exception {
+        try (NetNs.Capture capture = ns.capture(tapName, EthFrames.ETHERTYPE_RARP)) {
+            device.announce();
+            NetNs.Capture.Frame f = capture.next(5_000);
+            assertNotNull(f, "no RARP on the tap");
+            byte[] m = GUEST_MAC.bytes();
+            java.nio.ByteBuffer expected = java.nio.ByteBuffer.allocate(60);
+            expected.put(EthFrames.BROADCAST).put(m).putShort((short) 0x8035).putShort((short) 1).putShort((short) 0x0800)
+                    .put((byte) 6).put((byte) 4).putShort((short) 3).put(m).putInt(0).put(m).putInt(0);
+            assertArrayEquals(expected.array(), f.bytes(), "announce_self_create's frame");
+        }
+    }
+
+    @Test
+    void aTapThatVanishesStopsReceivingWithoutSpinning() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        ns.ip("link", "del", tapName);
+        f.send(ping(hostMac, 1, payload(1, 100))); // the transmit queue goes on: the frame is lost, as on a cut wire
+        Thread io = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("virtio-net-device@feb00000"))
+                .findFirst().orElseThrow();
+        var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        long cpu = threads.getThreadCpuTime(io.threadId());
+        Thread.sleep(500);
+        long used = threads.getThreadCpuTime(io.threadId()) - cpu;
+        assertTrue(used < 50_000_000L, "the I/O thread used " + used / 1_000_000 + " ms of CPU in 500 ms: it spins on a dead tap");
+        assertEquals(null, device.backendFd(), "the tap is no longer polled");
+        f.send(ping(hostMac, 2, payload(2, 100)));
+        assertEquals(VirtioDriver.ACKNOWLEDGE | VirtioDriver.DRIVER | VirtioDriver.FEATURES_OK | VirtioDriver.DRIVER_OK, f.rx().readl(0x70),
+                "the device goes on (no reset needed): the guest sees a link that carries nothing");
+    }
+
+    @Test
+    void brokenChainsNeedAReset() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC);
+        f.tx().add(java.util.List.of(new VirtioDriver.Buf(AREA + 0x40000, 4, false))); // shorter than the header
+        f.tx().notifyQueue();
+        long deadline = System.currentTimeMillis() + 5_000;
+        while ((f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET) == 0) {
+            assertTrue(System.currentTimeMillis() < deadline, "no NEEDS_RESET");
+            Thread.sleep(5);
+        }
+        f.init(VERSION_1 | MAC);
+        f.rx().add(java.util.List.of(new VirtioDriver.Buf(AREA + 0x40000, 2048, false))); // a receive buffer the device may not write
+        f.rx().notifyQueue();
+        deadline = System.currentTimeMillis() + 5_000;
+        while ((f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET) == 0) {
+            assertTrue(System.currentTimeMillis() < deadline, "no NEEDS_RESET for a read-only receive buffer");
+            Thread.sleep(5);
+        }
+    }
+}
