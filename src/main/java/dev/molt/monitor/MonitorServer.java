@@ -2,6 +2,8 @@ package dev.molt.monitor;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -88,12 +90,17 @@ public final class MonitorServer implements AutoCloseable {
 
     private void acceptLoop(OptionalLong missedFrom) {
         if (missedFrom.isPresent()) {
-            // Whoever waited is served first, all of them, before anyone who connects from now on.
+            // Whoever waited is served first, all of them, before anyone who connects from now on. The
+            // backlog is taken whole before the first of them is served: served one by one, a client
+            // that connected once an earlier one had its answers could still be taken for one that
+            // waited (and be sent events from before it connected).
+            List<Connection> waited = new ArrayList<>();
             try {
-                for (Optional<Connection> c; accepting && (c = listener.acceptWaiting()).isPresent(); ) serve(c.get(), missedFrom);
+                for (Optional<Connection> c; accepting && (c = listener.acceptWaiting()).isPresent(); ) waited.add(c.get());
             } catch (IOException e) {
                 // The accept loop below meets the same error and deals with it.
             }
+            for (Connection c : waited) serve(c, missedFrom);
         }
         while (accepting) {
             Optional<Connection> connection;
