@@ -22,21 +22,10 @@ if [ -z "$qtest" ] && ! molt_kvm_usable; then
   qtest=1
 fi
 if [ -n "$qtest" ]; then
-  qemu=${MOLT_QEMU:-$HOME/.cache/molt-qemu/10.2.2/build/qemu-system-x86_64}
-  fw=$(dirname "$(dirname "$qemu")")/firmware; [ -d "$fw" ] || fw=/usr/share/qemu
-  kinds=(molt)
-  if [ -x "$qemu" ]; then kinds+=(qemu); else echo "no QEMU 10.2 at $qemu (../shared/tools/build-qemu.sh builds it): molt alone"; fi
-  echo "host: $(nproc) cores; /dev/kvm: $(molt_kvm_usable && echo usable || echo "unusable ($molt_kvm_why)")"
+  . "$root/bench/lib/qtest_vmms.sh"
+  qtest_vmms_find
   for size in "${sizes[@]}"; do
-    for k in "${kinds[@]}"; do : >"$work/$k"; done
-    for i in $(seq 1 "$runs"); do
-      for k in "${kinds[@]}"; do
-        case $k in
-          molt) python3 "$root/scripts/lib/qtest_update.py" "$root/bin/molt" "$work/run" "$size" 64 ;;
-          qemu) python3 "$root/scripts/lib/qtest_update.py" "$qemu" "$work/run" "$size" 64 -L "$fw" ;;
-        esac >>"$work/$k" || echo '{"failed": true}' >>"$work/$k"
-      done
-    done
+    qtest_vmms_run "$root/scripts/lib/qtest_update.py" "$size" "$runs" "$work"
     echo "== qtest, cpr-exec, -m $size (64 MiB pattern checked byte for byte), $runs runs each: median (min .. max) ms =="
     for k in "${kinds[@]}"; do
       label=$([ "$k" = molt ] && echo "molt" || echo "qemu-10.2")

@@ -45,6 +45,13 @@ class CprExecIT {
         return a;
     }
 
+    /** As {@link #vmArgs}, 256 MiB, with the console on a listening unix socket at {@code sock} instead of the log file. */
+    static List<String> socketConsoleArgs(Path dir, int cpus, Path sock) {
+        List<String> args = new ArrayList<>(vmArgs(dir, cpus, "256M"));
+        args.set(args.indexOf("file,id=con,path=" + dir.resolve("console.log") + ",append=on"), "socket,id=con,path=" + sock + ",server=on,wait=off");
+        return args;
+    }
+
     static List<Tick> ticks(Path dir) throws Exception {
         Path log = dir.resolve("console.log");
         if (!Files.exists(log)) return List.of();
@@ -452,9 +459,7 @@ class CprExecIT {
     @Test
     void aSocketConsoleClientStaysConnected(@TempDir Path dir) throws Exception {
         Path sock = dir.resolve("console.sock");
-        List<String> args = new ArrayList<>(vmArgs(dir, 1, "256M"));
-        int at = args.indexOf("file,id=con,path=" + dir.resolve("console.log") + ",append=on");
-        args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
+        List<String> args = socketConsoleArgs(dir, 1, sock);
         Path state = dir.resolve("vm.state");
         try (MoltProcess molt = MoltProcess.start(args.toArray(String[]::new))) {
             GuestIT.waitFor(() -> Files.exists(sock), T);
@@ -505,9 +510,7 @@ class CprExecIT {
     @Test
     void consoleBytesAreNeitherRepeatedNorLostAcrossUpdates(@TempDir Path dir) throws Exception {
         Path sock = dir.resolve("console.sock");
-        List<String> args = new ArrayList<>(vmArgs(dir, 2, "256M"));
-        int at = args.indexOf("file,id=con,path=" + dir.resolve("console.log") + ",append=on");
-        args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
+        List<String> args = socketConsoleArgs(dir, 2, sock);
         Path state = dir.resolve("vm.state");
         try (MoltProcess molt = MoltProcess.start(args.toArray(String[]::new))) {
             GuestIT.waitFor(() -> Files.exists(sock), T);

@@ -201,11 +201,7 @@ class QtestCprExecIT {
     @Test
     void aSocketConsoleClientStaysConnected(@TempDir Path dir) throws Exception {
         Path sock = dir.resolve("console.sock");
-        List<String> args = new ArrayList<>(QtestVm.args(dir, "128M"));
-        int at = args.indexOf("file:" + dir.resolve("vm-console.log"));
-        args.set(at - 1, "-chardev");
-        args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
-        args.addAll(List.of("-serial", "chardev:con"));
+        List<String> args = socketConsoleArgs(dir, sock);
         Path state = dir.resolve("vm.state");
         try (QtestVm vm = QtestVm.start(dir, args);
              SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
@@ -234,11 +230,7 @@ class QtestCprExecIT {
     @Test
     void aConsoleClientThatStopsReadingBlocksNeitherTheMachineNorTheUpdate(@TempDir Path dir) throws Exception {
         Path sock = dir.resolve("console.sock");
-        List<String> args = new ArrayList<>(QtestVm.args(dir, "128M"));
-        int at = args.indexOf("file:" + dir.resolve("vm-console.log"));
-        args.set(at - 1, "-chardev");
-        args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
-        args.addAll(List.of("-serial", "chardev:con"));
+        List<String> args = socketConsoleArgs(dir, sock);
         Path state = dir.resolve("vm.state");
         try (QtestVm vm = QtestVm.start(dir, args);
              SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
@@ -281,6 +273,16 @@ class QtestCprExecIT {
             System.out.printf("[molt-it] qtest: a console client that read nothing: THRE cleared after %d bytes; stop, cont and"
                     + " cpr-exec went on; %d bytes reached it afterwards, then new output%n", sent, received);
         }
+    }
+
+    /** A qtest machine of 128 MiB whose serial console is a listening unix socket at {@code sock}. */
+    private static List<String> socketConsoleArgs(Path dir, Path sock) {
+        List<String> args = new ArrayList<>(QtestVm.args(dir, "128M"));
+        int at = args.indexOf("file:" + dir.resolve("vm-console.log"));
+        args.set(at - 1, "-chardev");
+        args.set(at, "socket,id=con,path=" + sock + ",server=on,wait=off");
+        args.addAll(List.of("-serial", "chardev:con"));
+        return args;
     }
 
     /**
