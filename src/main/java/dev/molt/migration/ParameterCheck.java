@@ -38,6 +38,12 @@ enum ParameterCheck {
     /** QEMU's message says 0 though it refuses 0. */
     ANNOUNCE_STEP("announce-step", "announce_step", 1, 10_000, "a value between 0 and 10000"),
     X_VCPU_DIRTY_LIMIT_PERIOD("x-vcpu-dirty-limit-period", "x-vcpu-dirty-limit-period", 1, 1000, "a value between 1 and 1000"),
+    /**
+     * molt's own parameter (not QEMU's), bounded at a day: a uint64 beyond a long's range would reach
+     * the keeper as a negative bound, which bash refuses, and the keeper would take the guest back at once.
+     */
+    X_CPR_EXEC_RESUME_TIMEOUT("x-cpr-exec-resume-timeout", "x-cpr-exec-resume-timeout", 0, 86_400_000,
+            "an integer in the range of 0 to 86400000 ms"),
     VCPU_DIRTY_LIMIT("vcpu-dirty-limit", "vcpu_dirty_limit", 1, -1, null) {
         @Override
         String message() {

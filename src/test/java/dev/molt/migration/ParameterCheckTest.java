@@ -27,6 +27,17 @@ class ParameterCheckTest {
         assertEquals(2_000_000L, settings.number("downtime-limit"), "a refused change changes nothing");
     }
 
+    /** molt's keeper bound: a uint64 above 2^63 (arriving negative) would make the keeper take the guest back at once. */
+    @Test
+    void theCprExecResumeTimeoutIsBoundedAtADay() {
+        settings.setParameters(Map.of("x-cpr-exec-resume-timeout", 86_400_000L));
+        assertEquals("Parameter 'x-cpr-exec-resume-timeout' expects an integer in the range of 0 to 86400000 ms",
+                refused(Map.of("x-cpr-exec-resume-timeout", -1L)));
+        assertEquals("Parameter 'x-cpr-exec-resume-timeout' expects an integer in the range of 0 to 86400000 ms",
+                refused(Map.of("x-cpr-exec-resume-timeout", 86_400_001L)));
+        assertEquals(86_400_000L, settings.number("x-cpr-exec-resume-timeout"));
+    }
+
     @Test
     void throttleParametersAreCheckedAgainstEachOtherAsQemuDoes() {
         assertEquals("Parameter 'cpu_throttle_initial' expects an integer in the range of 1 to 99", refused(Map.of("cpu-throttle-initial", 0L)));

@@ -103,6 +103,8 @@ public final class Keeper implements AutoCloseable {
      * environment. Throws if it cannot be started: the caller fails the update before the guest stops.
      */
     public static Keeper start(List<Fd> hold, Fd state, List<String> goBack, java.time.Duration resumeBound) {
+        // A negative bound would be refused by read -t, which the keeper would take for the new molt's end.
+        if (resumeBound.isNegative()) throw new IllegalArgumentException("the keeper's resume bound is negative: " + resumeBound);
         if (!java.nio.file.Files.isExecutable(java.nio.file.Path.of(SHELL))) {
             throw new IllegalStateException("cannot guard the live update: " + SHELL + " is missing");
         }

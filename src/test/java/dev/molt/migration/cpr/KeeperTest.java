@@ -12,6 +12,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The keeper as a real child process: it leaves on a word and goes back on end-of-file. */
@@ -99,6 +100,15 @@ class KeeperTest {
             k.pipe().close();
             assertEquals(1 << 8, Spawn.waitFor(k.pid()), "the keeper exits 1 (wait status), saying why, with nothing to resume");
             assertFalse(Files.exists(out), "nothing relaunched");
+        }
+    }
+
+    /** read -t refuses a negative bound, which the keeper's script would take for the new molt's end. */
+    @Test
+    void aNegativeResumeBoundIsRefusedBeforeAnyKeeperStarts() throws Exception {
+        try (Fd ram = Posix.memfdCreate("ram", Posix.MFD_CLOEXEC); Fd state = CprStateFile.create()) {
+            assertThrows(IllegalArgumentException.class,
+                    () -> Keeper.start(List.of(ram), state, List.of("/bin/true"), java.time.Duration.ofMillis(-1)));
         }
     }
 }
