@@ -41,7 +41,7 @@ mkdir -p "$out"
 tmp="$(mktemp -d "$out/.tmp.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
-srcs=(entry.S main.c serial.c cmdline.c paging.c time.c smp.c work.c virtio.c)
+srcs=(entry.S main.c serial.c cmdline.c paging.c time.c smp.c work.c virtio_mmio.c virtio_blk.c virtio_net.c)
 objs=()
 pids=()
 for src in "${srcs[@]}"; do

@@ -4,6 +4,8 @@
  *   tick=MS    tick period in ms, default 10
  *   slice=SIZE bytes each CPU re-verifies per tick, default 1M
  *   dirty=N    4 KiB pages each CPU rewrites per tick, default 0
+ *   blk=1, net=1, blkbench=MODE, netbench=MODE, benchms=MS, benchqd=N,
+ *   virtio_mmio.device=SIZE@BASE:IRQ   (see guest/README.md)
  */
 #include "kernel.h"
 
@@ -70,6 +72,15 @@ static int key_is(const char *k, u32 n, const char *name)
     return i == n && !name[i];
 }
 
+/* The position of the value in names (1-based), 0 if absent. */
+static u32 word_index(const char *v, u32 n, const char *const *names, u32 count)
+{
+    for (u32 i = 0; i < count; i++)
+        if (key_is(v, n, names[i]))
+            return i + 1;
+    return 0;
+}
+
 static void warn_token(const char *t, u32 n)
 {
     char b[160];
@@ -125,6 +136,35 @@ void cmdline_parse(const char *p)
         } else if (key_is(t, eq, "blk")) {
             if (parse_num(val, vlen, 0, &v) && v <= 1)
                 cfg.blk = v;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "net")) {
+            if (parse_num(val, vlen, 0, &v) && v <= 1)
+                cfg.net = v;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "blkbench")) {
+            static const char *const modes[] = {"randread", "randwrite", "seqread", "seqwrite"};
+            u32 m = word_index(val, vlen, modes, 4);
+            if (m)
+                cfg.blkbench = BENCH_RANDREAD + m - 1;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "netbench")) {
+            static const char *const modes[] = {"pps", "rtt"};
+            u32 m = word_index(val, vlen, modes, 2);
+            if (m)
+                cfg.netbench = BENCH_PPS + m - 1;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "benchms")) {
+            if (parse_num(val, vlen, 0, &v) && v >= 1 && v <= 3600000)
+                cfg.benchms = v;
+            else
+                warn_token(t, len);
+        } else if (key_is(t, eq, "benchqd")) {
+            if (parse_num(val, vlen, 0, &v) && v >= 1 && v <= 16)
+                cfg.benchqd = v;
             else
                 warn_token(t, len);
         } else if (key_is(t, eq, "virtio_mmio.device")) {

@@ -80,9 +80,34 @@ struct config {
     u64 slice;
     u64 dirty;
     u64 blk;                    /* blk=1: the block workload, if a virtio-blk device is there */
+    u64 net;                    /* net=1: the network workload, if a virtio-net device is there */
+    u32 blkbench;               /* blkbench=: BENCH_RANDREAD.., 0 none */
+    u32 netbench;               /* netbench=: BENCH_PPS or BENCH_RTT, 0 none */
+    u64 benchms;                /* benchms=: how long each benchmark runs */
+    u64 benchqd;                /* benchqd=: block requests made available at once */
     u32 nvirtio;
     u64 virtio_base[MAX_VIRTIO]; /* virtio_mmio.device=<size>@<base>:<irq> */
 };
+
+/* Benchmarks (blkbench=, netbench=), run by CPU 0 before the others start. */
+enum bench {
+    BENCH_NONE,
+    BENCH_RANDREAD,             /* 4 KiB at random 4 KiB-aligned offsets */
+    BENCH_RANDWRITE,
+    BENCH_SEQREAD,              /* 1 MiB after 1 MiB */
+    BENCH_SEQWRITE,
+    BENCH_PPS,
+    BENCH_RTT,
+};
+static inline u64 bench_blk_bs(u32 mode)
+{
+    return mode == BENCH_SEQREAD || mode == BENCH_SEQWRITE ? 1ULL << 20 : 4096;
+}
+static inline const char *bench_blk_name(u32 mode)
+{
+    return mode == BENCH_RANDREAD ? "randread" : mode == BENCH_RANDWRITE ? "randwrite"
+         : mode == BENCH_SEQREAD ? "seqread" : "seqwrite";
+}
 
 /* --- small inline helpers --- */
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
@@ -160,10 +185,18 @@ void kprint_fbuf(struct fbuf *b);
 /* cmdline.c */
 void cmdline_parse(const char *line);
 
-/* virtio.c */
-void virtio_init(void);
+/* virtio_blk.c */
+void virtio_blk_init(void);
 int virtio_blk_present(u64 ncpus);
 u64 virtio_blk_check(u64 cpu, u64 seq);
+void blk_bench_alloc(void);
+void blk_bench(void);
+
+/* virtio_net.c */
+void virtio_net_init(void);
+int virtio_net_present(void);
+u64 virtio_net_tick(u64 cpu);
+void net_bench(void);
 
 /* paging.c */
 extern u64 phys_bump;

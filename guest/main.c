@@ -15,6 +15,8 @@ struct config cfg = {
     .tick_ms = 10,
     .slice = 1ULL << 20,
     .dirty = 0,
+    .benchms = 2000,
+    .benchqd = 1,
 };
 
 struct memmap_entry memmap[MAX_MEMMAP];
@@ -167,15 +169,23 @@ void kmain(u32 start_info)
     cpu_init(0);
     irq_init();
     timer_init();
+    if (cfg.blkbench)
+        blk_bench_alloc();
     setup_user_area();
 
     u32 n = smp_start_aps(avoid, navoid);
     ucfg.ncpus = n;
-    if (cfg.blk) {
-        virtio_init();
-        ucfg.blk = virtio_blk_present(n);
-        if (!ucfg.blk)
+    if (cfg.blk || cfg.blkbench) {
+        virtio_blk_init();
+        ucfg.blk = cfg.blk && virtio_blk_present(n);
+        if (cfg.blk && !ucfg.blk)
             kputs("molt-guest: WARNING blk=1 but no usable virtio-blk device (virtio_mmio.device=...); no block workload\r\n");
+    }
+    if (cfg.net || cfg.netbench) {
+        virtio_net_init();
+        ucfg.net = cfg.net && virtio_net_present();
+        if (cfg.net && !ucfg.net)
+            kputs("molt-guest: WARNING net=1 but no usable virtio-net device (virtio_mmio.device=...); no network workload\r\n");
     }
 
     char b[256];
@@ -201,6 +211,11 @@ void kmain(u32 start_info)
     fb_str(&f, "\r\n");
     kprint_fbuf(&f);
 
+    /* the benchmarks run here, while the other CPUs still wait to be released */
+    if (cfg.blkbench)
+        blk_bench();
+    if (cfg.netbench)
+        net_bench();
     smp_release_aps();
     enter_user((u64)user_main, user_stack_top(0), 0, (u64)&pvclock_area[0]);
 }
@@ -263,6 +278,9 @@ static void syscall(struct frame *f)
         return;
     case SYS_BLK:
         f->rax = virtio_blk_check((u64)this_cpu()->logical, f->rdi);
+        return;
+    case SYS_NET:
+        f->rax = virtio_net_tick((u64)this_cpu()->logical);
         return;
     default:
         f->rax = (u64)-1;

@@ -10,44 +10,26 @@ Exit status 0 when every scenario passed.
 """
 import os
 import re
-import select
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts", "lib"))
+import guest_vm  # noqa: E402
 ELF = os.path.join(HERE, "build", "molt-guest.elf")
-TICK_RE = re.compile(r"^tick (\d+) (\d+) (\d+) (ok|CORRUPT)$")
+TICK_RE = re.compile(r"^tick (\d+) (\d+) (\d+) (ok|CORRUPT)(?: blk=\S+)?(?: net=\S+ dup=\d+ ooo=\d+ bad=\d+)?$")
 READY_RE = re.compile(r"^READY cpus=(\d+) mem=(\d+) clock=(kvmclock|tsc)$")
 
 
-class Guest:
+class Guest(guest_vm.Console):
     def __init__(self, smp=2, mem="256M", append="mem=64M", machine="pc", extra=()):
         self.cmd = ["qemu-system-x86_64", "-enable-kvm", "-machine", machine, "-cpu", "host",
                     "-m", mem, "-smp", str(smp), "-kernel", ELF, "-append", append,
                     "-display", "none", "-monitor", "none", "-serial", "stdio",
                     "-no-reboot", *extra]
-        self.t0 = time.monotonic()
-        self.p = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT)
-        self.buf = b""
-        self.lines = []          # (seconds since start, text)
+        super().__init__(self.cmd, stdin=subprocess.PIPE)
         self.cursor = 0          # wait_for looks at lines from here on
-
-    def _pump(self, timeout):
-        r, _, _ = select.select([self.p.stdout], [], [], timeout)
-        if not r:
-            return True
-        data = os.read(self.p.stdout.fileno(), 65536)
-        if not data:
-            return False
-        self.buf += data
-        while b"\n" in self.buf:
-            line, self.buf = self.buf.split(b"\n", 1)
-            text = line.decode("latin-1").replace("\r", "")
-            text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
-            self.lines.append((time.monotonic() - self.t0, text))
-        return True
 
     def wait_for(self, pattern, timeout):
         """Returns (time, match) of the first line after the previous match
@@ -57,22 +39,16 @@ class Guest:
         i = self.cursor
         while True:
             while i < len(self.lines):
-                m = rx.search(self.lines[i][1])
+                m = rx.search(self.lines[i])
                 if m:
                     self.cursor = i + 1
-                    return self.lines[i][0], m
+                    return self.times[i], m
                 i += 1
             left = end - time.monotonic()
-            if left <= 0 or self.p.poll() is not None and not self._pump(0):
+            if left <= 0 or self.p.poll() is not None and not self.pump(0):
                 return None, None
-            if not self._pump(min(left, 0.2)) and self.p.poll() is not None:
+            if not self.pump(min(left, 0.2)) and self.p.poll() is not None:
                 return None, None
-
-    def run_for(self, seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if not self._pump(0.1) and self.p.poll() is not None:
-                break
 
     def send(self, text):
         self.p.stdin.write(text.encode())
@@ -82,18 +58,13 @@ class Guest:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.p.poll() is not None:
-                self._pump(0)
+                self.pump(0)
                 return True
-            self._pump(0.1)
+            self.pump(0.1)
         return False
 
-    def close(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
-
     def text(self):
-        return [t for _, t in self.lines]
+        return self.lines
 
 
 def ticks(lines):
@@ -237,10 +208,7 @@ def main():
         errs, ready = scenarios[n]()
         took = time.monotonic() - t0
         extra = f" READY after {ready:.2f}s" if ready is not None else ""
-        print(f"{'PASS' if not errs else 'FAIL'} {n} ({took:.1f}s){extra}")
-        for e in errs:
-            print(f"    {e}")
-        failed += bool(errs)
+        failed += not guest_vm.report(n, errs, f" ({took:.1f}s){extra}")
     return 1 if failed else 0
 
 

@@ -34,6 +34,7 @@ typedef long long s64;
 #define SYS_WRITE 0         /* (buf, len): write bytes to COM1; hold print_lock */
 #define SYS_SLEEP_UNTIL 1   /* (guest_ns): halt until kvm-clock >= guest_ns */
 #define SYS_BLK 2           /* (seq): write this CPU's block seq, read it back; 0 ok, 1 differs, 2 I/O error */
+#define SYS_NET 3           /* (): send this CPU's next datagram, take in answers (counted in its cpu_state) */
 
 /* struct pvclock_vcpu_time_info (KVM ABI, 32 bytes), written by KVM for
  * kvm-clock; in TSC mode the kernel fills it with fixed TSC scaling so
@@ -65,6 +66,7 @@ struct user_config {
     u64 slice_bytes;
     u64 dirty_pages;
     u64 blk;                    /* the block workload runs (blk=1 and a virtio-blk device) */
+    u64 net;                    /* the network workload runs (net=1 and a virtio-net device) */
     char clock_name[16];
     u64 nchunks;
     struct chunk chunks[MAX_CHUNKS];
@@ -85,7 +87,13 @@ struct cpu_state {
     volatile u64 verify_pos;    /* next word (within the share) to verify */
     u64 dirty_pos;              /* next page (within the share) to rewrite */
     u64 corrupt_reported;
-    u64 pad[12];
+    /* block workload: requests read back as written, differing, failed (ring 3 counts) */
+    u64 blk_ok, blk_bad, blk_ioerr;
+    /* network workload, counted by ring 0 (SYS_NET, any CPU taking in answers):
+     * datagrams sent (the last one's number), distinct ones answered, answers
+     * seen again, answers after a newer one, answers damaged or never sent */
+    volatile u64 net_sent, net_answered, net_dup, net_ooo, net_bad;
+    u64 pad[4];
 };
 
 extern struct user_config ucfg;                 /* work.c (.udata) */

@@ -7,7 +7,8 @@
  * Per CPU: fill its share of the region with pattern(word, gen=0); after
  * all CPUs are done CPU 0 prints READY; then every tick: sleep to the next
  * tick boundary, verify the next 'slice' bytes of the share, rewrite the
- * next 'dirty' pages with generation + 1, print the tick line.
+ * next 'dirty' pages with generation + 1, run the block and network
+ * workloads' requests (system calls), print the tick line with their totals.
  */
 #include "shared.h"
 
@@ -66,6 +67,19 @@ static void write_page(u64 page, u32 gen)
     u64 *w = ucfg.region + base;
     for (u64 k = 0; k < WORDS_PER_PAGE; k++)
         w[k] = pattern(base + k, gen);
+}
+
+/* " name=a/b" or " name=a/b/c" (c = ~0: two numbers) */
+static void counters(struct fbuf *b, const char *name, u64 a, u64 x, u64 c)
+{
+    fb_str(b, name);
+    fb_dec(b, a);
+    fb_char(b, '/');
+    fb_dec(b, x);
+    if (c != ~0ULL) {
+        fb_char(b, '/');
+        fb_dec(b, c);
+    }
 }
 
 struct mismatch {
@@ -168,8 +182,13 @@ void user_main(u64 cpu, struct pvclock *clk)
         struct mismatch m = {0, 0, 0};
         int bad = verify(st, first, np, &m);
         dirty(st, first, np);
-        u64 t = pvclock_read_ns(clk);
         u64 nth = st->ticks + 1;
+        long blk = ucfg.blk ? sys2(SYS_BLK, (long)nth, 0) : 0;
+        if (ucfg.blk)
+            (*(blk == 0 ? &st->blk_ok : blk == 1 ? &st->blk_bad : &st->blk_ioerr))++;
+        if (ucfg.net)
+            sys2(SYS_NET, 0, 0);
+        u64 t = pvclock_read_ns(clk);
         st->ticks = nth;
 
         b.n = 0;
@@ -179,7 +198,19 @@ void user_main(u64 cpu, struct pvclock *clk)
         fb_dec(&b, nth);
         fb_char(&b, ' ');
         fb_dec(&b, t);
-        fb_str(&b, bad ? " CORRUPT\r\n" : " ok\r\n");
+        fb_str(&b, bad ? " CORRUPT" : " ok");
+        if (ucfg.blk)
+            counters(&b, " blk=", st->blk_ok, st->blk_bad, st->blk_ioerr);
+        if (ucfg.net) {
+            counters(&b, " net=", st->net_sent, st->net_answered, ~0ULL);
+            fb_str(&b, " dup=");
+            fb_dec(&b, st->net_dup);
+            fb_str(&b, " ooo=");
+            fb_dec(&b, st->net_ooo);
+            fb_str(&b, " bad=");
+            fb_dec(&b, st->net_bad);
+        }
+        fb_str(&b, "\r\n");
         if (bad && !st->corrupt_reported) {
             st->corrupt_reported = 1;
             fb_str(&b, "CORRUPT cpu=");
@@ -193,12 +224,11 @@ void user_main(u64 cpu, struct pvclock *clk)
             fb_str(&b, "\r\n");
         }
         if (ucfg.blk) {
-            long r = sys2(SYS_BLK, (long)nth, 0);
             fb_str(&b, "blk ");
             fb_dec(&b, cpu);
             fb_char(&b, ' ');
             fb_dec(&b, nth);
-            fb_str(&b, r == 0 ? " ok\r\n" : r == 1 ? " BAD\r\n" : " IOERR\r\n");
+            fb_str(&b, blk == 0 ? " ok\r\n" : blk == 1 ? " BAD\r\n" : " IOERR\r\n");
         }
         print(&b, cpu, clk);
 
