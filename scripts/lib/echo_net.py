@@ -37,6 +37,9 @@ class EchoNet:
         subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL)
         try:
             self._ip("netns", "add", name)
+            # no IPv6: nothing but the responder's answers (and ARP) goes to the guest
+            subprocess.run(self.prefix + ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                                          "net.ipv6.conf.default.disable_ipv6=1"], check=True)
             for args in (["link", "set", "lo", "up"], ["link", "add", "br0", "type", "bridge"],
                          ["addr", "add", HOST_IP + "/24", "dev", "br0"], ["link", "set", "br0", "up"]):
                 self._ip("-n", name, *args)
@@ -57,6 +60,10 @@ class EchoNet:
         r = subprocess.run(["ip", *args], capture_output=True, text=True)
         if r.returncode:
             raise RuntimeError("ip %s: %s" % (" ".join(args), r.stderr.strip()))
+
+    def neighbour(self, ip, mac):
+        """A permanent neighbour entry on the bridge, for a guest that answers no ARP."""
+        self._ip("-n", self.ns, "neigh", "replace", ip, "lladdr", mac, "dev", "br0", "nud", "permanent")
 
     def ifindex(self, tap):
         out = subprocess.run(["ip", "-n", self.ns, "-o", "link", "show", tap], capture_output=True, text=True).stdout
