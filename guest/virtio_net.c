@@ -233,9 +233,11 @@ static void rx_drain(void)
     u32 n = 0;
     u64 now = clock_ns();
     while ((e = vq_pop(&rxq))) {
-        if (e->id < QN && e->len > HDR && e->len <= BUF)
+        if (e->id >= QN)
+            continue;                   /* not a buffer of ours: nothing to give back */
+        if (e->len > HDR && e->len <= BUF)
             receive(rxbuf[e->id] + HDR, e->len - HDR, now);
-        vq_push(&rxq, (u16)(e->id < QN ? e->id : 0));
+        vq_push(&rxq, (u16)e->id);
         n++;
     }
     if (n) {
@@ -329,8 +331,7 @@ void net_bench(void)
     }
     struct cpu_state *st = &ustate[0];
     /* learn the responder's MAC (and let its ARP settle) first: a few tries */
-    u64 seq = st->net_sent;
-    for (int i = 0; i < 20 && !exchange(0, ++seq, 250000000ULL); i++)
+    for (int i = 0; i < 20 && !exchange(0, st->net_sent + 1, 250000000ULL); i++)
         ;
     const u64 sent0 = st->net_sent, answered0 = st->net_answered;
     const u64 t0 = clock_ns(), end = t0 + cfg.benchms * 1000000ULL;
