@@ -32,6 +32,7 @@ import dev.molt.monitor.EventBus;
 import dev.molt.monitor.MigrationCommands;
 import dev.molt.monitor.PassedFds;
 import dev.molt.sys.Fd;
+import dev.molt.sys.FdSets;
 import dev.molt.sys.PreservedFds;
 import java.util.Optional;
 import dev.molt.monitor.Monitor;
@@ -130,6 +131,7 @@ public final class Molt {
             // Every host fd a live update hands on goes through this one registry: its owners (consoles,
             // monitors, RAM, disk images) claim there what the old molt handed over, and register theirs.
             if (cpr != null) preserved.inherit(cpr.handedOver());
+            addFdSets(config.addFds());
             // Only the serial ports' backends are opened as chardevs; monitors serve theirs themselves.
             for (String id : config.serials()) {
                 chardevs.put(id, Chardevs.open(config.chardevs().get(id), config.nographic(), quit, preserved));
@@ -147,6 +149,7 @@ public final class Molt {
             MachineConfig mc = inherited == null ? machineConfig(config) : inherited.withInheritedBoot(machineConfig(config));
             machine[0] = inherited == null ? Machine.create(mc, accel, console, preserved)
                     : Machine.create(mc, accel, console, inherited.adoptRam(mc, preserved), preserved);
+            closeAddFdOriginals(config.addFds());
             // The disks are this molt's from the start, unless a live migration is to bring the guest (its
             // source holds them until its switch-over; the incoming load takes them).
             if (inherited != null || !incoming.incoming()) machine[0].holdHostResources(true);
@@ -274,6 +277,22 @@ public final class Molt {
         return new MachineConfig(c.name().orElse(null), c.smp().cpus(), c.memory().size(),
                 c.ramBackend().orElse(null), c.machine().auxRamShare(), c.boot().kernel(),
                 c.boot().initrd().orElse(null), c.boot().cmdline(), c.noReboot(), c.startPaused(), c.cpuFeatures(), c.virtioDevices());
+    }
+
+    /** -add-fd: before anything opens a path, so that /dev/fdset/N finds its set. */
+    private static void addFdSets(List<VmConfig.AddFd> addFds) {
+        for (VmConfig.AddFd a : addFds) {
+            try {
+                FdSets.process().addInherited(a.fd(), a.set(), a.opaque());
+            } catch (IllegalArgumentException e) {
+                throw UsageException.at(a.location(), e.getMessage());
+            }
+        }
+    }
+
+    /** QEMU closes the fds -add-fd named once the machine is built: only the sets' duplicates stay. */
+    private static void closeAddFdOriginals(List<VmConfig.AddFd> addFds) {
+        addFds.stream().mapToInt(a -> (int) a.fd()).distinct().forEach(n -> new Fd(n, "-add-fd").close());
     }
 
     private static void writePidfile(Path pidfile) {

@@ -118,7 +118,8 @@ public final class CommandLineParser {
         DRIVE(true, (s, a) -> s.devices.block.drive(a.location(), a.value()), "drive"),
         BLOCKDEV(true, (s, a) -> s.devices.block.blockdev(a.location(), a.value()), "blockdev"),
         NETDEV(true, (s, a) -> s.devices.net.netdev(a.location(), a.value()), "netdev"),
-        DEVICE(true, (s, a) -> s.devices.device(a.location(), a.value()), "device");
+        DEVICE(true, (s, a) -> s.devices.device(a.location(), a.value()), "device"),
+        ADD_FD(true, State::addFd, "add-fd");
 
         private static final Map<String, Option> BY_NAME = new HashMap<>();
 
@@ -180,6 +181,7 @@ public final class CommandLineParser {
         Optional<String> qtestChardev = Optional.empty();
         Optional<String> qtestLog = Optional.empty();
         final DeviceOptions devices = new DeviceOptions();
+        final List<VmConfig.AddFd> addFds = new ArrayList<>();
 
         State(String version) {
             this.version = version;
@@ -220,6 +222,12 @@ public final class CommandLineParser {
             }
             addChardev(a.location(), legacyChardev(a.location(), dev, "qtest"));
             qtestChardev = Optional.of("qtest");
+        }
+
+        /** -add-fd: absent numbers are -1, refused when molt starts with QEMU's words (FdSetsSetup). */
+        void addFd(Arg a) {
+            addFds.add(QemuOpts.parse(a.location(), a.value()).read(r -> new VmConfig.AddFd(a.location(),
+                    r.integer("fd").orElse(-1), r.integer("set").orElse(-1), r.string("opaque"))));
         }
 
         void cpu(Arg a) {
@@ -431,7 +439,7 @@ public final class CommandLineParser {
             return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu, cpuFeatures,
                     List.copyOf(objects.values()), new VmConfig.Boot(kernelPath, append, initrd), chardevs, serialIds,
                     nographic, startPaused, nameConfig.guest(), nameConfig.debugThreads(), pidfile, nodefaults,
-                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer, devices.virtioDevices())));
+                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer, devices.virtioDevices(), addFds)));
         }
 
         /**

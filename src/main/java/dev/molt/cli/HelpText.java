@@ -106,6 +106,10 @@ public final class HelpText {
                 -monitor dev    human monitor (HMP, prompt "(qemu) ") on dev, or none
                 -mon chardev=id[,mode=control|readline][,pretty=on|off]
                                 a monitor on a -chardev (control = QMP, readline = HMP)
+                -add-fd fd=fd,set=set[,opaque=text]
+                                put a duplicate of inherited fd in fd set 'set'; molt then
+                                opens /dev/fdset/set (drives, mem-path, file: migrations)
+                                from the set's fds (see also QMP add-fd)
 
                 Migration and live update:
                 -incoming uri   wait for an incoming migration: file:path[,offset=n],

@@ -45,6 +45,7 @@ import java.util.Optional;
  * @param accel          {@code -accel} or {@code -machine accel=}: what runs the guest's CPUs
  * @param qtest          {@code -qtest} and {@code -qtest-log}: the qtest protocol server, if any
  * @param virtioDevices  {@code -device virtio-blk-device} and {@code virtio-net-device} with the drives and netdevs they name, in order
+ * @param addFds         {@code -add-fd}: inherited fds for fd sets ({@code /dev/fdset/N}), in order
  */
 public record VmConfig(
         Machine machine,
@@ -68,7 +69,22 @@ public record VmConfig(
         List<String> incoming,
         Accel accel,
         Optional<QtestServerConfig> qtest,
-        List<VirtioDeviceConfig> virtioDevices) {
+        List<VirtioDeviceConfig> virtioDevices,
+        List<AddFd> addFds) {
+
+    /** {@code -add-fd fd=N,set=S,opaque=TEXT}: an inherited fd to put in fd set S (checked when molt starts). */
+    public record AddFd(String location, long fd, long set, Optional<String> opaque) {}
+
+    /** Without {@code -add-fd}. */
+    public VmConfig(Machine machine, Memory memory, Smp smp, CpuModel cpu, Map<CpuFeature, Boolean> cpuFeatures,
+                    List<MemoryBackendConfig> memoryBackends, Boot boot, Map<String, ChardevConfig> chardevs,
+                    List<String> serials, boolean nographic, boolean startPaused, Optional<String> name,
+                    boolean debugThreads, Optional<Path> pidfile, boolean nodefaults, boolean noReboot,
+                    boolean noShutdown, List<MonitorConfig> monitors, List<String> incoming, Accel accel,
+                    Optional<QtestServerConfig> qtest, List<VirtioDeviceConfig> virtioDevices) {
+        this(machine, memory, smp, cpu, cpuFeatures, memoryBackends, boot, chardevs, serials, nographic, startPaused,
+                name, debugThreads, pidfile, nodefaults, noReboot, noShutdown, monitors, incoming, accel, qtest, virtioDevices, List.of());
+    }
 
     /** 128 MiB, QEMU's default RAM size. */
     public static final long DEFAULT_RAM_SIZE = 128L << 20;
@@ -100,6 +116,7 @@ public record VmConfig(
         monitors = List.copyOf(monitors);
         incoming = List.copyOf(incoming);
         virtioDevices = List.copyOf(virtioDevices);
+        addFds = List.copyOf(addFds);
 
         var backendIds = new HashSet<String>();
         for (MemoryBackendConfig b : memoryBackends) {

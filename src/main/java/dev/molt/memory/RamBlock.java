@@ -3,6 +3,7 @@ package dev.molt.memory;
 import dev.molt.sys.Errno;
 import dev.molt.sys.ErrnoException;
 import dev.molt.sys.Fd;
+import dev.molt.sys.FdSets;
 import dev.molt.sys.Posix;
 
 import java.lang.foreign.MemorySegment;
@@ -69,9 +70,10 @@ public final class RamBlock implements AutoCloseable {
     public static RamBlock file(String name, Path path, long size, boolean shared, boolean prealloc) {
         Fd fd;
         try {
-            fd = Posix.open(path.toString(), Posix.O_RDWR | Posix.O_CREAT, 0600);
+            fd = FdSets.open(path.toString(), Posix.O_RDWR | Posix.O_CREAT, 0600);
         } catch (ErrnoException e) {
-            throw new MemoryException("memory backend '" + name + "': cannot open mem-path " + path + ": " + Errno.describe(e.errno()));
+            throw new MemoryException("memory backend '" + name + "': cannot open mem-path " + path + ": "
+                    + (e instanceof FdSets.FdSetError ? e.getMessage() : Errno.describe(e.errno())));
         }
         try {
             if (Posix.fileSize(fd) < size) Posix.ftruncate(fd, size);

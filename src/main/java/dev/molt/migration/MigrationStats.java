@@ -32,6 +32,9 @@ final class MigrationStats {
         m.put("precopy-bytes", transferredBytes);
         m.put("downtime-bytes", 0L);
         m.put("postcopy-bytes", 0L);
+        // Members QEMU always reports; molt has neither postcopy nor zero-copy sends.
+        m.put("postcopy-requests", 0L);
+        m.put("dirty-sync-missed-zero-copy", 0L);
         return m;
     }
 }

@@ -1,5 +1,8 @@
 package dev.molt.monitor;
 
+import java.util.Arrays;
+import java.util.List;
+
 /** The events molt emits, with QEMU's names and data (qapi/run-state.json, qapi/migration.json). */
 public final class Events {
     public static final String STOP = "STOP";
@@ -8,6 +11,20 @@ public final class Events {
     public static final String RESET = "RESET";
     public static final String MIGRATION = "MIGRATION";
     public static final String MIGRATION_PASS = "MIGRATION_PASS";
+
+    /** An event and the members of its data, as {@code query-qmp-schema} reports them. */
+    record Definition(String name, List<Param> data) {}
+
+    private static final ArgType SHUTDOWN_CAUSE = new ArgType.EnumOf(Arrays.stream(ShutdownCause.values()).map(ShutdownCause::wireName).toList());
+
+    /** Every event molt emits; the factories below build each one's data with these members. */
+    static final List<Definition> DEFINITIONS = List.of(
+            new Definition(SHUTDOWN, List.of(Param.required("guest", ArgType.Scalar.BOOLEAN), Param.required("reason", SHUTDOWN_CAUSE))),
+            new Definition(STOP, List.of()),
+            new Definition(RESUME, List.of()),
+            new Definition(RESET, List.of(Param.required("guest", ArgType.Scalar.BOOLEAN), Param.required("reason", SHUTDOWN_CAUSE))),
+            new Definition(MIGRATION, List.of(Param.required("status", new ArgType.EnumOf(MigrationSchema.STATUSES)))),
+            new Definition(MIGRATION_PASS, List.of(Param.required("pass", ArgType.Scalar.INTEGER))));
 
     private Events() {}
 

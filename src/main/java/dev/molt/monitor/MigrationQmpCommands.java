@@ -26,16 +26,16 @@ final class MigrationQmpCommands {
 
     static List<QmpCommand> all(MigrationCommands migration) {
         return List.of(
-                new QmpCommand("migrate-set-parameters", MigrationSchema.setParametersSchema(), (a, c) -> {
+                new QmpCommand("migrate-set-parameters", MigrationSchema.setParametersSchema(), QmpCommand.NOTHING, (a, c) -> {
                     migration.setParameters(a.asMap());
                     return null;
                 }),
-                QmpCommand.of("query-migrate-parameters", (a, c) -> migration.queryParameters()),
+                QmpCommand.query("query-migrate-parameters", new ArgType.Struct(MigrationSchema.setParametersSchema()), (a, c) -> migration.queryParameters()),
                 QmpCommand.of("migrate-set-capabilities", (a, c) -> {
                     migration.setCapabilities(capabilities(a));
                     return null;
                 }, Param.required("capabilities", new ArgType.ListOf(CAPABILITY_STATUS))),
-                QmpCommand.of("query-migrate-capabilities",
+                QmpCommand.query("query-migrate-capabilities", new ArgType.ListOf(CAPABILITY_STATUS),
                         (a, c) -> migration.queryCapabilities().stream().map(cap -> (Object) cap.toJson()).toList()),
                 QmpCommand.of("migrate", (a, c) -> {
                     migration.migrate(new MigrationCommands.MigrateRequest(
@@ -57,7 +57,7 @@ final class MigrationQmpCommands {
                     migration.migrateContinue(a.str("state"));
                     return null;
                 }, Param.required("state", new ArgType.EnumOf(MigrationSchema.STATUSES))),
-                QmpCommand.of("query-migrate", (a, c) -> migration.queryMigrate()));
+                QmpCommand.query("query-migrate", QmpTypes.MIGRATION_INFO, (a, c) -> migration.queryMigrate()));
     }
 
     @SuppressWarnings("unchecked")

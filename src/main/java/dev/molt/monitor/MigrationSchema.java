@@ -16,7 +16,7 @@ final class MigrationSchema {
     private MigrationSchema() {}
 
     static final List<String> CAPABILITIES = List.of(
-            "xbzrle", "rdma-pin-all", "auto-converge", "events", "postcopy-ram", "x-colo", "release-ram",
+            "xbzrle", "rdma-pin-all", "auto-converge", "zero-blocks", "events", "postcopy-ram", "x-colo", "release-ram",
             "return-path", "pause-before-switchover", "multifd", "dirty-bitmaps", "postcopy-blocktime",
             "late-block-activate", "x-ignore-shared", "validate-uuid", "background-snapshot", "zero-copy-send",
             "postcopy-preempt", "switchover-ack", "dirty-limit", "mapped-ram");

@@ -1,5 +1,7 @@
 package dev.molt.monitor;
 
+import dev.molt.sys.FdSets;
+
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -22,13 +24,15 @@ final class QmpCommands {
     QmpCommands(Monitor monitor) {
         MonitorTarget target = monitor.target();
         add(QmpCommand.of(CAPABILITIES, QmpCommands::capabilities, Param.optional("enable", new ArgType.ListOf(QMP_CAPABILITY))));
-        add(QmpCommand.of("query-version", (a, c) -> monitor.versionInfo()));
-        add(QmpCommand.of("query-commands", (a, c) -> commands.keySet().stream().map(n -> (Object) Json.object("name", n)).toList()));
-        add(QmpCommand.of("query-status", (a, c) -> Json.object("status", target.runState(), "running", target.running())));
-        add(QmpCommand.of("query-name", (a, c) -> target.name().map(n -> Json.object("name", n)).orElseGet(Json::object)));
-        add(QmpCommand.of("query-kvm", (a, c) -> Json.object("enabled", target.kvmEnabled(), "present", target.kvmPresent())));
-        add(QmpCommand.of("query-cpus-fast", (a, c) -> cpusFast(target)));
-        add(QmpCommand.of("query-memdev", (a, c) -> target.memdevs().stream().map(QmpCommands::memdev).toList()));
+        add(QmpCommand.query("query-version", QmpTypes.VERSION_INFO, (a, c) -> monitor.versionInfo()));
+        add(QmpCommand.query("query-commands", QmpTypes.COMMAND_INFO_LIST,
+                (a, c) -> commands.keySet().stream().map(n -> (Object) Json.object("name", n)).toList()));
+        add(QmpCommand.query("query-qmp-schema", QmpTypes.SCHEMA_INFO_LIST, (a, c) -> QmpSchema.of(commands.values(), Events.DEFINITIONS)));
+        add(QmpCommand.query("query-status", QmpTypes.STATUS_INFO, (a, c) -> Json.object("status", target.runState(), "running", target.running())));
+        add(QmpCommand.query("query-name", QmpTypes.NAME_INFO, (a, c) -> target.name().map(n -> Json.object("name", n)).orElseGet(Json::object)));
+        add(QmpCommand.query("query-kvm", QmpTypes.KVM_INFO, (a, c) -> Json.object("enabled", target.kvmEnabled(), "present", target.kvmPresent())));
+        add(QmpCommand.query("query-cpus-fast", QmpTypes.CPU_INFO_FAST_LIST, (a, c) -> cpusFast(target)));
+        add(QmpCommand.query("query-memdev", QmpTypes.MEMDEV_LIST, (a, c) -> target.memdevs().stream().map(QmpCommands::memdev).toList()));
         add(QmpCommand.of("stop", (a, c) -> {
             target.stop();
             return null;
@@ -50,7 +54,7 @@ final class QmpCommands {
             c.afterReply(target::quit);
             return null;
         }));
-        add(QmpCommand.of("human-monitor-command", (a, c) -> monitor.humanMonitorCommand(a.str("command-line"), a.optLong("cpu-index"), c::afterReply),
+        add(QmpCommand.query("human-monitor-command", STRING, (a, c) -> monitor.humanMonitorCommand(a.str("command-line"), a.optLong("cpu-index"), c::afterReply),
                 Param.required("command-line", STRING), Param.optional("cpu-index", INTEGER)));
         add(QmpCommand.of("getfd", (a, c) -> {
             PassedFd fd = c.connection().takeReceivedFd()
@@ -62,6 +66,7 @@ final class QmpCommands {
             monitor.passedFds().close(a.str("fdname"));
             return null;
         }, Param.required("fdname", STRING)));
+        FdSetCommands.all(FdSets.process()).forEach(this::add);
         MigrationQmpCommands.all(monitor.migration()).forEach(this::add);
     }
 

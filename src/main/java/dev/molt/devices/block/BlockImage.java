@@ -3,6 +3,7 @@ package dev.molt.devices.block;
 import dev.molt.sys.Errno;
 import dev.molt.sys.ErrnoException;
 import dev.molt.sys.Fd;
+import dev.molt.sys.FdSets;
 import dev.molt.sys.FileIo;
 import dev.molt.sys.Posix;
 import dev.molt.sys.PreservedFds;
@@ -100,14 +101,14 @@ public final class BlockImage implements AutoCloseable {
         Fd buffered = opened(preserved, preservedName(config), flags);
         Fd direct = opened(preserved, preservedName(config) + ":direct", flags | Posix.O_DIRECT);
         try {
-            if (buffered == null) buffered = Posix.open(config.file().toString(), flags, 0);
+            if (buffered == null) buffered = FdSets.open(config.file().toString(), flags, 0);
             if (!config.cache().direct && direct != null) {
                 direct.close(); // the old molt's cache mode used it; this one's does not
                 direct = null;
             }
             if (config.cache().direct && direct == null) {
                 try {
-                    direct = Posix.open(config.file().toString(), flags | Posix.O_DIRECT, 0);
+                    direct = FdSets.open(config.file().toString(), flags | Posix.O_DIRECT, 0);
                 } catch (ErrnoException e) {
                     if (e.errno() != Errno.EINVAL.value) throw e;
                     throw new BlockException("drive " + config.id() + ": cache=" + config.cache().qemuName() + " needs O_DIRECT, which the file system of '"
@@ -119,6 +120,8 @@ public final class BlockImage implements AutoCloseable {
         } catch (ErrnoException e) {
             if (buffered != null) buffered.close();
             if (direct != null) direct.close();
+            // /dev/fdset/N: QEMU shows qemu_open's own words ("Failed to find fdset /dev/fdset/N").
+            if (e instanceof FdSets.FdSetError) throw new BlockException("drive " + config.id() + ": " + e.getMessage());
             // QEMU's words, with strerror's text: "Could not open 'PATH': No such file or directory".
             Errno errno = Errno.of(e.errno());
             throw new BlockException("drive " + config.id() + ": Could not open '" + config.file() + "': "

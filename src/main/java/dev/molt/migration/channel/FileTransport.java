@@ -2,6 +2,7 @@ package dev.molt.migration.channel;
 
 import dev.molt.sys.ErrnoException;
 import dev.molt.sys.Fd;
+import dev.molt.sys.FdSets;
 import dev.molt.sys.Posix;
 import dev.molt.sys.Syscall;
 
@@ -44,8 +45,9 @@ final class FileTransport {
 
     private static Fd open(String path, int flags, int mode) throws IOException {
         try {
-            return Posix.open(path, flags, mode);
+            return FdSets.open(path, flags, mode);
         } catch (ErrnoException e) {
+            if (e instanceof FdSets.FdSetError) throw new IOException(e.getMessage());
             throw Native.ioError("Unable to open " + path, "open", e.errno());
         }
     }
