@@ -5,7 +5,8 @@
 # is updated by stop + migrate to a file (exec:cat) + a new QEMU with -incoming exec:cat FILE.
 # Under -accel qtest (with --qtest, or by itself where KVM is unusable) no guest CPU runs: it measures
 # the VMM side of the pause, molt beside QEMU 10.2 (../shared/tools/build-qemu.sh builds it; MOLT_QEMU
-# names another) in the same run: a pattern in guest RAM, cpr-exec, the pattern read back.
+# names another) in the same run: a pattern in guest RAM, cpr-exec, the pattern read back; and molt's
+# x-cpr-reload (a new molt loaded into the same process, docs/live-update.md) beside them.
 # Usage: bench/cpr.sh [--qtest] [runs] [sizes...]   (default: 5 runs; 1G 4G 16G; 1 and 2 vCPUs)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,11 +25,12 @@ fi
 if [ -n "$qtest" ]; then
   . "$root/bench/lib/qtest_vmms.sh"
   qtest_vmms_find
+  kinds=(molt molt-reload "${kinds[@]:1}") # x-cpr-reload beside cpr-exec (molt's own mode: QEMU has none)
   for size in "${sizes[@]}"; do
     qtest_vmms_run "$root/scripts/lib/qtest_update.py" "$size" "$runs" "$work"
-    echo "== qtest, cpr-exec, -m $size (64 MiB pattern checked byte for byte), $runs runs each: median (min .. max) ms =="
+    echo "== qtest, cpr-exec (molt-reload: x-cpr-reload), -m $size (64 MiB pattern checked byte for byte), $runs runs each: median (min .. max) ms =="
     for k in "${kinds[@]}"; do
-      label=$([ "$k" = molt ] && echo "molt" || echo "qemu-10.2")
+      case $k in molt) label=molt ;; molt-reload) label="molt x-cpr-reload" ;; *) label=qemu-10.2 ;; esac
       python3 - "$work/$k" "$label" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -36,7 +38,7 @@ ok = [r for r in rows if not r.get("failed") and r["ram_equal"] and r["pid_befor
 def cell(key):
     v = [r[key] for r in ok if r.get(key) is not None]
     return "%.1f (%.1f .. %.1f)" % (statistics.median(v), min(v), max(v)) if v else "-"
-print("  %-9s migrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal"
+print("  %-17s migrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal"
       % (sys.argv[2], cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), len(ok), len(rows)))
 PY
     done

@@ -1,6 +1,7 @@
 # Sourced by the benchmarks' -accel qtest modes: molt beside QEMU 10.2 in one run, each run of one
 # script (scripts/lib/qtest_*.py, one JSON line per run) interleaved across the VMMs.
-# qtest_vmms_find: sets qemu, fw and kinds (molt, and qemu if built), prints the host line.
+# qtest_vmms_find: sets qemu, fw and kinds (molt, and qemu if built), prints the host line. A benchmark
+# may add molt-reload to kinds: molt updated by x-cpr-reload (QTEST_UPDATE_MODE) instead.
 # qtest_vmms_run SCRIPT SIZE RUNS WORK: appends each run's JSON line (or {"failed": true}) to WORK/KIND.
 
 qtest_vmms_find() {
@@ -18,6 +19,7 @@ qtest_vmms_run() {
     for k in "${kinds[@]}"; do
       case $k in
         molt) python3 "$script" "$root/bin/molt" "$work/run" "$size" 64 ;;
+        molt-reload) QTEST_UPDATE_MODE=x-cpr-reload python3 "$script" "$root/bin/molt" "$work/run" "$size" 64 ;;
         qemu) python3 "$script" "$qemu" "$work/run" "$size" 64 -L "$fw" ;;
       esac >>"$work/$k" || echo '{"failed": true}' >>"$work/$k"
     done

@@ -29,3 +29,12 @@ def execute(f, name, **args):
         r = json.loads(f.readline())
         if "return" in r or "error" in r:
             return r
+
+
+def event(f, name, wall0):
+    """Waits for the next event called name; returns its timestamp in ms after wall0 (a time.time())."""
+    while True:
+        m = json.loads(f.readline())
+        if m.get("event") == name:
+            ts = m["timestamp"]
+            return (ts["seconds"] + ts["microseconds"] / 1e6 - wall0) * 1000

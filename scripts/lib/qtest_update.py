@@ -3,6 +3,8 @@
 into guest RAM through qtest, the VMM execs its successor in place, and the pattern is read back byte
 for byte. Prints one JSON line: pid before/after, RAM equal, migrate-to-RUNNING time on QMP, the
 VMM's reported downtime and its RESUME event's time (when a client saw it).
+With QTEST_UPDATE_MODE=x-cpr-reload (molt only) the new molt is loaded into the same process instead:
+the same QMP and qtest connections go on, and the times are taken on them.
 Usage: qtest_update.py VMM_BINARY WORKDIR RAM PATTERN_MIB [extra VMM options...]"""
 import json, os, socket, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,6 +29,25 @@ try:
     t.write(base, data)
     pid_before = proc.pid
     f = q.connect(qmp_sock)
+    if os.environ.get("QTEST_UPDATE_MODE") == "x-cpr-reload":
+        r = q.execute(f, "migrate-set-parameters", **{"mode": "x-cpr-reload"})
+        if "error" in r: raise SystemExit("migrate-set-parameters: " + r["error"]["desc"])
+        wall0, t0 = time.time(), time.monotonic()
+        r = q.execute(f, "migrate", uri=f"file:{state}")
+        if "error" in r: raise SystemExit("migrate: " + r["error"]["desc"])
+        resume_ms = q.event(f, "RESUME", wall0)
+        while True:
+            m = q.execute(f, "query-migrate")["return"]
+            if m.get("status") == "completed": break
+            if m.get("status") == "failed": raise SystemExit("x-cpr-reload failed: " + m.get("error-desc", "?"))
+            if time.monotonic() - t0 > 60: raise SystemExit("x-cpr-reload did not complete")
+        running_ms = (time.monotonic() - t0) * 1000
+        same = qtest.digest(t.read(base, size)) == qtest.digest(data) # the same qtest connection
+        print(json.dumps({"pid_before": pid_before, "pid_after": proc.pid, "alive": proc.poll() is None, "ram_equal": same,
+                          "qmp_running_ms": round(running_ms, 1), "downtime_ms": m.get("downtime"),
+                          "resume_event_ms": None if resume_ms is None else round(resume_ms, 1),
+                          "breakdown": m.get("x-cpr-downtime-breakdown")}))
+        raise SystemExit(0)
     r = q.execute(f, "migrate-set-parameters", **{"mode": "cpr-exec", "cpr-exec-command": [vmm, *args, "-incoming", f"file:{state}"]})
     if "error" in r: raise SystemExit("migrate-set-parameters: " + r["error"]["desc"])
     wall0, t0 = time.time(), time.monotonic()

@@ -46,6 +46,9 @@ final class InheritedCpr {
     /** cpr-transfer only: the channel from the old molt, hung up once the main channel listens. */
     private final MigrationStream transferChannel;
 
+    /** x-cpr-reload: what the previous implementation in this process handed over; null for an exec or a transfer. */
+    private dev.molt.host.Handover reload;
+
     /** cpr-exec: the pipe to the keeper that guards this update, until told the guest is ours (-1: none). */
     private int keeperFd;
     private final WayBack wayBack;
@@ -98,7 +101,13 @@ final class InheritedCpr {
 
     /** The guest is about to run in this process: the keeper may go. */
     private void tookOver() {
+        // A reload's previous code that gave up waiting took the guest back: it must not run here too.
+        if (reload != null && !reload.tookOver().complete(null)) {
+            throw new IllegalStateException("the previous molt gave up waiting (x-cpr-reload-timeout) and runs the guest");
+        }
         tookOver = true;
+        // Only a way back needs the state; a reload's process, which reloads again and again, must not keep one per reload.
+        if (reload != null && stateFd != null) stateFd.close();
         if (keeperFd < 0) return;
         Keeper.release(keeperFd, state.keeperPid());
         keeperFd = -1;
@@ -155,6 +164,28 @@ final class InheritedCpr {
         } catch (IOException ignored) {
             // The old molt sees the hang-up either way.
         }
+    }
+
+    /**
+     * x-cpr-reload, new side: the state the previous implementation in this process handed over. Its
+     * fds are this code's; if it cannot even read the state, it closes them all.
+     */
+    static InheritedCpr reloaded(dev.molt.host.Handover h) {
+        try {
+            CprStateFile.Loaded loaded = CprStateFile.read(h.cprStateFd());
+            InheritedCpr cpr = new InheritedCpr(loaded.state(), loaded.version(), new Fd(h.cprStateFd(), "cpr-state"), null, WayBack.PROCESS);
+            cpr.reload = h;
+            return cpr;
+        } catch (IOException | RuntimeException e) {
+            new Fd(h.cprStateFd(), "cpr-state").close();
+            for (dev.molt.host.HeldClient c : h.clients()) new Fd(c.fd(), "monitor client").close();
+            throw new IllegalStateException("cannot read the state the previous molt handed over: " + e.getMessage(), e);
+        }
+    }
+
+    /** The monitor clients a reload handed over (none for an exec or a transfer). */
+    List<dev.molt.host.HeldClient> heldClients() {
+        return reload == null ? List.of() : reload.clients();
     }
 
     /** Null unless this process was started by a live update. */
@@ -233,6 +264,14 @@ final class InheritedCpr {
         if (tookOver) {
             System.err.println("molt: not going back to the previous molt after '" + reason + "': the guest has run in this one"
                     + " since the live update, so the state it handed over is out of date");
+            return;
+        }
+        if (reload != null) {
+            // This code's readers end and its closes leave every connection alone: the previous code,
+            // which never let go of anything, goes on with the guest.
+            System.err.println("molt: x-cpr-reload failed in the new molt: " + reason + "; the guest runs on in the previous one");
+            dev.molt.sys.ReadGate.get().detach();
+            reload.tookOver().completeExceptionally(new IllegalStateException(reason));
             return;
         }
         if (transferChannel != null) {

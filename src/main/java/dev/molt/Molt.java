@@ -60,20 +60,38 @@ public final class Molt {
         dev.molt.sys.Syscall.linkInBackground();
         // A live update's new process finds what the old one handed over before creating anything.
         InheritedCpr cpr = InheritedCpr.fromEnvironment();
-        int status;
+        int status = runReportingErrors(args, cpr, mainAt);
+        // Handed over by a reload: the JVM lives on in the new code's main thread, which ends it.
+        if (status == Machine.HANDED_OVER) return;
+        System.out.flush();
+        System.exit(status);
+    }
+
+    /**
+     * x-cpr-reload, new side (called by {@link ReloadEntry} on a main thread of its own): runs molt
+     * on what the previous implementation in this process handed over.
+     */
+    static int runReloaded(dev.molt.host.Handover handover) {
+        long mainAt = MigrationEngine.wallNanos();
+        InheritedCpr cpr = InheritedCpr.reloaded(handover);
+        // The previous code, if it stops waiting, ends this one's readers: none may read beside its own.
+        handover.abort().set(() -> dev.molt.sys.ReadGate.get().detach());
+        return runReportingErrors(handover.args().toArray(String[]::new), cpr, mainAt);
+    }
+
+    /** {@link #run}, every error a user can cause reported as one line (and a live update rolled back). */
+    private static int runReportingErrors(String[] args, InheritedCpr cpr, long mainAt) {
         try {
-            status = run(args, cpr, mainAt);
+            return run(args, cpr, mainAt);
         } catch (UsageException e) {
             if (cpr != null) cpr.rollback(e.getMessage());
-            status = fail(e.getMessage());
+            return fail(e.getMessage());
         } catch (KvmException | MemoryException | BootException | ChardevException | MachineException | ErrnoException
                  | dev.molt.devices.block.BlockException | dev.molt.devices.net.NetException
                  | AddressException | CommandError e) {
             if (cpr != null) cpr.rollback(e.getMessage());
-            status = fail(e.getMessage());
+            return fail(e.getMessage());
         }
-        System.out.flush();
-        System.exit(status);
     }
 
     private static int fail(String message) {
@@ -153,9 +171,6 @@ public final class Molt {
             // The disks are this molt's from the start, unless a live migration is to bring the guest (its
             // source holds them until its switch-over; the incoming load takes them).
             if (inherited != null || !incoming.incoming()) machine[0].holdHostResources(true);
-            // What the old molt handed over and nothing here took (a console or monitor the new command
-            // line dropped, an unfit socket): left open it would leak for this molt's life.
-            preserved.closeUnclaimed();
             PassedFds passedFds = new PassedFds();
             // fd:NAME is a descriptor passed with getfd, fd:N one molt inherited (libvirt's restore hands
             // the state so), as QEMU's monitor_fd_param tells them apart by the first character.
@@ -188,37 +203,32 @@ public final class Molt {
             }
             monitor = new Monitor(target, events, migration, passedFds);
             monitors.start(monitor, chardevs);
+            if (inherited != null) monitors.adopt(inherited.heldClients()); // a reload's clients, on the same connections
             // The qtest channel is not carried across a live update (nor in QEMU): the new molt
             // connects or listens afresh, once the guest is resumed, as the monitors start.
             if (config.qtest().isPresent()) {
                 VmConfig.QtestServerConfig q = config.qtest().get();
-                qtestChardev = Chardevs.open(config.chardevs().get(q.chardev()), false, quit);
+                // Its connection crosses a reload (and only that): the same client goes on talking to the new code.
+                qtestChardev = Chardevs.open(config.chardevs().get(q.chardev()), false, quit, preserved.reloadOnly());
                 try {
                     qtestServer = QtestServer.start(machine[0], qtestChardev, q.log().orElse(null), q.logToStderr());
                 } catch (IOException e) {
                     throw new UsageException("-qtest-log " + q.log().orElse(null) + ": " + e.getMessage());
                 }
             }
+            // What the old molt handed over and nothing here took (a console or monitor the new command
+            // line dropped, an unfit socket): left open it would leak for this molt's life.
+            preserved.closeUnclaimed();
             endOnSignals(migration, machine[0]);
             Monitor mon = monitor;
             MonitorSetup live = monitors;
             migration.setExecHooks(() -> {
-                // The guest is stopped: what its consoles queued goes out now, or never (the queue is this
-                // process's memory). A reader that stopped reading must not keep the guest paused: one
-                // bound for them all.
-                long flushUntil = System.nanoTime() + Duration.ofSeconds(1).toNanos();
-                for (Chardev c : chardevs.values()) {
-                    Duration left = Duration.ofNanos(Math.max(0, flushUntil - System.nanoTime()));
-                    if (!c.flush(left)) {
-                        System.err.println("molt: chardev '" + c.id() + "' is not being read: its output still queued is lost at the exec");
-                    }
-                }
-                System.out.flush();
-                mon.drainOutput(Duration.ofMillis(200));
+                flushOutputs(chardevs.values(), mon);
                 live.stopAccepting(); // the sockets go on listening: the next molt serves them
                 dev.molt.sys.Terminal.restoreAll();
             }, live::resumeAccepting);
             migration.setPreservedFds(preserved);
+            migration.setReloader(new Reloading(args, kvm != null, config, chardevs, live, mon, machine[0]));
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
             return status;
@@ -236,7 +246,9 @@ public final class Molt {
             List<Chardev> open = new ArrayList<>(chardevs.values());
             for (Chardev c : open) c.close();
             if (kvm != null) kvm.close();
-            if (pidfile != null) {
+            dev.molt.sys.ReadGate.get().closeAfterHandOver();
+            // After a reload the new code goes on with the same pidfile.
+            if (pidfile != null && !dev.molt.sys.ReadGate.get().detached()) {
                 try {
                     Files.deleteIfExists(pidfile);
                 } catch (IOException ignored) {
@@ -246,7 +258,23 @@ public final class Molt {
         }
     }
 
-    /** The fds the socket backends among {@code chardevs} hold (a live update hands them over). */
+    /**
+     * The guest is stopped: what its consoles queued goes out now, or never (the queue is this
+     * process's memory, and the exec or the reload ends its writers). A reader that stopped reading
+     * must not keep the guest paused: one bound for them all. Then the monitors' replies and events.
+     */
+    static void flushOutputs(java.util.Collection<Chardev> consoles, Monitor monitor) {
+        long flushUntil = System.nanoTime() + Duration.ofSeconds(1).toNanos();
+        for (Chardev c : consoles) {
+            Duration left = Duration.ofNanos(Math.max(0, flushUntil - System.nanoTime()));
+            if (!c.flush(left)) {
+                System.err.println("molt: chardev '" + c.id() + "' is not being read: its output still queued is lost at the hand-over");
+            }
+        }
+        System.out.flush();
+        monitor.drainOutput(Duration.ofMillis(200));
+    }
+
     /**
      * SIGTERM, SIGINT and SIGHUP end molt as QEMU's do (shutdown reason host-signal), by quit's
      * path: a migration in progress is cancelled first, so that a live update's keeper is told (the

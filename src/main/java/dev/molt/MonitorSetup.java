@@ -42,6 +42,8 @@ final class MonitorSetup implements AutoCloseable {
     private final List<MonitorConfig> stdio = new ArrayList<>();
     private final List<MonitorConfig> muxed = new ArrayList<>();
     private final List<MonitorServer> servers = new ArrayList<>();
+    /** The servers of listening sockets by their preserved name: where a reload's clients come back. */
+    private final Map<String, MonitorServer> byName = new java.util.LinkedHashMap<>();
 
     static MonitorSetup bind(List<MonitorConfig> monitors, Map<String, ChardevConfig> chardevs) {
         return bind(monitors, chardevs, PreservedFds.fresh());
@@ -132,8 +134,10 @@ final class MonitorSetup implements AutoCloseable {
      */
     void start(Monitor monitor, Map<String, dev.molt.chardev.Chardev> openChardevs) {
         for (Bound b : bound) {
-            servers.add(b.inherited() ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
-                    : MonitorServer.start(monitor, b.config().protocol(), b.listener()));
+            MonitorServer s = b.inherited() ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
+                    : MonitorServer.start(monitor, b.config().protocol(), b.listener());
+            servers.add(s);
+            byName.put(b.preservedName(), s);
         }
         for (MonitorConfig m : stdio) {
             Terminal.makeRaw(0); // QEMU's stdio backend is raw too; the monitor echoes what is typed
@@ -159,6 +163,41 @@ final class MonitorSetup implements AutoCloseable {
      */
     void stopAccepting() {
         for (MonitorServer s : servers) s.stopAccepting();
+    }
+
+    /** Whether a monitor is on stdio (which a reload cannot hand over yet). */
+    boolean usesStdio() {
+        return !stdio.isEmpty() || !muxed.isEmpty();
+    }
+
+    /**
+     * For a reload, with the readers held: every socket client's connection (duplicated) and
+     * session state, by the listening socket it came through.
+     */
+    List<dev.molt.host.HeldClient> hold() {
+        List<dev.molt.host.HeldClient> held = new ArrayList<>();
+        byName.forEach((name, server) -> {
+            for (dev.molt.monitor.HeldSession h : server.hold()) {
+                held.add(new dev.molt.host.HeldClient(name, h.connection().release(), server.protocol().name(), h.negotiated(), h.pendingInput()));
+            }
+        });
+        return held;
+    }
+
+    /**
+     * After a reload: the clients the previous code served go on here, each on the server of the
+     * socket it came through. One whose socket this command line has no more is hung up on.
+     */
+    void adopt(List<dev.molt.host.HeldClient> clients) {
+        for (dev.molt.host.HeldClient c : clients) {
+            Fd fd = new Fd(c.fd(), "monitor client of " + c.listener());
+            MonitorServer server = byName.get(c.listener());
+            if (server == null) {
+                fd.close();
+                continue;
+            }
+            server.adopt(new dev.molt.monitor.HeldSession(fd, c.negotiated(), c.pendingInput()));
+        }
     }
 
     /** After a failed exec: accepting again, first the clients that waited meanwhile. */

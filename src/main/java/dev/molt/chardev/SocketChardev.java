@@ -180,6 +180,9 @@ public final class SocketChardev extends PumpedChardev {
     private void acceptLoop() {
         while (!closed) {
             Fd c;
+            // A reload holds this thread here, and ends it once the new implementation accepts on this socket.
+            if (!dev.molt.sys.ReadGate.get().awaitReadable(listening)) return;
+            if (closed) return;
             try {
                 c = UnixSocket.accept(listening); // accept4 works for TCP as well
             } catch (ErrnoException e) {
@@ -253,12 +256,15 @@ public final class SocketChardev extends PumpedChardev {
             preserved.unregister(clientName(id), c.fd());
             c.close();
         }
+        // After a reload the new implementation uses duplicates of these sockets: no shutdown, no unlink
+        // (the reload's gate already ended this one's threads).
+        boolean handedOver = dev.molt.sys.ReadGate.get().detached();
         if (listening != null) {
             preserved.unregister(listenName(id), listening);
-            UnixSocket.shutdown(listening); // wakes the accepting thread
+            if (!handedOver) UnixSocket.shutdown(listening); // wakes the accepting thread
             listening.close();
         }
-        if (ownedPath != null && isSocketFile(ownedPath)) {
+        if (!handedOver && ownedPath != null && isSocketFile(ownedPath)) {
             try {
                 Files.deleteIfExists(ownedPath); // only a socket: what replaced it meanwhile is not molt's
             } catch (IOException ignored) {

@@ -253,6 +253,17 @@ public final class Machine implements MachineControl, AutoCloseable {
         if (accel.started() && state == RunState.RUNNING) accel.resumeAll();
     }
 
+    /** What {@link #runUntilExit} returns once a reload handed the guest over: no exit status, this code just ends. */
+    public static final int HANDED_OVER = -1;
+
+    /**
+     * A reload's new code runs the guest now: the control loop tears this machine down (the guest's
+     * RAM and host resources live on in the new code's duplicates) and returns {@link #HANDED_OVER}.
+     */
+    public void requestHandedOver() {
+        events.add(new MachineEvent.HandedOver());
+    }
+
     /** Ends molt with a failure status and {@code message} on stderr (a failed incoming migration). */
     public void requestExit(String message) {
         events.add(new MachineEvent.Fatal(message));
@@ -317,6 +328,10 @@ public final class Machine implements MachineControl, AutoCloseable {
                     System.err.println(f.detail());
                     teardown(RunState.INTERNAL_ERROR);
                     return 1;
+                }
+                case MachineEvent.HandedOver h -> {
+                    teardown(RunState.POSTMIGRATE);
+                    return HANDED_OVER;
                 }
             }
         }

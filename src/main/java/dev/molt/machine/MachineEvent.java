@@ -10,4 +10,7 @@ public sealed interface MachineEvent {
 
     /** The guest can no longer run (KVM internal error, failed entry); {@code detail} is the dump. */
     record Fatal(String detail) implements MachineEvent {}
+
+    /** A reload handed the guest to new code in this process: this machine's objects go, the guest does not. */
+    record HandedOver() implements MachineEvent {}
 }

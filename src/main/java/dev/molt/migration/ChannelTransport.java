@@ -71,7 +71,7 @@ public final class ChannelTransport implements MigrationEngine.Transport {
         MigrationAddress main = channels.main();
         switch (mode) {
             case NORMAL -> { }
-            case CPR_REBOOT, CPR_EXEC -> {
+            case CPR_REBOOT, CPR_EXEC, X_CPR_RELOAD -> {
                 if (!(main instanceof MigrationAddress.File)) {
                     // The saved VM must outlive this process. For cpr-exec QEMU only warns that another
                     // channel "may quietly block" the exec; molt refuses.

@@ -214,9 +214,28 @@ public final class MigrationEngine implements MigrationCommands {
                 program = CprExec.resolveProgram(settings.cprExecCommand());
                 executor.check();
             }
-            if (mode == MigrationMode.CPR_EXEC || mode == MigrationMode.CPR_TRANSFER) CprExec.requirePreservable(machine.ram().block());
+            if (mode == MigrationMode.CPR_EXEC || mode == MigrationMode.CPR_TRANSFER || mode == MigrationMode.X_CPR_RELOAD) {
+                CprExec.requirePreservable(machine.ram().block());
+            }
+            if (mode == MigrationMode.X_CPR_RELOAD) {
+                if (reloader == null) throw new IllegalArgumentException("x-cpr-reload is not available in this molt");
+                reloader.blocker().ifPresent(b -> { throw new IllegalArgumentException(b); });
+                if (settings.capability("pause-before-switchover")) {
+                    throw new IllegalArgumentException("pause-before-switchover is not supported with x-cpr-reload");
+                }
+            }
         } catch (IllegalArgumentException e) {
             throw CommandError.generic(e.getMessage());
+        }
+        // The new code is loaded and made ready while the guest runs: a jar that cannot take over is
+        // refused here, before anything stops.
+        dev.molt.host.Generation next = null;
+        if (mode == MigrationMode.X_CPR_RELOAD) {
+            try {
+                next = reloader.load(settings.string("x-cpr-reload-jar"));
+            } catch (IllegalArgumentException e) {
+                throw CommandError.generic(e.getMessage());
+            }
         }
         handOver.guestChangesHere(); // a guest that came paused by cpr-transfer leaves: its old molt must not resume it
         if (mode == MigrationMode.CPR_TRANSFER) {
@@ -248,6 +267,9 @@ public final class MigrationEngine implements MigrationCommands {
         if (mode == MigrationMode.CPR_EXEC) {
             java.nio.file.Path prog = program;
             worker = startWorker("migration-cpr-exec", () -> runCprExec(channel, prog, mainUri));
+        } else if (mode == MigrationMode.X_CPR_RELOAD) {
+            dev.molt.host.Generation loaded = next;
+            worker = startWorker("migration-cpr-reload", () -> runCprReload(channel, loaded, mainUri));
         } else {
             boolean stopFirst = mode == MigrationMode.CPR_REBOOT;
             worker = startWorker("migration-out", () -> runOutgoing(channel, stopFirst));
@@ -287,6 +309,13 @@ public final class MigrationEngine implements MigrationCommands {
      */
     public void setPreservedFds(PreservedFds fds) {
         this.preservedFds = fds;
+    }
+
+    /** What x-cpr-reload needs from the rest of molt; without one, that mode is refused. */
+    private volatile Reloader reloader;
+
+    public void setReloader(Reloader reloader) {
+        this.reloader = reloader;
     }
 
     /**
@@ -372,6 +401,103 @@ public final class MigrationEngine implements MigrationCommands {
             boolean cancelled = cancelRequested;
             // The VM is rebuilt from the state just saved (paused: whether it runs again is the switch-over's call).
             if (released) machine.loadState(paused(captured), () -> { });
+            if (stopped) switchOver.giveBack();
+            if (cancelled) finish(MigrationStatus.CANCELLED, null);
+            else fail(message(e));
+        }
+    }
+
+    /**
+     * x-cpr-reload, old side: hold this code's readers, stop the guest, write the device state, hand
+     * duplicates of every live fd (and the monitor clients) to {@code next} running on a thread of
+     * its own, and wait until it says it resumes the guest. Until then nothing here is torn down: if
+     * it fails, throws, or takes longer than x-cpr-reload-timeout, the guest runs on here.
+     */
+    private void runCprReload(OutgoingChannel channel, dev.molt.host.Generation next, String fileUri) {
+        Reloader r = reloader;
+        boolean held = false, stopped = false;
+        List<dev.molt.sys.Fd> duplicates = new java.util.ArrayList<>();
+        dev.molt.host.Handover handover = null;
+        Thread newMain = null;
+        try {
+            setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
+            setStatus(MigrationStatus.ACTIVE);
+            held = true; // set first: readers half held are released too
+            r.holdReaders(java.time.Duration.ofSeconds(2));
+            machine.prepareCapture();
+            long stoppedAt = wallNanos();
+            long stopNanos = System.nanoTime();
+            boolean wasRunning = stopForSwitchOver();
+            stopped = true;
+            switchOverStarts();
+            CprState.StreamId written;
+            try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
+                VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
+                writer.state(machine.captureState(wasRunning));
+                writer.finish();
+                out.flush();
+                channel.confirm();
+                written = writer.id();
+            }
+            long savedAt = wallNanos();
+            // Duplicates: the new code owns them from its start, this code keeps its own until it is sure.
+            List<CprState.PreservedFd> fds = new java.util.ArrayList<>();
+            for (PreservedFds.Entry e : preservedFds.forReload()) {
+                dev.molt.sys.Fd copy = dev.molt.sys.Posix.dup(e.fd());
+                duplicates.add(copy);
+                fds.add(new CprState.PreservedFd(e.name(), copy.num(), e.size()));
+            }
+            List<dev.molt.host.HeldClient> clients = r.heldClients();
+            for (dev.molt.host.HeldClient c : clients) duplicates.add(new dev.molt.sys.Fd(c.fd(), "held monitor client"));
+            List<String> args = r.args(fileUri);
+            CprState state = new CprState(fds, args, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
+                    .withBoot(bootSource(machine.config())).withDeviceState(written);
+            dev.molt.sys.Fd stateFd = CprStateFile.create();
+            duplicates.add(stateFd);
+            CprStateFile.writeInto(stateFd, state);
+            synchronized (switchOver) {
+                if (cancelRequested || shuttingDown) throw new IOException("cancelled");
+            }
+            handover = new dev.molt.host.Handover(args, stateFd.num(), clients, new java.util.concurrent.CompletableFuture<>(),
+                    new java.util.concurrent.atomic.AtomicReference<>());
+            newMain = dev.molt.host.Generations.thread(next, handover);
+            newMain.start();
+            duplicates.clear(); // the new code's now, whatever happens to it
+            long bound = settings.number("x-cpr-reload-timeout");
+            try {
+                handover.tookOver().get(bound, java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                // Too late for the new code: completing first makes its own completion fail, so it gives up.
+                if (handover.tookOver().completeExceptionally(new IOException("gave up waiting"))) {
+                    throw new IOException("the new molt did not resume the guest within x-cpr-reload-timeout (" + bound + " ms)");
+                }
+                handover.tookOver().get(); // it won the race: the guest is the new code's
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IOException("the new molt failed: " + message(e.getCause()));
+            }
+            // The guest runs under the new code: this code lets go, without closing what it handed over.
+            synchronized (switchOver) {
+                switchOver.commit();
+                activeChannel = null;
+                downtimeMillis = (System.nanoTime() - stopNanos) / 1_000_000;
+                machine.setRunState(RunState.POSTMIGRATE);
+                finish(MigrationStatus.COMPLETED, null);
+            }
+            r.handedOver();
+        } catch (Exception e) {
+            if (newMain != null) {
+                Runnable abort = handover.abort().get();
+                if (abort != null) abort.run(); // its readers end: none may read beside this code's once they go on
+                try {
+                    newMain.join(java.time.Duration.ofSeconds(5));
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                }
+                if (newMain.isAlive()) System.err.println("molt: x-cpr-reload: the new molt's thread has not ended; going on without it");
+            }
+            for (dev.molt.sys.Fd f : duplicates) f.close();
+            if (held) r.releaseReaders();
+            boolean cancelled = cancelRequested;
             if (stopped) switchOver.giveBack();
             if (cancelled) finish(MigrationStatus.CANCELLED, null);
             else fail(message(e));
@@ -637,7 +763,7 @@ public final class MigrationEngine implements MigrationCommands {
     public boolean liveUpdateInProgress() {
         if (!status.inProgress()) return false;
         if (cprIncoming != null) return true;
-        return activeMode == MigrationMode.CPR_EXEC || activeMode == MigrationMode.CPR_TRANSFER;
+        return activeMode == MigrationMode.CPR_EXEC || activeMode == MigrationMode.CPR_TRANSFER || activeMode == MigrationMode.X_CPR_RELOAD;
     }
 
     /**
@@ -710,8 +836,14 @@ public final class MigrationEngine implements MigrationCommands {
      */
     private List<String> blockedReasons() {
         MigrationMode mode = settings.mode();
-        if (mode != MigrationMode.CPR_EXEC && mode != MigrationMode.CPR_TRANSFER) return List.of();
-        return CprExec.cprBlocker(machine.ram().block()).stream().toList();
+        if (mode != MigrationMode.CPR_EXEC && mode != MigrationMode.CPR_TRANSFER && mode != MigrationMode.X_CPR_RELOAD) return List.of();
+        List<String> reasons = new java.util.ArrayList<>(CprExec.cprBlocker(machine.ram().block()).stream().toList());
+        if (mode == MigrationMode.X_CPR_RELOAD) {
+            Reloader r = reloader;
+            if (r == null) reasons.add("x-cpr-reload is not available in this molt");
+            else r.blocker().ifPresent(reasons::add);
+        }
+        return reasons;
     }
 
     @Override

@@ -9,7 +9,12 @@ public enum MigrationMode {
     /** Hand RAM fds to an already started new molt over a cpr channel. */
     CPR_TRANSFER("cpr-transfer"),
     /** exec a new molt in place, keeping RAM fds. */
-    CPR_EXEC("cpr-exec");
+    CPR_EXEC("cpr-exec"),
+    /**
+     * molt's own (experimental, hence QEMU's "x-" naming): load a new molt into this process and hand
+     * it the guest and every live resource, connections included; no exec (docs/live-update.md).
+     */
+    X_CPR_RELOAD("x-cpr-reload");
 
     public final String qapiName;
 

@@ -45,6 +45,8 @@ public final class MigrationSettings {
         parameters.put("mode", MigrationMode.NORMAL.qapiName);
         parameters.put("cpr-exec-command", List.of());
         parameters.put("x-cpr-exec-resume-timeout", 60_000L);
+        parameters.put("x-cpr-reload-jar", "");
+        parameters.put("x-cpr-reload-timeout", 10_000L);
         for (String c : List.of("xbzrle", "rdma-pin-all", "auto-converge", "zero-blocks", "events", "postcopy-ram",
                 "x-colo", "release-ram", "return-path", "pause-before-switchover", "multifd", "dirty-bitmaps",
                 "postcopy-blocktime", "late-block-activate", "x-ignore-shared", "validate-uuid", "background-snapshot",
@@ -88,6 +90,10 @@ public final class MigrationSettings {
 
     public synchronized long number(String name) {
         return ((Number) parameters.get(name)).longValue();
+    }
+
+    public synchronized String string(String name) {
+        return (String) parameters.get(name);
     }
 
     public synchronized MigrationMode mode() {

@@ -44,6 +44,8 @@ enum ParameterCheck {
      */
     X_CPR_EXEC_RESUME_TIMEOUT("x-cpr-exec-resume-timeout", "x-cpr-exec-resume-timeout", 0, 86_400_000,
             "an integer in the range of 0 to 86400000 ms"),
+    /** molt's own: a reload's new code gets at least a millisecond, at most a day. */
+    X_CPR_RELOAD_TIMEOUT("x-cpr-reload-timeout", "x-cpr-reload-timeout", 1, 86_400_000, "an integer in the range of 1 to 86400000 ms"),
     VCPU_DIRTY_LIMIT("vcpu-dirty-limit", "vcpu_dirty_limit", 1, -1, null) {
         @Override
         String message() {

@@ -66,6 +66,18 @@ abstract sealed class ClientSession implements MonitorSession permits QmpSession
         }
     }
 
+    /** Whether the client may send commands and gets events (QMP: capabilities negotiated). */
+    abstract boolean negotiatedForHold();
+
+    /** What the client sent that is not a whole command yet. */
+    abstract byte[] pendingInput();
+
+    @Override
+    public final java.util.Optional<HeldSession> hold() {
+        if (!(connection instanceof SocketConnection s)) return java.util.Optional.empty();
+        return java.util.Optional.of(new HeldSession(dev.molt.sys.Posix.dup(s.fd()), negotiatedForHold(), pendingInput()));
+    }
+
     /** The session's own last steps, before its output is drained and closed. */
     void beforeEnd() {
     }

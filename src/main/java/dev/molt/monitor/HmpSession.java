@@ -24,6 +24,8 @@ final class HmpSession extends ClientSession {
     private volatile boolean open = true;
     private Input input = Input.NORMAL;
     private boolean lastWasCr;
+    /** Handed over by a reload: no banner, the line typed so far kept (it was echoed already). */
+    private boolean adopted;
 
     private HmpSession(Monitor monitor, Connection connection, String name, boolean echo, Runnable onEnd) {
         super(monitor, connection, name, onEnd);
@@ -41,9 +43,28 @@ final class HmpSession extends ClientSession {
         return session;
     }
 
+    /** Goes on serving a client that a reload handed over, with the line it had typed so far. */
+    static HmpSession adopt(Monitor monitor, Connection connection, String name, byte[] typedLine, Runnable onEnd) {
+        HmpSession session = new HmpSession(monitor, connection, name, true, onEnd);
+        session.adopted = true;
+        session.line.writeBytes(typedLine);
+        session.startThread(name);
+        return session;
+    }
+
+    @Override
+    boolean negotiatedForHold() {
+        return true;
+    }
+
+    @Override
+    byte[] pendingInput() {
+        return line.toByteArray();
+    }
+
     @Override
     void serve() throws IOException {
-        write("QEMU " + Monitor.QEMU_VERSION + " monitor - type 'help' for more information\n" + PROMPT);
+        if (!adopted) write("QEMU " + Monitor.QEMU_VERSION + " monitor - type 'help' for more information\n" + PROMPT);
         InputStream in = connection.input();
         byte[] buf = new byte[4096];
         int n;

@@ -27,7 +27,7 @@ final class MigrationSchema {
             "postcopy-recover-setup", "postcopy-recover", "completed", "failed", "colo", "pre-switchover", "device",
             "wait-unplug");
 
-    static final List<String> MIG_MODES = List.of("normal", "cpr-reboot", "cpr-transfer", "cpr-exec");
+    static final List<String> MIG_MODES = List.of("normal", "cpr-reboot", "cpr-transfer", "cpr-exec", "x-cpr-reload");
 
     private static final ArgType MULTIFD_COMPRESSION = new ArgType.EnumOf(List.of("none", "zlib", "zstd", "qatzip", "qpl", "uadk"));
     private static final ArgType ZERO_PAGE_DETECTION = new ArgType.EnumOf(List.of("none", "legacy", "multifd"));
@@ -164,6 +164,10 @@ final class MigrationSchema {
             // molt's own (not QEMU's): how long the new molt of a cpr-exec may take to resume the guest
             // before the keeper takes it back; 0: no bound. See docs/live-update.md.
             new Parameter("x-cpr-exec-resume-timeout", ArgType.Unsigned.UINT64, HmpInput.SIZE, Display.MS),
+            // molt's own: the jar of the molt an x-cpr-reload loads ("": the one running), and how long it
+            // may take to resume the guest before this molt takes it back.
+            new Parameter("x-cpr-reload-jar", ArgType.Scalar.STRING, HmpInput.STRING, Display.QUOTED),
+            new Parameter("x-cpr-reload-timeout", ArgType.Unsigned.UINT64, HmpInput.SIZE, Display.MS),
             new Parameter("multifd-zlib-level", ArgType.Unsigned.UINT8, HmpInput.UNSIGNED, Display.PLAIN),
             new Parameter("multifd-qatzip-level", ArgType.Unsigned.UINT8, HmpInput.UNSIGNED, Display.PLAIN),
             new Parameter("multifd-zstd-level", ArgType.Unsigned.UINT8, HmpInput.UNSIGNED, Display.PLAIN));

@@ -122,11 +122,19 @@ public final class MonitorServer implements AutoCloseable {
             connection.close();
             return;
         }
+        track((name, onEnd) -> protocol.open(monitor, connection, name, missedFrom, onEnd));
+    }
+
+    private interface Opener {
+        MonitorSession open(String name, Runnable onEnd);
+    }
+
+    private void track(Opener opener) {
         String name = protocol.name().toLowerCase() + "-" + counter.incrementAndGet();
         // A session can end before open() returns: the lock makes its removal wait for its addition.
         MonitorSession[] self = new MonitorSession[1];
         synchronized (self) {
-            self[0] = protocol.open(monitor, connection, name, missedFrom, () -> {
+            self[0] = opener.open(name, () -> {
                 synchronized (self) {
                     sessions.remove(self[0]);
                 }
@@ -134,6 +142,22 @@ public final class MonitorServer implements AutoCloseable {
             sessions.add(self[0]);
         }
         if (closed) self[0].close();
+    }
+
+    /**
+     * For a reload, with the readers held: each client's connection (duplicated) and session state,
+     * for the new implementation's server of the same socket to go on with.
+     */
+    public List<HeldSession> hold() {
+        List<HeldSession> held = new ArrayList<>();
+        for (MonitorSession s : sessions) s.hold().ifPresent(held::add);
+        return held;
+    }
+
+    /** Serves a client the previous implementation served on this socket, from where it stood. */
+    public void adopt(HeldSession held) {
+        Connection connection = new SocketConnection(held.connection());
+        track((name, onEnd) -> protocol.adopt(monitor, connection, name, held, onEnd));
     }
 
     private static void pause() {
@@ -152,6 +176,10 @@ public final class MonitorServer implements AutoCloseable {
     /** Clients accepted and served since the start (those hung up on by the cap not counted). */
     int servedCount() {
         return counter.get();
+    }
+
+    public Protocol protocol() {
+        return protocol;
     }
 
     public String describe() {

@@ -8,6 +8,15 @@ public interface MonitorSession extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * For a reload: this client's connection (a duplicate fd) and where its session stands, so that
+     * the new implementation serves it on; empty for a client that cannot move (stdio). Call it only
+     * while the readers are held ({@link dev.molt.sys.ReadGate#pause}).
+     */
+    default java.util.Optional<HeldSession> hold() {
+        return java.util.Optional.empty();
+    }
+
     /** Waits at most {@code timeout} for the session to end; true if it has. */
     boolean awaitEnd(Duration timeout) throws InterruptedException;
 }

@@ -10,12 +10,22 @@ public enum Protocol {
         MonitorSession open(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
             return QmpSession.start(monitor, connection, name, missedFrom, onEnd);
         }
+
+        @Override
+        MonitorSession adopt(Monitor monitor, Connection connection, String name, HeldSession held, Runnable onEnd) {
+            return QmpSession.adopt(monitor, connection, name, held.negotiated(), held.pendingInput(), onEnd);
+        }
     },
     /** The human monitor: a {@code (qemu) } prompt and text commands ({@code -monitor}). */
     HMP {
         @Override
         MonitorSession open(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
             return HmpSession.start(monitor, connection, name, true, onEnd);
+        }
+
+        @Override
+        MonitorSession adopt(Monitor monitor, Connection connection, String name, HeldSession held, Runnable onEnd) {
+            return HmpSession.adopt(monitor, connection, name, held.pendingInput(), onEnd);
         }
     };
 
@@ -25,4 +35,7 @@ public enum Protocol {
      * negotiated capabilities; HMP has no events.
      */
     abstract MonitorSession open(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd);
+
+    /** Goes on serving a client a reload handed over (see {@link MonitorSession#hold}). */
+    abstract MonitorSession adopt(Monitor monitor, Connection connection, String name, HeldSession held, Runnable onEnd);
 }

@@ -38,6 +38,15 @@ final class QmpFramer {
     /** An error was reported for the current message: drop its bytes until it ends. */
     private boolean skipping;
 
+    /**
+     * The bytes of the message begun and not ended yet; fed to a new framer they bring it to this
+     * one's state (a reload hands them to the new implementation's session). A message already
+     * reported as an error is not kept: its rest is reported again there.
+     */
+    byte[] pending() {
+        return started && !skipping ? java.util.Arrays.copyOf(buf, len) : new byte[0];
+    }
+
     void feed(byte[] data, int off, int n, Consumer<Frame> out) {
         for (int i = off; i < off + n; i++) accept(data[i], out);
     }

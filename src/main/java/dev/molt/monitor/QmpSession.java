@@ -19,10 +19,13 @@ final class QmpSession extends ClientSession implements QmpContext, EventBus.Sub
     private volatile boolean negotiated;
     private final List<Runnable> afterReply = new ArrayList<>();
     private final OptionalLong missedFrom;
+    /** A client that a reload handed over: no greeting, capabilities as they were, its half-sent command first. */
+    private final byte[] adoptedInput;
 
-    private QmpSession(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
+    private QmpSession(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, byte[] adoptedInput, Runnable onEnd) {
         super(monitor, connection, name, onEnd);
         this.missedFrom = missedFrom;
+        this.adoptedInput = adoptedInput;
     }
 
     /**
@@ -30,14 +33,32 @@ final class QmpSession extends ClientSession implements QmpContext, EventBus.Sub
      *     gets the events from that event number on (see {@link EventBus#subscribe(EventBus.Subscriber, long)})
      */
     static QmpSession start(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd) {
-        QmpSession session = new QmpSession(monitor, connection, name, missedFrom, onEnd);
+        QmpSession session = new QmpSession(monitor, connection, name, missedFrom, null, onEnd);
+        session.startThread(name);
+        return session;
+    }
+
+    /**
+     * Goes on serving a client that a reload handed over. A negotiated one gets every event this
+     * implementation emitted (it took the guest over a moment ago: RESUME, the migration's end).
+     */
+    static QmpSession adopt(Monitor monitor, Connection connection, String name, boolean negotiated, byte[] pendingInput, Runnable onEnd) {
+        QmpSession session = new QmpSession(monitor, connection, name, OptionalLong.of(0), pendingInput.clone(), onEnd);
+        if (negotiated) {
+            session.negotiated = true;
+            monitor.events().subscribe(session, 0);
+        }
         session.startThread(name);
         return session;
     }
 
     @Override
     void serve() throws IOException {
-        send(Json.write(Json.object("QMP", Json.object("version", monitor.versionInfo(), "capabilities", List.of()))));
+        if (adoptedInput == null) {
+            send(Json.write(Json.object("QMP", Json.object("version", monitor.versionInfo(), "capabilities", List.of()))));
+        } else if (adoptedInput.length > 0) {
+            guarded(() -> framer.feed(adoptedInput, 0, adoptedInput.length, this::handle), () -> framer = new QmpFramer());
+        }
         byte[] buf = new byte[64 * 1024];
         InputStream in = connection.input();
         int n;
@@ -45,6 +66,16 @@ final class QmpSession extends ClientSession implements QmpContext, EventBus.Sub
             int read = n;
             guarded(() -> framer.feed(buf, 0, read, this::handle), () -> framer = new QmpFramer());
         }
+    }
+
+    @Override
+    boolean negotiatedForHold() {
+        return negotiated;
+    }
+
+    @Override
+    byte[] pendingInput() {
+        return framer.pending();
     }
 
     @Override

@@ -35,6 +35,10 @@ final class SocketConnection implements Connection {
         return Optional.of(new PassedFd(f, () -> new Fd(f, "passed fd").close()));
     }
 
+    Fd fd() {
+        return stream.fd();
+    }
+
     @Override
     public InputStream input() {
         return stream.input();

@@ -145,6 +145,8 @@ public final class SocketListener implements Listener {
         if (!fd.isOpen()) return;
         fd.close();
         wake.close();
+        // After a reload the new implementation listens on a duplicate of this socket, at this path.
+        if (dev.molt.sys.ReadGate.get().detached()) return;
         ownedPath.ifPresent(p -> {
             try {
                 if (isSocket(p)) Files.deleteIfExists(p);

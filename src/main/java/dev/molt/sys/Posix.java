@@ -94,6 +94,16 @@ public final class Posix {
         return (int) call("fcntl F_GETFL", Syscall.FCNTL, fd.num(), F_GETFL);
     }
 
+    private static final int F_DUPFD_CLOEXEC = 1030;
+
+    /**
+     * A second fd for the same open file (close-on-exec), for another owner in this process: closing
+     * either leaves the other working (a reload hands such copies to the new implementation).
+     */
+    public static Fd dup(Fd fd) {
+        return new Fd((int) call("fcntl F_DUPFD_CLOEXEC " + fd.what(), Syscall.FCNTL, fd.num(), F_DUPFD_CLOEXEC, 0), fd.what());
+    }
+
     public static void setCloexec(int fd, boolean on) {
         long flags = call("fcntl F_GETFD", Syscall.FCNTL, fd, F_GETFD);
         long updated = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;

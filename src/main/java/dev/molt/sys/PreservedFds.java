@@ -24,7 +24,12 @@ public final class PreservedFds {
         /** cpr-exec only: this process's own endpoints; a cpr-transfer's new molt has its own. */
         EXEC,
         /** cpr-exec and cpr-transfer: what the guest runs on (RAM, disks, network). */
-        GUEST
+        GUEST,
+        /**
+         * Only a reload in this process (x-cpr-reload): a connection that neither QEMU nor molt carries
+         * across an exec (the qtest channel), but that new code loaded here goes on using.
+         */
+        RELOAD
     }
 
     /** An fd this molt will hand over. {@code size}: guest RAM's, checked by the next molt; 0 for others. */
@@ -36,10 +41,34 @@ public final class PreservedFds {
     /** The CPR state holds names of at most this many bytes (UTF-8). */
     public static final int MAX_NAME_BYTES = 255;
 
-    private final Map<String, Inherited> unclaimed = new LinkedHashMap<>();
-    private final Map<String, Entry> registered = new LinkedHashMap<>();
+    private final Map<String, Inherited> unclaimed;
+    private final Map<String, Entry> registered;
+    /** A view's scope for everything registered through it (see {@link #reloadOnly}); null: the owner's. */
+    private final Scope forced;
+    /** The lock of the registry and its views. */
+    private final Object lock;
 
-    private PreservedFds() {}
+    private PreservedFds() {
+        this.unclaimed = new LinkedHashMap<>();
+        this.registered = new LinkedHashMap<>();
+        this.forced = null;
+        this.lock = this;
+    }
+
+    private PreservedFds(PreservedFds of, Scope forced) {
+        this.unclaimed = of.unclaimed;
+        this.registered = of.registered;
+        this.forced = forced;
+        this.lock = of.lock;
+    }
+
+    /**
+     * The same registry, for an owner whose fds cross only a reload: whatever it registers is
+     * {@link Scope#RELOAD}; it claims from the same inherited fds.
+     */
+    public PreservedFds reloadOnly() {
+        return new PreservedFds(this, Scope.RELOAD);
+    }
 
     /** A molt that started afresh: nothing to claim. */
     public static PreservedFds fresh() {
@@ -57,22 +86,28 @@ public final class PreservedFds {
      * What the old molt handed over, to be claimed: at start for a cpr-exec, once received for a
      * cpr-transfer (whose new molt has bound its own monitors by then).
      */
-    public synchronized void inherit(List<Inherited> fds) {
-        for (Inherited f : fds) {
-            if (unclaimed.putIfAbsent(f.name(), f) != null) {
-                throw new IllegalArgumentException("two preserved fds are named '" + f.name() + "'");
+    public void inherit(List<Inherited> fds) {
+        synchronized (lock) {
+            for (Inherited f : fds) {
+                if (unclaimed.putIfAbsent(f.name(), f) != null) {
+                    throw new IllegalArgumentException("two preserved fds are named '" + f.name() + "'");
+                }
             }
         }
     }
 
     /** Takes the inherited fd named {@code name}: the caller owns it from now on (and registers it again to pass it on). */
-    public synchronized Optional<Inherited> claim(String name) {
-        return Optional.ofNullable(unclaimed.remove(name));
+    public Optional<Inherited> claim(String name) {
+        synchronized (lock) {
+            return Optional.ofNullable(unclaimed.remove(name));
+        }
     }
 
     /** Whether an fd named {@code name} was inherited and not claimed yet. */
-    public synchronized boolean has(String name) {
-        return unclaimed.containsKey(name);
+    public boolean has(String name) {
+        synchronized (lock) {
+            return unclaimed.containsKey(name);
+        }
     }
 
     /** Whether {@code name} fits the CPR state; an owner whose name does not opens afresh in the next molt. */
@@ -84,9 +119,11 @@ public final class PreservedFds {
      * From now on {@code fd} goes to the next molt as {@code name} (replacing one registered under
      * that name). A name that does not {@link #nameFits fit} is refused.
      */
-    public synchronized void register(String name, Fd fd, long size, Scope scope) {
+    public void register(String name, Fd fd, long size, Scope scope) {
         if (!nameFits(name)) throw new IllegalArgumentException("preserved fd name longer than " + MAX_NAME_BYTES + " bytes: " + name);
-        registered.put(name, new Entry(name, fd, size, scope));
+        synchronized (lock) {
+            registered.put(name, new Entry(name, fd, size, forced != null ? forced : scope));
+        }
     }
 
     public void register(String name, Fd fd, Scope scope) {
@@ -94,31 +131,47 @@ public final class PreservedFds {
     }
 
     /** The owner let go of {@code fd}: it is no longer handed over (unless another fd took the name since). */
-    public synchronized void unregister(String name, Fd fd) {
-        Entry e = registered.get(name);
-        if (e != null && e.fd() == fd) registered.remove(name);
+    public void unregister(String name, Fd fd) {
+        synchronized (lock) {
+            Entry e = registered.get(name);
+            if (e != null && e.fd() == fd) registered.remove(name);
+        }
     }
 
-    /** What a cpr-exec hands over: every registered fd, in registration order. */
-    public synchronized List<Entry> forExec() {
-        return List.copyOf(registered.values());
+    /** What a cpr-exec hands over: every registered fd but those only a reload carries, in registration order. */
+    public List<Entry> forExec() {
+        return withScopes(Scope.EXEC, Scope.GUEST);
     }
 
     /** What a cpr-transfer hands over: the guest's fds only. */
-    public synchronized List<Entry> forTransfer() {
-        List<Entry> out = new ArrayList<>();
-        for (Entry e : registered.values()) if (e.scope() == Scope.GUEST) out.add(e);
-        return out;
+    public List<Entry> forTransfer() {
+        return withScopes(Scope.GUEST);
+    }
+
+    /** What a reload in this process hands over: every registered fd. */
+    public List<Entry> forReload() {
+        return withScopes(Scope.values());
+    }
+
+    private List<Entry> withScopes(Scope... scopes) {
+        List<Scope> wanted = List.of(scopes);
+        synchronized (lock) {
+            List<Entry> out = new ArrayList<>();
+            for (Entry e : registered.values()) if (wanted.contains(e.scope())) out.add(e);
+            return out;
+        }
     }
 
     /**
      * Closes what the old molt handed over and no owner here claimed (a console whose chardev the
      * new command line dropped, say): left open they would leak for this molt's life. Returns their names.
      */
-    public synchronized List<String> closeUnclaimed() {
-        List<String> closed = new ArrayList<>(unclaimed.keySet());
-        for (Inherited f : unclaimed.values()) f.fd().close();
-        unclaimed.clear();
-        return closed;
+    public List<String> closeUnclaimed() {
+        synchronized (lock) {
+            List<String> closed = new ArrayList<>(unclaimed.keySet());
+            for (Inherited f : unclaimed.values()) f.fd().close();
+            unclaimed.clear();
+            return closed;
+        }
     }
 }

@@ -10,8 +10,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * Byte streams over a connected socket molt holds as a raw fd (one it may hand across an exec).
- * Reads block in recvmsg(2): use them from platform threads. {@link #close()} shuts the socket down
- * first, which wakes a blocked reader (close alone does not on Linux).
+ * Reads wait in poll(2) at the {@link ReadGate}, then recvmsg(2): use them from platform threads.
+ * {@link #close()} shuts the socket down first, which wakes a blocked reader (close alone does not
+ * on Linux).
  */
 public final class SocketStream implements AutoCloseable {
     private final Fd fd;
@@ -50,6 +51,9 @@ public final class SocketStream implements AutoCloseable {
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
             if (len == 0) return 0;
+            // Between two reads a reload may hold this reader (ReadGate); once the connection is the new
+            // code's, this reader's input ends here.
+            if (closed || !ReadGate.get().awaitReadable(fd)) return -1;
             UnixSocket.Received r;
             try {
                 r = UnixSocket.recv(fd, readBuf, Math.min(len, readBuf.byteSize()));
@@ -98,7 +102,9 @@ public final class SocketStream implements AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
-        UnixSocket.shutdown(fd);
+        // A reload handed the connection to new code, which reads a duplicate of this fd: shutting the
+        // socket down would end the connection for both.
+        if (!ReadGate.get().detached()) UnixSocket.shutdown(fd);
         fd.close();
     }
 }

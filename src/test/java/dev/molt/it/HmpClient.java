@@ -65,6 +65,11 @@ final class HmpClient implements AutoCloseable {
         }
     }
 
+    /** Sends {@code keys} as typed: no line end unless they hold one. */
+    void type(String keys) throws IOException {
+        channel.write(ByteBuffer.wrap(keys.getBytes(StandardCharsets.UTF_8)));
+    }
+
     /** Sends one command line without waiting for its output (a command that blocks, say). */
     void send(String line) throws IOException {
         channel.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));

@@ -1,0 +1,119 @@
+package dev.molt;
+
+import dev.molt.chardev.Chardev;
+import dev.molt.chardev.StdioChardev;
+import dev.molt.cli.VmConfig;
+import dev.molt.host.Generation;
+import dev.molt.host.HeldClient;
+import dev.molt.host.ImplementationLoader;
+import dev.molt.machine.Machine;
+import dev.molt.migration.Reloader;
+import dev.molt.monitor.Monitor;
+import dev.molt.sys.ReadGate;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * x-cpr-reload as this molt's parts see it: which of them cannot be handed over yet, holding and
+ * releasing their readers, the monitor clients, the command line the new code runs, and letting go.
+ */
+final class Reloading implements Reloader {
+    private final String[] args;
+    private final boolean kvm;
+    private final VmConfig config;
+    private final Map<String, Chardev> consoles;
+    private final MonitorSetup monitors;
+    private final Monitor monitor;
+    private final Machine machine;
+
+    Reloading(String[] args, boolean kvm, VmConfig config, Map<String, Chardev> consoles, MonitorSetup monitors, Monitor monitor,
+              Machine machine) {
+        this.args = args.clone();
+        this.kvm = kvm;
+        this.config = config;
+        this.consoles = consoles;
+        this.monitors = monitors;
+        this.monitor = monitor;
+        this.machine = machine;
+    }
+
+    @Override
+    public Optional<String> blocker() {
+        if (kvm) {
+            return Optional.of("x-cpr-reload: a KVM guest's vCPUs are not handed over by a reload yet (-accel qtest only); use cpr-exec");
+        }
+        if (!config.virtioDevices().isEmpty()) {
+            return Optional.of("x-cpr-reload: virtio devices are not handed over by a reload yet; use cpr-exec");
+        }
+        if (monitors.usesStdio() || consoles.values().stream().anyMatch(c -> c instanceof StdioChardev)) {
+            return Optional.of("x-cpr-reload: a console or monitor on stdio is not handed over by a reload yet; use cpr-exec");
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public Generation load(String jar) {
+        Path path = jar.isEmpty() ? runningJar() : Path.of(jar);
+        Generation next = ImplementationLoader.load(path);
+        try {
+            next.prepare();
+        } catch (RuntimeException | LinkageError e) {
+            throw new IllegalArgumentException("x-cpr-reload: molt " + next.version() + " from " + path + " cannot take over: " + e);
+        }
+        return next;
+    }
+
+    private static Path runningJar() {
+        try {
+            return Path.of(Molt.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            throw new IllegalArgumentException("x-cpr-reload: cannot tell which jar this molt runs from (" + e.getMessage()
+                    + "); set x-cpr-reload-jar");
+        }
+    }
+
+    @Override
+    public void holdReaders(Duration bound) throws TimeoutException {
+        monitors.stopAccepting();
+        ReadGate.get().pause(bound);
+    }
+
+    @Override
+    public List<HeldClient> heldClients() {
+        Molt.flushOutputs(consoles.values(), monitor);
+        return monitors.hold();
+    }
+
+    @Override
+    public void releaseReaders() {
+        ReadGate.get().resume();
+        monitors.resumeAccepting();
+    }
+
+    @Override
+    public List<String> args(String fileUri) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("-incoming") || args[i].equals("--incoming")) {
+                i++; // and its value: the new code's only channel is the state just written
+                continue;
+            }
+            out.add(args[i]);
+        }
+        out.add("-incoming");
+        out.add(fileUri);
+        return out;
+    }
+
+    @Override
+    public void handedOver() {
+        ReadGate.get().detach();
+        machine.requestHandedOver();
+    }
+}

@@ -1,0 +1,47 @@
+package dev.molt.migration;
+
+import dev.molt.host.Generation;
+import dev.molt.host.HeldClient;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * What an {@code x-cpr-reload} needs from the molt around the migration engine: the parts of the
+ * process that the engine does not own (monitors, consoles, the qtest channel, the command line).
+ * Each step's undo is named beside it; the engine calls them in this order.
+ */
+public interface Reloader {
+    /** Why this molt cannot hand its guest to new code in the process now; empty if it can. */
+    Optional<String> blocker();
+
+    /**
+     * Loads the implementation in {@code jar} ("": the one running) and prepares it (classes linked
+     * and initialised, native calls linked), while the guest runs; throws {@link IllegalArgumentException} saying why not.
+     */
+    Generation load(String jar);
+
+    /**
+     * Stops accepting monitor clients and holds every reader of this implementation between two
+     * reads (the guest still runs); undone by {@link #releaseReaders}.
+     */
+    void holdReaders(Duration bound) throws TimeoutException;
+
+    /**
+     * With the guest stopped and the readers held: writes out what the consoles and monitors still
+     * queue, then lists the monitor clients to hand over (their connections duplicated: the new
+     * code owns those fds).
+     */
+    List<HeldClient> heldClients();
+
+    /** The reload failed: readers and acceptors go on; this implementation keeps everything. */
+    void releaseReaders();
+
+    /** The new implementation's command line: this one's, taking the device state from {@code fileUri}. */
+    List<String> args(String fileUri);
+
+    /** The new implementation runs the guest: this one's threads end and its objects close without touching what was handed over. */
+    void handedOver();
+}

@@ -1,0 +1,183 @@
+package dev.molt.it;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.jar.Attributes;
+import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
+
+import static dev.molt.it.CprExecIT.listeningSockets;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * x-cpr-reload under -accel qtest: a new molt loaded into the running process takes the guest over
+ * with the same connections (qtest, QMP, HMP), its RAM byte for byte; and every way the new molt can
+ * fail leaves the guest running on the old one, as if nothing had happened.
+ */
+@Tag("qtest")
+class QtestReloadIT {
+    private static final long BASE = 1L << 20;
+    private static final int LEN = 8 << 20;
+
+    static Path moltJar() {
+        return Project.root().resolve("target/molt.jar");
+    }
+
+    private static Map<String, Object> reload(QmpClient q, Path jar, Path state, Map<String, Object> extra) throws Exception {
+        Map<String, Object> params = new java.util.HashMap<>(Map.of("mode", "x-cpr-reload", "x-cpr-reload-jar", jar.toString()));
+        params.putAll(extra);
+        Map<String, Object> p = q.execute("migrate-set-parameters", params);
+        assertTrue(p.containsKey("return"), p.toString());
+        return q.execute("migrate", Map.of("uri", "file:" + state));
+    }
+
+    @Test
+    void theSameConnectionsGoOnWithRamAndClockAsTheyWere(@TempDir Path dir) throws Exception {
+        Path hmpSocket = dir.resolve("vm.hmp");
+        List<String> args = QtestVm.args(dir, "256M", "-monitor", "unix:" + hmpSocket + ",server=on,wait=off");
+        try (QtestVm vm = QtestVm.start(dir, args);
+             QmpClient q = vm.qmp();
+             QmpClient half = vm.qmp();
+             HmpClient hmp = new HmpClient(CprExecIT.connect(hmpSocket))) {
+            vm.writePattern(7, BASE, LEN);
+            assertEquals("1000000", vm.qtest.ok("clock_step 1000000"));
+            long pid = vm.process.pid();
+            Set<String> listening = listeningSockets(pid);
+            // Half a command on one connection, half a line typed on the other: each is finished after the reload.
+            half.sendRaw("{\"execute\": \"query-");
+            hmp.await("(qemu) ", QtestVm.T);
+            hmp.type("info sta");
+            Thread.sleep(200); // read by the old molt before the reload starts
+            Path state = dir.resolve("vm.state");
+            Map<String, Object> r = reload(q, moltJar(), state, Map.of());
+            assertTrue(r.containsKey("return"), r.toString());
+            q.event("STOP", QtestVm.T);
+            q.event("RESUME", QtestVm.T);
+            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            Map<String, Object> m = q.returned("query-migrate");
+            assertEquals("running", q.returned("query-status").get("status"), "the same QMP connection answers");
+            assertEquals(pid, vm.process.pid(), "same process");
+            assertTrue(vm.process.alive());
+            assertEquals(listening, listeningSockets(pid), "the same listening sockets");
+            assertEquals(-1, vm.firstBadPage(7, BASE, LEN), "guest RAM byte for byte, over the same qtest connection");
+            assertEquals("1000001", vm.qtest.ok("clock_step 1"), "the virtual clock went on from where it was");
+            half.sendRaw("status\"}");
+            assertEquals("running", ((Map<?, ?>) half.reply(QtestVm.T).get("return")).get("status"), "half a command finished after the reload");
+            hmp.type("tus\r");
+            hmp.await("VM status: running", QtestVm.T); // the line typed before the reload, finished after it
+            System.out.printf("[molt-it] qtest: x-cpr-reload kept PID %d, the qtest/QMP/HMP connections, 8 MiB of RAM; downtime %s ms %s%n",
+                    pid, m.get("downtime"), m.get("x-cpr-downtime-breakdown"));
+        }
+    }
+
+    @Test
+    void twoReloadsInARowThenQuitEndsTheProcess(@TempDir Path dir) throws Exception {
+        List<String> args = QtestVm.args(dir, "64M");
+        try (QtestVm vm = QtestVm.start(dir, args); QmpClient q = vm.qmp()) {
+            vm.writePattern(5, BASE, LEN);
+            for (int i = 0; i < 2; i++) {
+                assertTrue(reload(q, moltJar(), dir.resolve("s" + i), Map.of()).containsKey("return"));
+                GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+                assertEquals(-1, vm.firstBadPage(5, BASE, LEN));
+            }
+            assertTrue(q.execute("quit").containsKey("return"));
+            assertEquals(0, vm.process.awaitExit(QtestVm.T), "quit after reloads ends molt with status 0");
+        }
+    }
+
+    record Refusal(String what, Path jar, String error) {}
+
+    @Test
+    void aNewMoltThatCannotTakeOverLeavesTheGuestRunningOnTheOldOne(@TempDir Path dir) throws Exception {
+        List<String> args = QtestVm.args(dir, "128M");
+        Path state = dir.resolve("vm.state");
+        try (QtestVm vm = QtestVm.start(dir, args); QmpClient q = vm.qmp()) {
+            vm.writePattern(3, BASE, LEN);
+            long pid = vm.process.pid();
+            // Refused before the guest stops.
+            for (Refusal c : List.of(
+                    new Refusal("no jar", dir.resolve("missing.jar"), "no molt jar at " + dir.resolve("missing.jar")),
+                    new Refusal("not a molt that reloads", plainJar(dir), "has no Molt-Generation entry"),
+                    new Refusal("another interface", faultyJar(dir, "OtherInterface"), "speaks reload interface version 2"),
+                    new Refusal("prepare fails", faultyJar(dir, "NotReady"), "cannot take over: java.lang.IllegalStateException: needs a newer JDK"))) {
+                Map<String, Object> r = reload(q, c.jar(), state, Map.of());
+                assertTrue(String.valueOf(r.get("error")).contains(c.error()), c.what() + " -> " + r);
+                assertEquals("running", q.returned("query-status").get("status"));
+            }
+            // Fail after the guest stopped: the old molt resumes it; the same connections go on.
+            for (String faulty : List.of("RefusesItsCommandLine", "Throws", "TooSlow")) {
+                Map<String, Object> r = reload(q, faultyJar(dir, faulty), state, Map.of("x-cpr-reload-timeout", 1000));
+                assertTrue(r.containsKey("return"), r.toString());
+                GuestIT.waitFor(() -> "failed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+                String error = String.valueOf(q.returned("query-migrate").get("error-desc"));
+                assertTrue(error.contains(switch (faulty) {
+                    case "RefusesItsCommandLine" -> "-no-such-option";
+                    case "Throws" -> "a bug in the new molt";
+                    default -> "did not resume the guest within x-cpr-reload-timeout (1000 ms)";
+                }), faulty + ": " + error);
+                assertEquals("running", q.returned("query-status").get("status"), faulty);
+                assertEquals(pid, vm.process.pid());
+                assertEquals(-1, vm.firstBadPage(3, BASE, LEN), faulty + ": RAM, over the same qtest connection");
+            }
+            // The slow one gave up on its own once it saw the old molt kept the guest: one reload still works.
+            Thread.sleep(3000);
+            assertTrue(reload(q, moltJar(), state, Map.of()).containsKey("return"));
+            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            assertEquals(-1, vm.firstBadPage(3, BASE, LEN));
+            assertFalse(vm.process.stderr().contains("Exception in thread"), vm.process.stderr());
+        }
+    }
+
+    /** A jar with no Molt-Generation attribute. */
+    private static Path plainJar(Path dir) throws IOException {
+        Path jar = dir.resolve("plain.jar");
+        Manifest mf = new Manifest();
+        mf.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar), mf)) {
+            out.putNextEntry(new JarEntry("README"));
+            out.write("not molt".getBytes());
+        }
+        return jar;
+    }
+
+    /** molt's jar with one of {@code dev.molt.it.reload.FaultyGenerations} added and named as its Molt-Generation. */
+    static Path faultyJar(Path dir, String kind) throws IOException {
+        Path jar = dir.resolve(kind + ".jar");
+        try (JarFile in = new JarFile(moltJar().toFile())) {
+            Manifest mf = new Manifest(in.getManifest());
+            mf.getMainAttributes().putValue("Molt-Generation", "dev.molt.it.reload.FaultyGenerations$" + kind);
+            try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar), mf)) {
+                for (var e = in.entries(); e.hasMoreElements(); ) {
+                    JarEntry entry = e.nextElement();
+                    if (entry.getName().equals(JarFile.MANIFEST_NAME)) continue;
+                    out.putNextEntry(new JarEntry(entry.getName()));
+                    try (InputStream data = in.getInputStream(entry)) {
+                        data.transferTo(out);
+                    }
+                }
+                Path classes = Project.root().resolve("target/test-classes/dev/molt/it/reload");
+                try (var files = Files.list(classes)) {
+                    for (Path c : files.toList()) {
+                        out.putNextEntry(new JarEntry("dev/molt/it/reload/" + c.getFileName()));
+                        Files.copy(c, (OutputStream) out);
+                    }
+                }
+            }
+        }
+        return jar;
+    }
+}

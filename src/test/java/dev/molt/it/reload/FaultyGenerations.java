@@ -1,0 +1,74 @@
+package dev.molt.it.reload;
+
+import dev.molt.ReloadEntry;
+import dev.molt.host.Generation;
+import dev.molt.host.Handover;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Implementations of molt that fail an x-cpr-reload in the ways a new version could: each is the
+ * real molt ({@link ReloadEntry}) with one thing wrong. {@code QtestReloadIT} packs one into a copy
+ * of molt's jar (named in its manifest) and reloads the running molt into it.
+ */
+public final class FaultyGenerations {
+    private FaultyGenerations() {}
+
+    /** The real molt, each method overridable: a faulty one changes one thing. */
+    private abstract static class Faulty implements Generation {
+        final ReloadEntry real = new ReloadEntry();
+
+        @Override public int interfaceVersion() { return real.interfaceVersion(); }
+        @Override public String version() { return real.version(); }
+        @Override public void prepare() { real.prepare(); }
+        @Override public int run(Handover h) { return real.run(h); }
+    }
+
+    /** Takes the guest over from a command line it refuses (an option it does not know). */
+    public static final class RefusesItsCommandLine extends Faulty {
+        @Override
+        public int run(Handover h) {
+            List<String> args = new ArrayList<>(h.args());
+            args.add("-no-such-option");
+            return real.run(new Handover(args, h.cprStateFd(), h.clients(), h.tookOver(), h.abort()));
+        }
+    }
+
+    /** Throws before it does anything (a bug in the new version's first line). */
+    public static final class Throws extends Faulty {
+        @Override
+        public int run(Handover h) {
+            throw new IllegalStateException("a bug in the new molt");
+        }
+    }
+
+    /** Takes too long: starts only after the old molt's x-cpr-reload-timeout has passed. */
+    public static final class TooSlow extends Faulty {
+        @Override
+        public int run(Handover h) {
+            try {
+                Thread.sleep(3000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return real.run(h);
+        }
+    }
+
+    /** Refuses in prepare: cannot take over in this process (checked before the guest stops). */
+    public static final class NotReady extends Faulty {
+        @Override
+        public void prepare() {
+            throw new IllegalStateException("needs a newer JDK");
+        }
+    }
+
+    /** Speaks another version of the reload interface. */
+    public static final class OtherInterface extends Faulty {
+        @Override
+        public int interfaceVersion() {
+            return real.interfaceVersion() + 1;
+        }
+    }
+}

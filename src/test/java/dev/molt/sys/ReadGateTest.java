@@ -1,0 +1,92 @@
+package dev.molt.sys;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The reload's gate on reader threads, on a real socket pair: held, released, handed over. */
+class ReadGateTest {
+    /** A reader as molt's are: wait at the gate, read what is there, hand it on; "" once the gate says the input ended. */
+    private static Thread reader(ReadGate gate, Fd fd, BlockingQueue<String> got, CountDownLatch busy) {
+        return Thread.ofPlatform().daemon(true).start(() -> {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(64);
+                while (gate.awaitReadable(fd)) {
+                    UnixSocket.Received r = UnixSocket.recv(fd, buf, 64);
+                    if (r.bytes() <= 0) break;
+                    String s = new String(buf.asSlice(0, r.bytes()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                    if (s.startsWith("slow")) busy.await(); // a command that takes its time
+                    got.add(s);
+                }
+                got.add("");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
+    private static void send(Fd fd, String s) {
+        try (Arena a = Arena.ofConfined()) {
+            byte[] b = s.getBytes();
+            MemorySegment m = a.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, b);
+            UnixSocket.sendAll(fd, m, b.length);
+        }
+    }
+
+    @Test
+    void heldReadersLeaveInputInTheKernelAndGoOnOrEndAsTold(@TempDir Path dir) throws Exception {
+        ReadGate gate = new ReadGate();
+        Path path = dir.resolve("s");
+        try (Fd listening = UnixListen.at(path); Fd client = UnixSocket.connect(path.toString()); Fd served = UnixSocket.accept(listening)) {
+            BlockingQueue<String> got = new LinkedBlockingQueue<>();
+            CountDownLatch busy = new CountDownLatch(1);
+            Thread t = reader(gate, served, got, busy);
+            send(client, "one");
+            assertEquals("one", got.poll(5, TimeUnit.SECONDS));
+
+            // A reader busy with what it read holds the pause up to its bound.
+            send(client, "slow");
+            Thread.sleep(100);
+            assertThrows(TimeoutException.class, () -> gate.pause(Duration.ofMillis(200)));
+            busy.countDown();
+            gate.pause(Duration.ofSeconds(5)); // now it waits at the gate
+            assertEquals("slow", got.poll(5, TimeUnit.SECONDS));
+
+            // Held: what arrives now is not read.
+            send(client, "two");
+            assertNull(got.poll(300, TimeUnit.MILLISECONDS), "a held reader read");
+            gate.resume();
+            assertEquals("two", got.poll(5, TimeUnit.SECONDS), "the reader goes on after a failed reload");
+
+            // Handed over: the reader ends as at end of input, and the bytes stay for the new owner.
+            gate.pause(Duration.ofSeconds(5));
+            send(client, "three");
+            gate.detach();
+            assertEquals("", got.poll(5, TimeUnit.SECONDS));
+            t.join(5000);
+            assertFalse(t.isAlive());
+            assertTrue(gate.detached());
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(64);
+                UnixSocket.Received r = UnixSocket.recv(served, buf, 64);
+                assertEquals("three", new String(buf.asSlice(0, r.bytes()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
+            }
+            gate.closeAfterHandOver();
+        }
+    }
+}
