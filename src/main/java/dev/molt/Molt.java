@@ -228,7 +228,7 @@ public final class Molt {
                 dev.molt.sys.Terminal.restoreAll();
             }, live::resumeAccepting);
             migration.setPreservedFds(preserved);
-            migration.setReloader(new Reloading(args, kvm != null, config, chardevs, live, mon, machine[0]));
+            migration.setReloader(new Reloading(args, kvm != null, chardevs, live, mon, machine[0]));
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
             return status;

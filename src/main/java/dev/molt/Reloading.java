@@ -2,7 +2,6 @@ package dev.molt;
 
 import dev.molt.chardev.Chardev;
 import dev.molt.chardev.StdioChardev;
-import dev.molt.cli.VmConfig;
 import dev.molt.host.Generation;
 import dev.molt.host.HeldClient;
 import dev.molt.host.ImplementationLoader;
@@ -26,17 +25,15 @@ import java.util.concurrent.TimeoutException;
 final class Reloading implements Reloader {
     private final String[] args;
     private final boolean kvm;
-    private final VmConfig config;
     private final Map<String, Chardev> consoles;
     private final MonitorSetup monitors;
     private final Monitor monitor;
     private final Machine machine;
 
-    Reloading(String[] args, boolean kvm, VmConfig config, Map<String, Chardev> consoles, MonitorSetup monitors, Monitor monitor,
+    Reloading(String[] args, boolean kvm, Map<String, Chardev> consoles, MonitorSetup monitors, Monitor monitor,
               Machine machine) {
         this.args = args.clone();
         this.kvm = kvm;
-        this.config = config;
         this.consoles = consoles;
         this.monitors = monitors;
         this.monitor = monitor;
@@ -47,9 +44,6 @@ final class Reloading implements Reloader {
     public Optional<String> blocker() {
         if (kvm) {
             return Optional.of("x-cpr-reload: a KVM guest's vCPUs are not handed over by a reload yet (-accel qtest only); use cpr-exec");
-        }
-        if (!config.virtioDevices().isEmpty()) {
-            return Optional.of("x-cpr-reload: virtio devices are not handed over by a reload yet; use cpr-exec");
         }
         if (monitors.usesStdio() || consoles.values().stream().anyMatch(c -> c instanceof StdioChardev)) {
             return Optional.of("x-cpr-reload: a console or monitor on stdio is not handed over by a reload yet; use cpr-exec");

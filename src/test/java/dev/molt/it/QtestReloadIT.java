@@ -45,6 +45,24 @@ class QtestReloadIT {
         return q.execute("migrate", Map.of("uri", "file:" + state));
     }
 
+    /**
+     * Reloads the molt of {@code vm} into the jar molt runs from, over a QMP connection of its own, and
+     * waits until the new code runs the guest; the test's qtest connection goes on as it was.
+     */
+    static Map<String, Object> reloadAndAwait(QtestVm vm) throws Exception {
+        long pid = vm.process.pid();
+        try (QmpClient q = vm.qmp()) {
+            Map<String, Object> r = reload(q, moltJar(), vm.dir.resolve("vm.state"), Map.of());
+            assertTrue(r.containsKey("return"), r.toString());
+            GuestIT.waitFor(() -> !"active".equals(q.returned("query-migrate").get("status"))
+                    && !"setup".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            Map<String, Object> m = q.returned("query-migrate");
+            assertEquals("completed", m.get("status"), m.toString());
+            assertEquals(pid, vm.process.pid(), "the same process");
+            return m;
+        }
+    }
+
     @Test
     void theSameConnectionsGoOnWithRamAndClockAsTheyWere(@TempDir Path dir) throws Exception {
         Path hmpSocket = dir.resolve("vm.hmp");

@@ -335,6 +335,55 @@ class QtestVirtioBlkIT {
         }
     }
 
+    /**
+     * x-cpr-reload: the new code loaded into the same process serves the requests in flight, each
+     * once, on the same image fd (same inode), whose QEMU locks it never let go; the test's qtest
+     * connection goes on throughout.
+     */
+    @Test
+    void requestsInFlightAcrossAReloadAreAnsweredOnceOnTheSameLockedImage(@TempDir Path dir) throws Exception {
+        Path image = dir.resolve("disk.raw");
+        Files.write(image, pattern(IMAGE, 1));
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", with(diskArgs(image), List.of())))) {
+            QtestBus bus = new QtestBus(vm);
+            VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
+            driver.init(VirtioDriver.VERSION_1);
+            assertAnsweredOnce(driver, bus, submitWrites(driver, bus, 8, 0, 100), image, 0, 100);
+            Set<String> imageFds = imageFds(vm.process.pid(), image);
+            List<Integer> inFlight = submitWrites(driver, bus, 24, 1024, 200);
+            QtestReloadIT.reloadAndAwait(vm);
+            assertAnsweredOnce(driver, bus, inFlight, image, 1024, 200);
+            assertLockedByAnother(image);
+            Set<String> after = imageFds(vm.process.pid(), image);
+            assertEquals(1, after.size(), "one fd on the image after the reload: " + after);
+            assertTrue(!after.isEmpty() && Files.getAttribute(image, "unix:ino").equals(inode(vm.process.pid(), after.iterator().next())),
+                    "the same inode");
+            assertAnsweredOnce(driver, bus, submitWrites(driver, bus, 8, 3072, 400), image, 3072, 400);
+            assertTrue(!vm.process.stderr().contains("needs a reset"), vm.process.stderr());
+            System.out.println("[molt-it] qtest: 24 virtio-blk writes in flight across x-cpr-reload, each answered once; image fds before "
+                    + imageFds + ", after " + after);
+        }
+    }
+
+    /** The fd numbers molt holds on {@code image}. */
+    private static Set<String> imageFds(long pid, Path image) throws Exception {
+        Set<String> out = new java.util.TreeSet<>();
+        try (var fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    if (Files.readSymbolicLink(fd).equals(image)) out.add(fd.getFileName().toString());
+                } catch (java.io.IOException gone) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return out;
+    }
+
+    private static Object inode(long pid, String fd) throws Exception {
+        return Files.getAttribute(Path.of("/proc/" + pid + "/fd/" + fd), "unix:ino");
+    }
+
     /** QEMU's qemu-io cannot open {@code image} for writing: a molt holds QEMU's lock on it. */
     private static void assertLockedByAnother(Path image) throws Exception {
         if (!Files.isExecutable(Path.of("/usr/bin/qemu-io"))) return; // scripts/test.sh installs it; the lock itself is tested in ImageLockTest

@@ -242,6 +242,29 @@ class QtestVirtioNetIT {
         }
     }
 
+    /** x-cpr-reload: datagrams in flight come back once through the same tap, which never closed (same ifindex). */
+    @Test
+    void datagramsInFlightAcrossAReloadComeBackOnce(@TempDir Path dir) throws Exception {
+        try (Net net = new Net(dir, "mt0")) {
+            List<String> args = QtestVm.args(dir, "64M", all(nicArgs("mt0")));
+            try (QtestVm vm = QtestVm.start(dir, net.ns.execPrefix(), args)) {
+                Guest g = Guest.start(vm);
+                VirtioNetFrames f = g.nic();
+                byte[] hostMac = g.hostMac();
+                exchange(f, hostMac, 1, 20);
+                String ifindex = net.ns.ifindex("mt0");
+                for (int seq = 21; seq <= 30; seq++) send(f, hostMac, seq);
+                QtestReloadIT.reloadAndAwait(vm);
+                for (int seq = 21; seq <= 30; seq++) expectEcho(f, seq);
+                exchange(f, hostMac, 31, 60);
+                assertSeenOnce(net, 60);
+                assertEquals(ifindex, net.ns.ifindex("mt0"), "the same tap (ifindex)");
+                assertTrue(!vm.process.stderr().contains("needs a reset"), vm.process.stderr());
+                System.out.println("[molt-it] qtest: 60 virtio-net datagrams, 10 in flight across x-cpr-reload, each echoed once");
+            }
+        }
+    }
+
     @Test
     void aTapHandedOverAsAnFdStaysOpenAcrossACprExecAndLosesNothing(@TempDir Path dir) throws Exception {
         try (Net net = new Net(dir, 21, 30, "mt0")) {

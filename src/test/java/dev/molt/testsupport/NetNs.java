@@ -128,6 +128,16 @@ public final class NetNs implements AutoCloseable {
     }
 
     public static void check(String... cmd) throws Exception {
+        output(cmd);
+    }
+
+    /** The interface index of {@code link} here: a link deleted and made again gets another. */
+    public String ifindex(String link) throws Exception {
+        return output("ip", "-n", name, "-o", "link", "show", link).split(":")[0].strip();
+    }
+
+    /** Runs {@code cmd}; returns its output, or throws with it if it fails. */
+    public static String output(String... cmd) throws Exception {
         Process p = run(cmd);
         if (!p.waitFor(30, TimeUnit.SECONDS)) {
             p.destroyForcibly();
@@ -135,6 +145,7 @@ public final class NetNs implements AutoCloseable {
         }
         String out = new String(p.getInputStream().readAllBytes());
         if (p.exitValue() != 0) throw new IllegalStateException(String.join(" ", cmd) + ": exit " + p.exitValue() + ": " + out.strip());
+        return out;
     }
 
     @Override
