@@ -60,7 +60,7 @@ public final class Molt {
         dev.molt.sys.Syscall.linkInBackground();
         // A live update's new process finds what the old one handed over before creating anything.
         InheritedCpr cpr = InheritedCpr.fromEnvironment();
-        int status = runReportingErrors(args, cpr, mainAt);
+        int status = runReportingErrors(() -> CommandLineParser.parse(args), args, cpr, mainAt);
         // Handed over by a reload: the JVM lives on in the new code's main thread, which ends it.
         if (status == Machine.HANDED_OVER) return;
         System.out.flush();
@@ -71,18 +71,20 @@ public final class Molt {
      * x-cpr-reload, new side (called by {@link ReloadEntry} on a main thread of its own): runs molt
      * on what the previous implementation in this process handed over.
      */
-    static int runReloaded(dev.molt.host.Handover handover) {
+    static int runReloaded(dev.molt.host.Handover handover, CommandLineParser.Result parsedBeforeTheStop) {
         long mainAt = MigrationEngine.wallNanos();
         InheritedCpr cpr = InheritedCpr.reloaded(handover);
         // The previous code, if it stops waiting, ends this one's readers: none may read beside its own.
         handover.abort().set(() -> dev.molt.sys.ReadGate.get().detach());
-        return runReportingErrors(handover.args().toArray(String[]::new), cpr, mainAt);
+        String[] args = handover.args().toArray(String[]::new);
+        return runReportingErrors(() -> parsedBeforeTheStop != null ? parsedBeforeTheStop : CommandLineParser.parse(args), args, cpr, mainAt);
     }
 
     /** {@link #run}, every error a user can cause reported as one line (and a live update rolled back). */
-    private static int runReportingErrors(String[] args, InheritedCpr cpr, long mainAt) {
+    private static int runReportingErrors(java.util.function.Supplier<CommandLineParser.Result> parse, String[] args, InheritedCpr cpr,
+                                          long mainAt) {
         try {
-            return run(args, cpr, mainAt);
+            return run(parse.get(), args, cpr, mainAt);
         } catch (UsageException e) {
             if (cpr != null) cpr.rollback(e.getMessage());
             return fail(e.getMessage());
@@ -100,7 +102,11 @@ public final class Molt {
     }
 
     static int run(String[] args, InheritedCpr cpr, long mainAt) {
-        VmConfig config = switch (CommandLineParser.parse(args)) {
+        return run(CommandLineParser.parse(args), args, cpr, mainAt);
+    }
+
+    private static int run(CommandLineParser.Result parsed, String[] args, InheritedCpr cpr, long mainAt) {
+        VmConfig config = switch (parsed) {
             case CommandLineParser.Result.PrintAndExit p -> {
                 System.out.print(p.text());
                 yield null;

@@ -27,7 +27,7 @@ public final class ReloadEntry implements Generation {
      * then waits for none of it. Measured: see docs/live-update.md.
      */
     @Override
-    public void prepare() {
+    public void prepare(java.util.List<String> args) {
         ClassLoader loader = ReloadEntry.class.getClassLoader();
         java.io.File jar;
         try {
@@ -45,10 +45,21 @@ public final class ReloadEntry implements Generation {
         } catch (java.io.IOException | ClassNotFoundException e) {
             throw new IllegalStateException("cannot load this molt's classes from " + jar + ": " + e, e);
         }
+        try {
+            parsed = new Parsed(java.util.List.copyOf(args), dev.molt.cli.CommandLineParser.parse(args.toArray(String[]::new)));
+        } catch (dev.molt.cli.UsageException e) {
+            throw new IllegalStateException("its command line: " + e.getMessage(), e);
+        }
     }
+
+    /** The command line as {@link #prepare} parsed it, while the guest still ran. */
+    private record Parsed(java.util.List<String> args, dev.molt.cli.CommandLineParser.Result result) {}
+
+    private volatile Parsed parsed;
 
     @Override
     public int run(Handover handover) {
-        return Molt.runReloaded(handover);
+        Parsed p = parsed;
+        return Molt.runReloaded(handover, p != null && p.args().equals(handover.args()) ? p.result() : null);
     }
 }

@@ -52,11 +52,11 @@ final class Reloading implements Reloader {
     }
 
     @Override
-    public Generation load(String jar) {
+    public Generation load(String jar, List<String> args) {
         Path path = jar.isEmpty() ? runningJar() : Path.of(jar);
         Generation next = ImplementationLoader.load(path);
         try {
-            next.prepare();
+            next.prepare(args);
         } catch (RuntimeException | LinkageError e) {
             throw new IllegalArgumentException("x-cpr-reload: molt " + next.version() + " from " + path + " cannot take over: " + e);
         }

@@ -26,10 +26,11 @@ public interface Generation {
 
     /**
      * Everything that can be done before the guest stops: classes loaded, linked and initialised,
-     * native calls linked. Runs on the old implementation's thread while the guest still runs;
-     * throws if this implementation cannot take over in this process.
+     * native calls linked, {@code args} (what {@link #run} will get in {@link Handover#args()})
+     * checked and parsed. Runs on the old implementation's thread while the guest still runs;
+     * throws if this implementation cannot take over in this process, saying why.
      */
-    void prepare();
+    void prepare(java.util.List<String> args);
 
     /**
      * Takes the guest over from {@code handover} and runs molt on the calling thread until it ends

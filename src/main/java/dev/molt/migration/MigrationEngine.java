@@ -232,7 +232,7 @@ public final class MigrationEngine implements MigrationCommands {
         dev.molt.host.Generation next = null;
         if (mode == MigrationMode.X_CPR_RELOAD) {
             try {
-                next = reloader.load(settings.string("x-cpr-reload-jar"));
+                next = reloader.load(settings.string("x-cpr-reload-jar"), reloader.args(mainUri));
             } catch (IllegalArgumentException e) {
                 throw CommandError.generic(e.getMessage());
             }

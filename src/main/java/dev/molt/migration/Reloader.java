@@ -19,9 +19,10 @@ public interface Reloader {
 
     /**
      * Loads the implementation in {@code jar} ("": the one running) and prepares it (classes linked
-     * and initialised, native calls linked), while the guest runs; throws {@link IllegalArgumentException} saying why not.
+     * and initialised, native calls linked, its command line {@code args} parsed), while the guest
+     * runs; throws {@link IllegalArgumentException} saying why not.
      */
-    Generation load(String jar);
+    Generation load(String jar, List<String> args);
 
     /**
      * Stops accepting monitor clients and holds every reader of this implementation between two

@@ -131,7 +131,8 @@ class QtestReloadIT {
                     new Refusal("no jar", dir.resolve("missing.jar"), "no molt jar at " + dir.resolve("missing.jar")),
                     new Refusal("not a molt that reloads", plainJar(dir), "has no Molt-Generation entry"),
                     new Refusal("another interface", faultyJar(dir, "OtherInterface"), "speaks reload interface version 2"),
-                    new Refusal("prepare fails", faultyJar(dir, "NotReady"), "cannot take over: java.lang.IllegalStateException: needs a newer JDK"))) {
+                    new Refusal("prepare fails", faultyJar(dir, "NotReady"), "cannot take over: java.lang.IllegalStateException: needs a newer JDK"),
+                    new Refusal("its command line", faultyJar(dir, "RefusesItsCommandLineEarly"), "cannot take over: java.lang.IllegalStateException: its command line: "))) {
                 Map<String, Object> r = reload(q, c.jar(), state, Map.of());
                 assertTrue(String.valueOf(r.get("error")).contains(c.error()), c.what() + " -> " + r);
                 assertEquals("running", q.returned("query-status").get("status"));

@@ -21,7 +21,7 @@ public final class FaultyGenerations {
 
         @Override public int interfaceVersion() { return real.interfaceVersion(); }
         @Override public String version() { return real.version(); }
-        @Override public void prepare() { real.prepare(); }
+        @Override public void prepare(List<String> args) { real.prepare(args); }
         @Override public int run(Handover h) { return real.run(h); }
     }
 
@@ -32,6 +32,16 @@ public final class FaultyGenerations {
             List<String> args = new ArrayList<>(h.args());
             args.add("-no-such-option");
             return real.run(new Handover(args, h.cprStateFd(), h.clients(), h.tookOver(), h.abort()));
+        }
+    }
+
+    /** Refuses the command line it is prepared with (before the guest stops): an option it does not know. */
+    public static final class RefusesItsCommandLineEarly extends Faulty {
+        @Override
+        public void prepare(List<String> args) {
+            List<String> more = new ArrayList<>(args);
+            more.add("-no-such-option");
+            real.prepare(more);
         }
     }
 
@@ -59,7 +69,7 @@ public final class FaultyGenerations {
     /** Refuses in prepare: cannot take over in this process (checked before the guest stops). */
     public static final class NotReady extends Faulty {
         @Override
-        public void prepare() {
+        public void prepare(List<String> args) {
             throw new IllegalStateException("needs a newer JDK");
         }
     }
