@@ -18,6 +18,16 @@ public sealed interface Chardev extends ByteSink, AutoCloseable
         return true;
     }
 
+    /**
+     * Writes on the calling thread, not through the backend's queue: for a protocol whose client
+     * waits for each answer before it asks again (qtest), where the hand-off to the writer thread
+     * would cost as much as the answer itself. All of a backend's output must go one way or the
+     * other, or its order is lost. Blocks while the peer does not read.
+     */
+    default void writeNow(byte[] data, int off, int len) {
+        write(data, off, len);
+    }
+
     /** Starts delivering input to {@code input}; backends without input ignore it. */
     void connect(CharInput input);
 

@@ -235,6 +235,17 @@ public final class SocketChardev extends PumpedChardev {
 
 
     @Override
+    public void writeNow(byte[] data, int off, int len) {
+        SocketStream c = client;
+        if (c == null || clientGone) return; // no client: dropped, as QEMU drops it
+        try {
+            c.output().write(data, off, len);
+        } catch (java.io.IOException e) {
+            // The client went away; its reader sees the end and lets it go.
+        }
+    }
+
+    @Override
     public void offer(byte[] data, int off, int len) {
         if (client != null && !clientGone) pump.offer(data, off, len);
     }
