@@ -1134,7 +1134,6 @@ public final class MigrationEngine implements MigrationCommands {
     private void precopy(RamSender ram) throws IOException, InterruptedException {
         long passStart = System.nanoTime();
         ram.sendAll();
-        long downtimeLimitMs = settings.number("downtime-limit");
         try (Throttle throttle = new Throttle(machine)) {
             while (true) {
                 double seconds = Math.max(1e-3, (System.nanoTime() - passStart) / 1e9);
@@ -1147,7 +1146,9 @@ public final class MigrationEngine implements MigrationCommands {
                 long dirty = syncDirty(ram);
                 stats.dirtyPagesRate = (long) (dirty / seconds);
                 expectedDowntimeMillis = (long) (dirty * (double) RamSender.PAGE / bytesPerSecond * 1000);
-                if (expectedDowntimeMillis <= downtimeLimitMs) return;
+                // Read at each iteration, as QEMU does: a management tool raises the limit of a migration
+                // that does not converge (libvirt's migrate-setmaxdowntime), and it applies at once.
+                if (expectedDowntimeMillis <= settings.number("downtime-limit")) return;
                 if (settings.capability("auto-converge") && stats.passes >= 2) {
                     int pct = throttle.percent() == 0 ? (int) settings.number("cpu-throttle-initial")
                             : (int) Math.min(settings.number("max-cpu-throttle"), throttle.percent() + settings.number("cpu-throttle-increment"));

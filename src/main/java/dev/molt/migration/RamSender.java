@@ -3,6 +3,7 @@ package dev.molt.migration;
 import dev.molt.machine.Machine;
 import dev.molt.machine.MachineControl;
 import dev.molt.memory.GuestRegion;
+import dev.molt.memory.UntouchedPages;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -14,10 +15,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The source side of precopy: a first pass over all of RAM, then passes over the pages KVM's dirty
- * log says the guest wrote since. Zero pages are sent as a flag, not as data.
+ * log says the guest wrote since. Zero pages are sent as a flag, not as data; pages the host never
+ * populated are known to be zero without being read ({@link UntouchedPages}).
  */
 final class RamSender implements AutoCloseable {
     static final int PAGE = 4096;
+    /** Pages asked about at once: a 2 MiB huge page's worth, one read of the kernel's page table per 512 pages. */
+    private static final int CHUNK_PAGES = 512;
     private static final MemorySegment ZERO = Arena.global().allocate(PAGE);
 
     private final MachineControl machine;
@@ -31,6 +35,8 @@ final class RamSender implements AutoCloseable {
     private final MemorySegment[] bitmaps;
     /** What one sync fetches, before it joins {@link #bitmaps}. */
     private final MemorySegment[] fetched;
+    private final UntouchedPages untouched;
+    private final long[] untouchedBits = new long[CHUNK_PAGES / 64];
 
     RamSender(MachineControl machine, PageSink sink, RateLimiter limiter, MigrationStats stats, BooleanSupplier cancelled) {
         this.machine = machine;
@@ -48,6 +54,7 @@ final class RamSender implements AutoCloseable {
         long total = 0;
         for (GuestRegion r : regions) total += r.size();
         stats.totalBytes = total;
+        this.untouched = UntouchedPages.of(machine.ram().block());
     }
 
     /** Starts dirty tracking; call before the first pass so no write is missed. */
@@ -67,13 +74,19 @@ final class RamSender implements AutoCloseable {
 
     /** Sends every page of RAM. */
     void sendAll() throws IOException, InterruptedException {
-        long pages = stats.totalBytes / PAGE;
-        stats.remainingPages = pages;
+        stats.remainingPages = stats.totalBytes / PAGE;
         for (int r = 0; r < regions.size(); r++) {
-            MemorySegment host = regions.get(r).host();
-            for (long off = 0; off < host.byteSize(); off += PAGE) {
-                sendPage(r, host, off);
-                stats.remainingPages--;
+            GuestRegion region = regions.get(r);
+            MemorySegment host = region.host();
+            for (long chunk = 0; chunk < host.byteSize(); chunk += (long) CHUNK_PAGES * PAGE) {
+                int pages = (int) Math.min(CHUNK_PAGES, (host.byteSize() - chunk) / PAGE);
+                untouched.find(region.blockOffset() + chunk, pages, untouchedBits);
+                for (int i = 0; i < pages; i++) {
+                    long off = chunk + (long) i * PAGE;
+                    if ((untouchedBits[i >>> 6] & (1L << i)) != 0) sendZeroPage(r, off);
+                    else sendPage(r, host, off);
+                    stats.remainingPages--;
+                }
             }
         }
         sink.endOfPass();
@@ -127,9 +140,7 @@ final class RamSender implements AutoCloseable {
         if (cancelled.getAsBoolean()) throw new InterruptedException("cancelled");
         MemorySegment page = host.asSlice(off, PAGE);
         if (MemorySegment.mismatch(page, 0, PAGE, ZERO, 0, PAGE) == -1) {
-            sink.zeroPage(region, off);
-            stats.zeroPages++;
-            stats.transferredBytes += 16;
+            sendZeroPage(region, off);
         } else {
             sink.dataPage(region, off, page);
             stats.normalPages++;
@@ -138,9 +149,18 @@ final class RamSender implements AutoCloseable {
         }
     }
 
+    /** A page known to be zero: a record, no data. */
+    private void sendZeroPage(int region, long off) throws IOException, InterruptedException {
+        if (cancelled.getAsBoolean()) throw new InterruptedException("cancelled");
+        sink.zeroPage(region, off);
+        stats.zeroPages++;
+        stats.transferredBytes += 16;
+    }
+
     @Override
     public void close() {
         stopTracking();
+        untouched.close();
         arena.close();
     }
 }

@@ -8,6 +8,7 @@ import dev.molt.machine.VmState;
 import dev.molt.memory.GuestRam;
 import dev.molt.memory.GuestRegion;
 import dev.molt.migration.cpr.CprState;
+import dev.molt.migration.vmstate.GuestRamSink;
 import dev.molt.migration.vmstate.RamLayoutState;
 import dev.molt.migration.vmstate.RamPageSink;
 import dev.molt.migration.vmstate.Section;
@@ -118,8 +119,14 @@ final class VmStreamCodec {
     static Loaded read(InputStream in, GuestRam ram, MigrationStats stats, boolean takeRam, List<VmStateDescription<?>> devices) {
         StateStreamReader reader = new StateStreamReader(in);
         RamLayoutState local = RamLayoutState.of(ram);
+        try (GuestRamSink into = RamPageSink.into(ram)) {
+            return read(reader, local, into, stats, takeRam, devices);
+        }
+    }
+
+    private static Loaded read(StateStreamReader reader, RamLayoutState local, GuestRamSink into, MigrationStats stats, boolean takeRam,
+                               List<VmStateDescription<?>> devices) {
         if (takeRam) {
-            RamPageSink into = RamPageSink.into(List.of(ram.block().host()));
             reader.acceptRam(local, (block, offset, data) -> {
                 into.page(block, offset, data);
                 if (data == null) stats.zeroPages++;

@@ -102,6 +102,58 @@ class QtestMigrationIT {
         }
     }
 
+    /**
+     * downtime-limit decides the switch-over: while a writer keeps rewriting 4 MiB through qtest and
+     * the link gives 4 MiB/s, what each pass leaves dirty cannot be sent within 100 ms, so precopy keeps
+     * iterating (and query-migrate's expected-downtime says why); raised during the migration, as
+     * libvirt's migrate-setmaxdowntime does, the new limit applies to the next iteration and the
+     * migration completes with the writer still running.
+     */
+    @Test
+    void aTightDowntimeLimitKeepsPrecopyIteratingUntilItIsRaised(@TempDir Path dir) throws Exception {
+        String uri = "unix:" + dir.resolve("mig.sock");
+        try (QtestVm src = QtestVm.start(dir, QtestVm.named(dir, "src", "64M"));
+             QtestVm dst = QtestVm.start(dir, QtestVm.named(dir, "dst", "64M", "-incoming", uri));
+             QmpClient q = src.qmp()) {
+            src.writePattern(1, BASE, (int) (REWRITTEN - BASE));
+            assertTrue(q.execute("migrate-set-parameters", Map.of("downtime-limit", 100, "max-bandwidth", 4 << 20)).containsKey("return"));
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<Exception> writerFailed = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread writer = Thread.ofPlatform().start(() -> {
+                try {
+                    for (long seed = 2; !stop.get(); seed++) src.writePattern(seed, REWRITTEN, REWRITTEN_LEN);
+                } catch (Exception e) {
+                    writerFailed.set(e);
+                }
+            });
+            try {
+                assertTrue(q.execute("migrate", Map.of("uri", uri)).containsKey("return"));
+                GuestIT.waitFor(() -> syncs(q) >= 4, QtestVm.T);
+                Map<String, Object> m = q.returned("query-migrate");
+                assertEquals("active", m.get("status"), "a dirty set that cannot go in 100 ms keeps precopy iterating");
+                assertTrue(((Number) m.get("expected-downtime")).longValue() > 100, "expected-downtime says why: " + m);
+                assertTrue(q.execute("migrate-set-parameters", Map.of("downtime-limit", 60_000)).containsKey("return"));
+                Map<String, Object> done = awaitMigration(q, "completed");
+                System.out.printf("[molt-it] qtest: downtime-limit 100 ms held precopy for %s syncs; raised to 60 s it completed, downtime %s ms%n",
+                        syncs(q), done.get("downtime"));
+            } finally {
+                stop.set(true);
+                writer.join();
+            }
+            if (writerFailed.get() != null) throw writerFailed.get();
+            try (QmpClient d = dst.qmp()) {
+                GuestIT.waitFor(() -> "running".equals(d.returned("query-status").get("status")), QtestVm.T);
+            }
+            assertEquals(-1, dst.firstBadPage(1, BASE, (int) (REWRITTEN - BASE)), "pages before the rewritten range");
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static long syncs(QmpClient q) throws Exception {
+        Map<String, Object> ram = (Map<String, Object>) q.returned("query-migrate").get("ram");
+        return ram == null ? 0 : ((Number) ram.get("dirty-sync-count")).longValue();
+    }
+
     @Test
     void cprTransferHandsRamOverByFd(@TempDir Path dir) throws Exception {
         String cpr = CprTransferIT.unixCpr(dir);

@@ -38,8 +38,8 @@ public interface RamPageSink {
         };
     }
 
-    /** Copies pages into a machine's RAM (its single block, as {@link RamLayoutState#of} lays it out). */
-    static RamPageSink into(GuestRam ram) {
-        return into(List.of(ram.block().host()));
+    /** Copies pages into a machine's RAM without touching the pages that stay zero: see {@link GuestRamSink}. */
+    static GuestRamSink into(GuestRam ram) {
+        return new GuestRamSink(ram);
     }
 }

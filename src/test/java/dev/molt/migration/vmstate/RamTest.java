@@ -296,7 +296,9 @@ class RamTest {
                 w.page(0, 0x5000, page(0x42));
                 w.finish();
             });
-            new StateStreamReader(new ByteArrayInputStream(s)).acceptRam(layout, RamPageSink.into(ram)).finish();
+            try (GuestRamSink sink = RamPageSink.into(ram)) {
+                new StateStreamReader(new ByteArrayInputStream(s)).acceptRam(layout, sink).finish();
+            }
             assertEquals(0x42, ram.memory().read(0x5000, 1)[0]);
         }
     }
