@@ -17,6 +17,7 @@ public final class VirtioNetFrames {
     private final long rxBufs, txBufs;
     private final int bufSize;
     private int txNext;
+    private boolean indirect;
 
     /** The layout: rings at {@code area}, then {@link #QUEUE} receive buffers of {@code bufSize}, then as many transmit buffers. */
     public VirtioNetFrames(VirtioDriver.Bus bus, long base, long area, int bufSize) {
@@ -55,6 +56,20 @@ public final class VirtioNetFrames {
         rx.driverOk();
     }
 
+    /**
+     * From now on every chain goes as an indirect table (VIRTIO_F_INDIRECT_DESC, which the driver
+     * must have negotiated) of two buffers, the header apart from the frame, as Linux's driver
+     * makes them. The tables lie between the rings (receive) and after them (transmit).
+     */
+    public void useIndirect() {
+        indirect = true;
+    }
+
+    private void add(VirtioDriver queue, long tables, int slot, List<VirtioDriver.Buf> bufs) throws Exception {
+        if (indirect) queue.addIndirect(bufs, tables + 32L * slot);
+        else queue.add(bufs);
+    }
+
     /** Makes {@code n} receive buffers available and notifies. */
     public void postRx(int n) throws Exception {
         for (int i = 0; i < n; i++) post();
@@ -63,7 +78,9 @@ public final class VirtioNetFrames {
 
     private void post() throws Exception {
         int head = rx.position().nextDesc();
-        rx.add(List.of(new VirtioDriver.Buf(rxBufs + (long) head * bufSize, bufSize, true)));
+        long at = rxBufs + (long) head * bufSize;
+        add(rx, area + 0x2000, head, indirect ? List.of(new VirtioDriver.Buf(at, HDR, true), new VirtioDriver.Buf(at + HDR, bufSize - HDR, true))
+                : List.of(new VirtioDriver.Buf(at, bufSize, true)));
     }
 
     /** Sends {@code frame} and waits for the device to have taken it. */
@@ -73,12 +90,14 @@ public final class VirtioNetFrames {
 
     /** Sends {@code frame} behind {@code header} (a virtio_net_hdr_v1: offload flags, checksum start and offset...). */
     public void send(byte[] header, byte[] frame) throws Exception {
-        long at = txBufs + (long) (txNext++ % QUEUE) * bufSize;
+        int slot = txNext++ % QUEUE;
+        long at = txBufs + (long) slot * bufSize;
         byte[] withHdr = new byte[HDR + frame.length];
         System.arraycopy(header, 0, withHdr, 0, HDR);
         System.arraycopy(frame, 0, withHdr, HDR, frame.length);
         bus.write(at, withHdr);
-        tx.add(List.of(new VirtioDriver.Buf(at, withHdr.length, false)));
+        add(tx, area + 0x6000, slot, indirect ? List.of(new VirtioDriver.Buf(at, HDR, false), new VirtioDriver.Buf(at + HDR, frame.length, false))
+                : List.of(new VirtioDriver.Buf(at, withHdr.length, false)));
         tx.notifyQueue();
         tx.awaitUsed(1, 30_000);
     }

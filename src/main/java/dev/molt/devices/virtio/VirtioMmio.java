@@ -192,8 +192,9 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         return old & 0xFFFF_FFFFL | (long) v << 32;
     }
 
+    /** The device's features, and the transport's for every device: version 1 and the ring features. */
     private long offered() {
-        return device.features() | VERSION_1;
+        return device.features() | VERSION_1 | Virtqueue.F_INDIRECT_DESC | Virtqueue.F_EVENT_IDX;
     }
 
     private Virtqueue selectedQueue() {
@@ -217,8 +218,14 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         }
         boolean nowOk = (next & DRIVER_OK) != 0 && (status & DRIVER_OK) == 0;
         status = next;
-        if (nowOk) device.setFeatures(driverFeatures);
+        if (nowOk) setFeatures(driverFeatures);
         return nowOk;
+    }
+
+    /** What the driver negotiated goes to the device and to the queues (their ring features); 0 on reset. */
+    private void setFeatures(long negotiated) {
+        device.setFeatures(negotiated);
+        for (Virtqueue q : queues) q.setFeatures(negotiated);
     }
 
     private long readConfig(long offset, int size) {
@@ -258,7 +265,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
                 boolean pushed = false;
                 try {
                     while (serving() && vq.ready()) {
-                        DescriptorChain chain = vq.pop(mem);
+                        DescriptorChain chain = vq.pop(mem, writes);
                         if (chain == null) break;
                         int written = serve(q, chain);
                         if (written == VirtioDevice.NOT_USED) {
@@ -320,7 +327,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         deviceFeaturesSel = driverFeaturesSel = queueSel = 0;
         driverFeatures = 0;
         device.setFeatures(0);
-        for (Virtqueue q : queues) q.reset();
+        for (Virtqueue q : queues) q.reset(); // its features with it
         if (isr != 0) irq.lower();
         isr = 0;
     }
@@ -419,6 +426,11 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
             throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the state has %d queues, %s has %d",
                     base, s.queues().size(), device.typeName(), queues.length));
         }
+        if ((s.driverFeatures() & ~offered()) != 0) {
+            // A driver's features this device does not have (a stream from a newer molt, or another device's options): QEMU refuses them too.
+            throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the driver's features 0x%x include 0x%x, which %s does not offer",
+                    base, s.driverFeatures(), s.driverFeatures() & ~offered(), device.typeName()));
+        }
         lock.lock();
         try {
             awaitIdle();
@@ -430,7 +442,8 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
             queueSel = s.queueSel();
             configGeneration = s.configGeneration();
             isr = s.isr();
-            if ((status & DRIVER_OK) != 0) device.setFeatures(driverFeatures);
+            if ((status & DRIVER_OK) != 0) setFeatures(driverFeatures);
+            else for (Virtqueue q : queues) q.setFeatures(0); // a driver still setting up has nothing negotiated yet
             // The line's level is the interrupt status's: a pending interrupt is pending again here.
             if (isr != 0) irq.raise();
             else irq.lower();

@@ -210,6 +210,9 @@ class VirtioBlkTest {
         assertEquals(1, s.queues().getFirst().usedIdx());
         assertThrows(IllegalArgumentException.class, () -> transport.restore(new VirtioMmioState(1, 0, 0, 0, 0, 0, 0, 0, s.queues())),
                 "a state of another device type");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> transport.restore(new VirtioMmioState(2, s.status(), 0, 0,
+                s.driverFeatures() | 1L << 15, 0, 0, 0, s.queues())), "a feature virtio-blk does not offer");
+        assertTrue(e.getMessage().contains("include 0x8000, which virtio-blk-device does not offer"), e.getMessage());
         transport.close();
 
         DriveConfig drive = new DriveConfig("d0", image, false, CacheMode.WRITEBACK);

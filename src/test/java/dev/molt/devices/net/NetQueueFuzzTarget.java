@@ -110,7 +110,6 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
         setUp(c);
         sendPings(c);
         byte[] before = ram.read(0, RAM);
-        int size = c.rings().size();
         List<DescriptorChain.Buffer> writable = new ArrayList<>();
         String error = null;
         try {
@@ -119,7 +118,7 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
         } catch (VirtqueueException e) {
             error = e.getMessage();
         }
-        HostileQueue.assertWroteOnlyInside(before, ram.read(0, RAM), writable, size);
+        HostileQueue.assertWroteOnlyInside(before, ram.read(0, RAM), writable, c.rings());
         return error == null ? Outcome.ACCEPTED : FuzzTarget.cleanError(error);
     }
 

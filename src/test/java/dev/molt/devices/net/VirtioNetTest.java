@@ -111,7 +111,8 @@ class VirtioNetTest {
         for (long bit : new long[] {VERSION_1, MAC, STATUS, CSUM, GUEST_CSUM, GUEST_TSO4, 1L << 8, 1L << 11, 1L << 12}) {
             assertTrue((offered & bit) != 0, "offers bit " + Long.numberOfTrailingZeros(bit) + " in " + Long.toHexString(offered));
         }
-        assertEquals(0, offered & (1L << 15 | 1L << 17 | 1L << 28 | 1L << 29), "no MRG_RXBUF, control queue, indirect or event index");
+        assertEquals(1L << 28 | 1L << 29, offered & (1L << 28 | 1L << 29), "indirect descriptors and event index");
+        assertEquals(0, offered & (1L << 15 | 1L << 17), "no MRG_RXBUF, no control queue");
         int lo = d.readl(0x100), hi = d.readl(0x104);
         byte[] mac = {(byte) lo, (byte) (lo >>> 8), (byte) (lo >>> 16), (byte) (lo >>> 24), (byte) hi, (byte) (hi >>> 8)};
         assertArrayEquals(GUEST_MAC.bytes(), mac);
@@ -138,6 +139,23 @@ class VirtioNetTest {
             assertArrayEquals(GUEST_MAC.bytes(), Arrays.copyOf(r.frame(), 6), "to the guest's MAC");
         }
         assertEquals(0, device.rxDropped());
+    }
+
+    @Test
+    void framesGoBothWaysThroughIndirectTables() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | VirtioDriver.INDIRECT_DESC);
+        f.useIndirect();
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        for (int seq = 1; seq <= 10; seq++) {
+            byte[] sent = payload(seq, 100 * seq);
+            f.send(ping(hostMac, seq, sent));
+            VirtioNetFrames.Received r = f.receive(VirtioNetTest::isEchoReply, 10_000);
+            assertEquals(seq, seqOf(r.frame()));
+            assertArrayEquals(sent, EthFrames.l4Payload(r.frame()), "echo " + seq);
+            assertEquals(1, r.numBuffers());
+        }
+        assertEquals(0, f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET);
     }
 
     @Test
@@ -309,9 +327,25 @@ class VirtioNetTest {
         f.init(VERSION_1 | MAC);
         f.rx().add(java.util.List.of(new VirtioDriver.Buf(AREA + 0x40000, 2048, false))); // a receive buffer the device may not write
         f.rx().notifyQueue();
-        deadline = System.currentTimeMillis() + 5_000;
+        awaitNeedsReset(f, "a read-only receive buffer");
+        // An indirect table that is not whole descriptors, on either queue; the device serves again after a reset.
+        for (VirtioDriver q : new VirtioDriver[] {f.tx(), f.rx()}) {
+            f.init(VERSION_1 | MAC | VirtioDriver.INDIRECT_DESC);
+            q.writeDesc(0, AREA + 0x40000, 24, VirtioDriver.INDIRECT, 0);
+            q.publish(0);
+            q.notifyQueue();
+            awaitNeedsReset(f, "an indirect table of 24 bytes");
+        }
+        f.init(VERSION_1 | MAC | VirtioDriver.INDIRECT_DESC);
+        f.useIndirect();
+        f.postRx(4);
+        assertNotNull(resolveHost(f), "served again after the reset");
+    }
+
+    private static void awaitNeedsReset(VirtioNetFrames f, String why) throws Exception {
+        long deadline = System.currentTimeMillis() + 5_000;
         while ((f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET) == 0) {
-            assertTrue(System.currentTimeMillis() < deadline, "no NEEDS_RESET for a read-only receive buffer");
+            assertTrue(System.currentTimeMillis() < deadline, "no NEEDS_RESET for " + why);
             Thread.sleep(5);
         }
     }
