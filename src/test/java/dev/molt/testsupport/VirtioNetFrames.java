@@ -13,7 +13,7 @@ public final class VirtioNetFrames {
     public static final int QUEUE = 64;
     private final VirtioDriver.Bus bus;
     private final long base, area;
-    private final VirtioDriver rx, tx;
+    private final VirtioDriver rx, tx, ctrl;
     private final long rxBufs, txBufs;
     private final int bufSize;
     private int txNext;
@@ -27,6 +27,7 @@ public final class VirtioNetFrames {
         this.bufSize = bufSize;
         this.rx = new VirtioDriver(bus, base, area, QUEUE, 0);
         this.tx = new VirtioDriver(bus, base, area + 0x4000, QUEUE, 1);
+        this.ctrl = new VirtioDriver(bus, base, area + 0x2800, QUEUE, 2); // between the receive queue's indirect tables and the transmit queue
         this.rxBufs = area + 0x8000;
         this.txBufs = rxBufs + (long) QUEUE * bufSize;
     }
@@ -36,6 +37,7 @@ public final class VirtioNetFrames {
         VirtioNetFrames m = new VirtioNetFrames(other, base, area, bufSize);
         m.rx.resume(rx.position());
         m.tx.resume(tx.position());
+        m.ctrl.resume(ctrl.position());
         m.txNext = txNext;
         return m;
     }
@@ -48,11 +50,35 @@ public final class VirtioNetFrames {
         return tx;
     }
 
+    public VirtioDriver ctrl() {
+        return ctrl;
+    }
+
+    /** VIRTIO_NET_OK and VIRTIO_NET_ERR, the control queue's answers. */
+    public static final int CTRL_OK = 0, CTRL_ERR = 1;
+
+    /** Sends a control command (class, command, data) and returns the device's ack byte. */
+    public int control(int cls, int cmd, byte[] data) throws Exception {
+        long cmdAt = area + 0x3400, ackAt = area + 0x3800;
+        byte[] command = new byte[2 + data.length];
+        command[0] = (byte) cls;
+        command[1] = (byte) cmd;
+        System.arraycopy(data, 0, command, 2, data.length);
+        bus.write(cmdAt, command);
+        bus.write(ackAt, new byte[] {(byte) 0xEE});
+        ctrl.add(List.of(new VirtioDriver.Buf(cmdAt, command.length, false), new VirtioDriver.Buf(ackAt, 1, true)));
+        ctrl.notifyQueue();
+        VirtioDriver.Used u = ctrl.awaitUsed(1, 10_000).getFirst();
+        if (u.len() != 1) throw new AssertionError("control answer of " + u.len() + " bytes");
+        return bus.read(ackAt, 1)[0] & 0xFF;
+    }
+
     /** Negotiates {@code features}, sets up both queues, DRIVER_OK. */
     public void init(long features) throws Exception {
         if (!rx.negotiate(features)) throw new AssertionError("the device refused features 0x" + Long.toHexString(features));
         rx.setUpQueue();
         tx.setUpQueue();
+        ctrl.setUpQueue();
         rx.driverOk();
     }
 
@@ -109,13 +135,34 @@ public final class VirtioNetFrames {
         }
     }
 
-    /** Waits for the next received frame and posts its buffer again. */
+    /**
+     * Waits for the next received frame and posts its buffers again: with MRG_RXBUF the frame's
+     * first buffer says in num_buffers how many used buffers it fills, and they are joined.
+     */
     public Received receive(long timeoutMillis) throws Exception {
         VirtioDriver.Used u = rx.awaitUsed(1, timeoutMillis).getFirst();
         byte[] all = bus.read(rxBufs + (long) u.id() * bufSize, u.len());
-        post();
+        Received first = new Received(Arrays.copyOf(all, HDR), Arrays.copyOfRange(all, HDR, all.length));
+        java.io.ByteArrayOutputStream frame = new java.io.ByteArrayOutputStream();
+        frame.writeBytes(first.frame());
+        List<Integer> lengths = new java.util.ArrayList<>(List.of(u.len()));
+        if (first.numBuffers() > 1) {
+            for (VirtioDriver.Used more : rx.awaitUsed(first.numBuffers() - 1, timeoutMillis)) {
+                frame.writeBytes(bus.read(rxBufs + (long) more.id() * bufSize, more.len()));
+                lengths.add(more.len());
+            }
+        }
+        for (int i = 0; i < lengths.size(); i++) post();
         rx.notifyQueue();
-        return new Received(Arrays.copyOf(all, HDR), Arrays.copyOfRange(all, HDR, all.length));
+        lastLengths = List.copyOf(lengths);
+        return new Received(first.header(), frame.toByteArray());
+    }
+
+    private List<Integer> lastLengths = List.of();
+
+    /** The used lengths of the buffers the last received frame filled, in order. */
+    public List<Integer> lastLengths() {
+        return lastLengths;
     }
 
     /** Received frames until one matches, skipping others (IPv6 router solicitations, say). */

@@ -2,6 +2,7 @@ package dev.molt.devices.block;
 
 import dev.molt.devices.GuestWrites;
 import dev.molt.devices.virtio.DescriptorChain;
+import dev.molt.devices.virtio.MoreChains;
 import dev.molt.devices.virtio.Spans;
 import dev.molt.devices.virtio.VirtioDevice;
 import dev.molt.devices.virtio.VirtqueueException;
@@ -94,7 +95,7 @@ public final class VirtioBlk implements VirtioDevice {
     }
 
     @Override
-    public int handle(int queue, DescriptorChain chain, GuestMemory mem, GuestWrites writes) {
+    public int handle(int queue, DescriptorChain chain, MoreChains more, GuestMemory mem, GuestWrites writes) {
         List<DescriptorChain.Buffer> writable = chain.writable();
         if (writable.isEmpty() || writable.getLast().len() == 0) {
             throw new VirtqueueException("request at descriptor " + chain.head() + " has no status byte (its last buffer is not device-writable)");

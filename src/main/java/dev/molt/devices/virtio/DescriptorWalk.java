@@ -25,6 +25,8 @@ final class DescriptorWalk {
      * device a bounded walk.
      */
     static final int MAX_INDIRECT = 1024;
+    /** The most buffers a chain may have, direct and indirect together: readv's and writev's IOV_MAX. */
+    static final int MAX_BUFFERS = 1024;
 
     private DescriptorWalk() {}
 
@@ -58,6 +60,7 @@ final class DescriptorWalk {
                 throw new VirtqueueException(String.format("%s's buffer 0x%x+0x%x is outside guest RAM", where, addr, unsignedLen));
             }
             if (len < 0) throw new VirtqueueException(where + " is 2 GiB or more long");
+            if (buffers.size() == MAX_BUFFERS) throw new VirtqueueException("the chain from descriptor " + head + " has more than " + MAX_BUFFERS + " buffers");
             buffers.add(new DescriptorChain.Buffer(addr, len, writable));
             if ((flags & DESC_F_NEXT) == 0) return new DescriptorChain(head, buffers);
             if (next >= table.entries()) throw new VirtqueueException(where + " chains to " + next + ", outside " + table.describe());

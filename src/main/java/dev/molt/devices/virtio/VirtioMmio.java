@@ -267,13 +267,15 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
                     while (serving() && vq.ready()) {
                         DescriptorChain chain = vq.pop(mem, writes);
                         if (chain == null) break;
-                        int written = serve(q, chain);
+                        MoreChains more = new MoreChains(vq, mem, writes, lock);
+                        int written = serve(q, chain, more);
                         if (written == VirtioDevice.NOT_USED) {
-                            vq.unpop();
+                            vq.unpop(1 + more.unused(false));
                             awaitBackend = true;
                             break;
                         }
-                        vq.push(mem, writes, chain.head(), written);
+                        vq.unpop(more.unused(true));
+                        vq.push(mem, writes, more.answer(chain.head(), written));
                         pushed = true;
                     }
                 } finally {
@@ -292,11 +294,11 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     }
 
     /** One request, outside the lock; reset and quiesce wait for it ({@link #awaitIdle}). */
-    private int serve(int queue, DescriptorChain chain) {
+    private int serve(int queue, DescriptorChain chain, MoreChains more) {
         inFlight = true;
         lock.unlock();
         try {
-            return device.handle(queue, chain, mem, writes);
+            return device.handle(queue, chain, more, mem, writes);
         } finally {
             lock.lock();
             inFlight = false;
@@ -422,7 +424,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
             throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the state is of virtio device %d, this slot has %s (device %d)",
                     base, s.deviceId(), device.typeName(), device.deviceId()));
         }
-        if (s.queues().size() != queues.length) {
+        if (s.queues().size() > queues.length) {
             throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the state has %d queues, %s has %d",
                     base, s.queues().size(), device.typeName(), queues.length));
         }
@@ -434,7 +436,12 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         lock.lock();
         try {
             awaitIdle();
-            for (int i = 0; i < queues.length; i++) queues[i].restore(s.queues().get(i));
+            // Fewer queues: a state from a molt whose device had fewer (virtio-net before its control
+            // queue); the driver there could not have used the others, which stay reset.
+            for (int i = 0; i < queues.length; i++) {
+                if (i < s.queues().size()) queues[i].restore(s.queues().get(i));
+                else queues[i].reset();
+            }
             status = s.status();
             deviceFeaturesSel = s.deviceFeaturesSel();
             driverFeaturesSel = s.driverFeaturesSel();

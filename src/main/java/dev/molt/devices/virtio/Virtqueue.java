@@ -154,22 +154,37 @@ public final class Virtqueue {
         }
     }
 
-    /** Gives back the chain {@link #pop} took last, untaken: the device had nothing to put in it yet. */
-    public void unpop() {
-        lastAvail = (lastAvail - 1) & 0xFFFF;
+    /** Gives back the last {@code count} chains {@link #pop} took, untaken: the device had nothing to put in them yet. */
+    public void unpop(int count) {
+        lastAvail = (lastAvail - count) & 0xFFFF;
     }
+
+    /** A used-ring element: the chain's head and how many bytes the device wrote into it. */
+    public record Used(int head, int written) {}
 
     /** Returns the chain at {@code head} to the driver, with {@code written} bytes written into its buffers. */
     public void push(GuestMemory mem, GuestWrites writes, int head, int written) {
+        push(mem, writes, java.util.List.of(new Used(head, written)));
+    }
+
+    /**
+     * Returns chains to the driver in this order, published by one update of the used index: the
+     * driver sees all of them or none (one frame over several receive chains).
+     */
+    public void push(GuestMemory mem, GuestWrites writes, java.util.List<Used> used) {
         try {
-            long elem = usedRing + 4 + 8L * (usedIdx % size);
-            var e = mem.slice(elem, 8);
-            e.set(JAVA_INT_UNALIGNED, 0, head);
-            e.set(JAVA_INT_UNALIGNED, 4, written);
-            usedIdx = (usedIdx + 1) & 0xFFFF;
-            VarHandle.releaseFence(); // the element is visible before the index that publishes it
-            mem.slice(usedRing + 2, 2).set(JAVA_SHORT_UNALIGNED, 0, (short) usedIdx);
-            writes.written(elem, 8);
+            int idx = usedIdx;
+            for (Used u : used) {
+                long elem = usedRing + 4 + 8L * (idx % size);
+                var e = mem.slice(elem, 8);
+                e.set(JAVA_INT_UNALIGNED, 0, u.head());
+                e.set(JAVA_INT_UNALIGNED, 4, u.written());
+                writes.written(elem, 8);
+                idx = (idx + 1) & 0xFFFF;
+            }
+            VarHandle.releaseFence(); // the elements are visible before the index that publishes them
+            mem.slice(usedRing + 2, 2).set(JAVA_SHORT_UNALIGNED, 0, (short) idx);
+            usedIdx = idx;
             writes.written(usedRing + 2, 2);
         } catch (GuestMemoryException e) {
             throw new VirtqueueException("the used ring is outside guest RAM: " + e.getMessage());

@@ -126,21 +126,31 @@ public final class HostileQueue {
     public static int serve(dev.molt.memory.GuestMemory mem, Rings rings, VirtioDevice device, int queue,
                             List<DescriptorChain.Buffer> writable) {
         Virtqueue q = queue(rings.size(), rings.features());
-        int used = 0;
-        for (int served = 0; served <= rings.size(); served++) {
+        int used = 0, taken = 0;
+        while (true) {
             DescriptorChain chain = q.pop(mem, GuestWrites.NONE);
             if (chain == null) break;
-            if (served == rings.size()) throw new AssertionError("more chains than the available index allowed");
+            MoreChains more = new MoreChains(q, mem, GuestWrites.NONE, new java.util.concurrent.locks.ReentrantLock());
+            int written = device.handle(queue, chain, more, mem, GuestWrites.NONE);
+            taken += 1 + more.taken().size();
+            if (taken > rings.size()) throw new AssertionError("more chains than the available index allowed");
             writable.addAll(chain.writable());
-            int written = device.handle(queue, chain, mem, (gpa, len) -> { });
+            for (DescriptorChain c : more.taken()) writable.addAll(c.writable());
             if (written == VirtioDevice.NOT_USED) {
-                q.unpop();
+                q.unpop(1 + more.unused(false));
                 break;
             }
-            long room = chain.writable().stream().mapToLong(b -> Integer.toUnsignedLong(b.len())).sum();
-            if (Integer.toUnsignedLong(written) > room) throw new AssertionError("used length " + written + " is more than the chain's " + room + " writable bytes");
-            q.push(mem, (gpa, len) -> { }, chain.head(), written);
-            used++;
+            q.unpop(more.unused(true));
+            taken -= more.unused(true);
+            List<Virtqueue.Used> answer = more.answer(chain.head(), written);
+            for (int i = 0; i < answer.size(); i++) {
+                DescriptorChain c = i == 0 ? chain : more.taken().get(i - 1);
+                long room = c.writable().stream().mapToLong(b -> Integer.toUnsignedLong(b.len())).sum();
+                long w = Integer.toUnsignedLong(answer.get(i).written());
+                if (w > room) throw new AssertionError("used length " + w + " is more than the chain's " + room + " writable bytes");
+            }
+            q.push(mem, GuestWrites.NONE, answer);
+            used += answer.size();
         }
         return used;
     }
