@@ -215,6 +215,20 @@ class VirtqueueTest {
     }
 
     @Test
+    void aChainOfMoreThan1024BuffersIsRefused() throws Exception {
+        q.setFeatures(Virtqueue.F_INDIRECT_DESC);
+        List<VirtioDriver.Buf> many = java.util.Collections.nCopies(1024, new VirtioDriver.Buf(0x10000, 16, false));
+        ram.write(TABLE, VirtioDriver.indirectTable(many));
+        driver.writeDesc(0, TABLE, 16 * 1024, DescriptorWalk.DESC_F_INDIRECT, 0);
+        driver.publish(0);
+        assertEquals(1024, q.pop(ram.memory, GuestWrites.NONE).buffers().size(), "a whole table of 1024: readv's limit");
+        driver.writeDesc(1, 0x10000, 16, DescriptorWalk.DESC_F_NEXT, 2); // one direct buffer before the same table
+        driver.writeDesc(2, TABLE, 16 * 1024, DescriptorWalk.DESC_F_INDIRECT, 0);
+        driver.publish(1);
+        assertTrue(corrupt().getMessage().contains("has more than 1024 buffers"), corrupt().getMessage());
+    }
+
+    @Test
     void withEventIndexTheDeviceAsksForTheNextNotifyAndInterruptsAtUsedEvent() throws Exception {
         q.setFeatures(Virtqueue.F_EVENT_IDX);
         assertNull(q.pop(ram.memory, GuestWrites.NONE));
