@@ -2,8 +2,9 @@
 # Long fuzz campaigns over molt's parsers: scripts/fuzz.sh [target|all] [cases] [seed]
 #   targets: qmp (framing and dispatch), hmp (command lines), cli (the command line),
 #            incoming (-incoming options: URIs, keyval, JSON), cpr (the CPR state),
-#            virtqueue (descriptor chains a hostile guest driver writes, served by virtio-blk),
-#            netqueue (the same on virtio-net's receive and transmit queues, with a real tap; root only), or all
+#            virtqueue (descriptor chains and indirect tables a hostile guest driver writes, served by virtio-blk),
+#            netqueue (the same on virtio-net's receive, transmit and control queues, mergeable receive
+#            buffers or not, with a real tap; root only), or all
 #   cases:   per target, 100000 by default; seed: the current time by default (printed, to replay)
 # Prints, per target, the cases run and how many ended in each outcome class (accepted, clean-error,
 # unexpected-exception, hang, allocation), then the first findings; exits 1 if there were any.

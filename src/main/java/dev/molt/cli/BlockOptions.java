@@ -1,5 +1,6 @@
 package dev.molt.cli;
 
+import dev.molt.devices.block.AioMode;
 import dev.molt.devices.block.CacheMode;
 import dev.molt.devices.block.DriveConfig;
 import dev.molt.devices.block.VirtioBlkConfig;
@@ -40,11 +41,11 @@ final class BlockOptions {
             boolean readOnly = r.bool("readonly", false);
             CacheMode cache = r.string("cache").map(c -> CacheMode.byQemuName(c).orElseThrow(() -> r.error("cache",
                     "invalid cache option '" + c + "' (molt supports: none, writeback, directsync, unsafe)"))).orElse(CacheMode.WRITEBACK);
-            aio(r);
+            AioMode aio = aio(r);
             r.string("media").ifPresent(m -> {
                 if (!m.equals("disk")) throw r.error("media", "media=" + m + " is not supported (disk only)");
             });
-            addNode(location, new DriveConfig(id, Path.of(file), readOnly, cache));
+            addNode(location, new DriveConfig(id, Path.of(file), readOnly, cache, aio));
             return null;
         });
     }
@@ -62,9 +63,9 @@ final class BlockOptions {
                     boolean direct = r.bool("cache.direct", false);
                     boolean noFlush = r.bool("cache.no-flush", false);
                     if (direct && noFlush) throw r.error("cache.no-flush", "cache.direct=on with cache.no-flush=on is not supported");
-                    aio(r);
+                    AioMode aio = aio(r);
                     CacheMode cache = direct ? CacheMode.NONE : noFlush ? CacheMode.UNSAFE : CacheMode.WRITEBACK;
-                    addNode(location, new DriveConfig(name, Path.of(file), readOnly, cache));
+                    addNode(location, new DriveConfig(name, Path.of(file), readOnly, cache, aio));
                 }
                 case "raw" -> {
                     String file = r.string("file").orElseThrow(() -> r.error("file", "node " + name + ": driver=raw needs file=NODE (a driver=file node)"));
@@ -98,7 +99,7 @@ final class BlockOptions {
                         ? "node " + name + ": file=" + raw.file() + " is a raw node; it must be a driver=file node"
                         : "Cannot find device='' nor node-name='" + raw.file() + "'");
             }
-            all.put(name, new DriveConfig(name, file.file(), file.readOnly() || raw.readOnly(), file.cache()));
+            all.put(name, new DriveConfig(name, file.file(), file.readOnly() || raw.readOnly(), file.cache(), file.aio()));
         });
         Set<String> used = new HashSet<>();
         Map<Integer, VirtioBlkConfig> disks = new LinkedHashMap<>();
@@ -124,10 +125,9 @@ final class BlockOptions {
         if (!format.equals("raw")) throw r.error(key, "drive " + id + ": format '" + format + "' is not supported (raw only)");
     }
 
-    /** {@code aio=threads} is what molt does (an I/O thread per device); the others it does not offer. */
-    private static void aio(QemuOpts.Reader r) {
-        r.string("aio").ifPresent(a -> {
-            if (!a.equals("threads")) throw r.error("aio", "aio=" + a + " is not supported (molt does aio=threads)");
-        });
+    /** {@code aio=threads} (QEMU's default) or {@code aio=io_uring}; {@code native} molt does not offer. */
+    private static AioMode aio(QemuOpts.Reader r) {
+        return r.string("aio").map(a -> AioMode.byQemuName(a).orElseThrow(() -> r.error("aio",
+                "aio=" + a + " is not supported (molt supports: threads, io_uring)"))).orElse(AioMode.THREADS);
     }
 }

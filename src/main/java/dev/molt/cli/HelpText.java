@@ -71,10 +71,10 @@ public final class HelpText {
 
                 Disks (virtio-blk on virtio-mmio, announced on the kernel command line):
                 -drive if=none,id=id,file=path,format=raw[,readonly=on|off]
-                        [,cache=none|writeback|directsync|unsafe][,aio=threads]
+                        [,cache=none|writeback|directsync|unsafe][,aio=threads|io_uring]
                                 a raw image (default cache=writeback)
                 -blockdev driver=file,node-name=name,filename=path[,read-only=on|off]
-                        [,cache.direct=on|off][,cache.no-flush=on|off]
+                        [,cache.direct=on|off][,cache.no-flush=on|off][,aio=threads|io_uring]
                 -blockdev driver=raw,node-name=name,file=name[,read-only=on|off]
                                 an image as QEMU's block nodes
                 -device virtio-blk-device,drive=id[,serial=serial]

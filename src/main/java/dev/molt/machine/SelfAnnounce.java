@@ -39,6 +39,6 @@ public record SelfAnnounce(long initialMs, long maxMs, long rounds, long stepMs)
     }
 
     private static void announce(List<VirtioMmio> transports) {
-        for (VirtioMmio t : transports) t.device().announce();
+        for (VirtioMmio t : transports) if (t.device().announce()) t.configChanged();
     }
 }

@@ -1,5 +1,6 @@
 package dev.molt.cli;
 
+import dev.molt.devices.block.AioMode;
 import dev.molt.devices.block.CacheMode;
 import dev.molt.devices.block.DriveConfig;
 import dev.molt.devices.block.VirtioBlkConfig;
@@ -26,6 +27,10 @@ class BlockOptionsTest {
                     .disks().getFirst().drive().cache());
         }
         assertEquals(List.of(), run("-drive", "if=none,id=d0,file=a,format=raw").disks(), "a drive no device uses");
+        for (AioMode m : AioMode.values()) {
+            assertEquals(m, run("-drive", "if=none,id=d,file=x,format=raw,aio=" + m.qemuName, "-device", "virtio-blk-device,drive=d")
+                    .disks().getFirst().drive().aio());
+        }
     }
 
     @Test
@@ -35,6 +40,8 @@ class BlockOptionsTest {
         assertEquals(List.of(new VirtioBlkConfig(new DriveConfig("disk", Path.of("/img/c.raw"), true, CacheMode.NONE), "")), c.disks());
         VmConfig fileNode = run("-blockdev", "driver=file,node-name=f,filename=/x,cache.no-flush=on", "-device", "virtio-blk-device,drive=f");
         assertEquals(CacheMode.UNSAFE, fileNode.disks().getFirst().drive().cache());
+        assertEquals(AioMode.IO_URING, run("-blockdev", "driver=file,node-name=f,filename=/x,aio=io_uring", "-blockdev", "driver=raw,node-name=r,file=f",
+                "-device", "virtio-blk-device,drive=r").disks().getFirst().drive().aio(), "a raw node takes its file node's aio=");
     }
 
     @Test
@@ -49,8 +56,8 @@ class BlockOptionsTest {
                 error("-drive", "if=none,id=d,file=a,format=qcow2"));
         assertEquals("molt: -drive if=none,id=d,file=a,format=raw,cache=writethrough: invalid cache option 'writethrough' "
                 + "(molt supports: none, writeback, directsync, unsafe)", error("-drive", "if=none,id=d,file=a,format=raw,cache=writethrough"));
-        assertEquals("molt: -drive if=none,id=d,file=a,format=raw,aio=io_uring: aio=io_uring is not supported (molt does aio=threads)",
-                error("-drive", "if=none,id=d,file=a,format=raw,aio=io_uring"));
+        assertEquals("molt: -drive if=none,id=d,file=a,format=raw,aio=native: aio=native is not supported (molt supports: threads, io_uring)",
+                error("-drive", "if=none,id=d,file=a,format=raw,aio=native"));
         assertEquals("molt: -drive if=none,id=d,file=a,format=raw,snapshot=on: Invalid parameter 'snapshot'",
                 error("-drive", "if=none,id=d,file=a,format=raw,snapshot=on"));
         assertEquals("molt: -drive if=none,id=d,file=b,format=raw: Duplicate ID 'd' for drive or node-name",

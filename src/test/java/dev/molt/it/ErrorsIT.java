@@ -57,6 +57,19 @@ class ErrorsIT {
         }
     }
 
+    /** vhost=on on a host without /dev/vhost-net: QEMU's line, then molt's hint naming the device (as QEMU appends hints). */
+    @Test
+    void vhostWithoutVhostNet() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(java.nio.file.Files.exists(java.nio.file.Path.of("/dev/vhost-net")), "this host has /dev/vhost-net");
+        try (MoltProcess molt = MoltProcess.start("-accel", "qtest", "-qtest", "null",
+                "-netdev", "tap,id=n0,ifname=mtvhost0,script=no,downscript=no,vhost=on", "-device", "virtio-net-device,netdev=n0")) {
+            assertEquals(1, molt.awaitExit(Duration.ofSeconds(30)));
+            List<String> lines = molt.stderr().strip().lines().toList();
+            assertEquals(List.of("molt: tap: open vhost char device failed: No such file or directory",
+                    "netdev n0: vhost=on needs /dev/vhost-net, which cannot be opened here; molt serves the queues itself with vhost=off"), lines);
+        }
+    }
+
     @Test
     void missingKvmDevice() {
         try (MoltProcess molt = MoltProcess.start(List.of("env", "MOLT_KVM_DEVICE=/dev/no-such-kvm"),

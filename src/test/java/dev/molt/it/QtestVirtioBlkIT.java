@@ -1,9 +1,11 @@
 package dev.molt.it;
 
+import dev.molt.devices.block.AioMode;
 import dev.molt.testsupport.VirtioBlkRequests;
 import dev.molt.testsupport.VirtioDriver;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
@@ -41,8 +43,9 @@ class QtestVirtioBlkIT {
         return b;
     }
 
-    private static List<String> diskArgs(Path image) {
-        return List.of("-drive", "if=none,id=d0,file=" + image + ",format=raw,cache=writeback",
+    /** The disk, its requests taken by {@code aio}: every case runs with both modes. */
+    private static List<String> diskArgs(Path image, AioMode aio) {
+        return List.of("-drive", "if=none,id=d0,file=" + image + ",format=raw,cache=writeback,aio=" + aio.qemuName,
                 "-device", "virtio-blk-device,drive=d0,serial=molt-it-0001");
     }
 
@@ -52,13 +55,12 @@ class QtestVirtioBlkIT {
         return all.toArray(String[]::new);
     }
 
-    @Test
-    void everyRequestTypeAgainstARawImage(@TempDir Path dir) throws Exception {
-        Path image = dir.resolve("disk.raw");
-        Files.write(image, pattern(IMAGE, 1));
-        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", with(diskArgs(image), List.of())))) {
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void everyRequestTypeAgainstARawImage(AioMode aio, @TempDir Path dir) throws Exception {
+        Path image = patternImage(dir, 1);
+        try (QtestVm vm = startWithIrqs(dir, image, aio)) {
             QtestBus bus = new QtestBus(vm);
-            assertEquals("OK", vm.qtest.request("irq_intercept_in ioapic"));
             VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
             assertEquals(0x74726976, driver.readl(0), "magic");
             assertEquals(2, driver.readl(4), "version 2");
@@ -98,6 +100,69 @@ class QtestVirtioBlkIT {
             assertArrayEquals(Arrays.copyOfRange(Files.readAllBytes(image), 2000 * SECTOR, 2000 * SECTOR + CHUNK), blk.read(2000, CHUNK));
             System.out.println("[molt-it] qtest: virtio-blk read, write, flush, get-id, write-zeroes, discard against a raw image");
         }
+    }
+
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void indirectTablesAndTheEventIndex(AioMode aio, @TempDir Path dir) throws Exception {
+        Path image = patternImage(dir, 3);
+        try (QtestVm vm = startWithIrqs(dir, image, aio)) {
+            QtestBus bus = new QtestBus(vm);
+            VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
+            long ring = VirtioDriver.INDIRECT_DESC | VirtioDriver.EVENT_IDX;
+            assertEquals(ring, driver.deviceFeatures() & ring, "both ring features offered");
+            driver.init(VirtioDriver.VERSION_1 | 1L << 9 | ring);
+            VirtioBlkRequests blk = new VirtioBlkRequests(driver, bus, SCRATCH);
+            blk.useIndirect();
+            byte[] data = pattern(CHUNK, 4);
+            assertEquals(new VirtioBlkRequests.Answer(S_OK, 1), blk.write(3000, data));
+            assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(image), 3000 * SECTOR, 3000 * SECTOR + CHUNK), "on disk");
+            assertArrayEquals(data, blk.read(3000, CHUNK));
+            assertEquals(2, driver.availEvent(), "the device asks to be notified of the next request");
+            awaitIrqLine(vm, "IRQ raise 16");
+            driver.ackInterrupt();
+            awaitIrqLine(vm, "IRQ lower 16");
+
+            // used_event 4: the requests that make the used index 3 and 4 go without an interrupt, the 5th interrupts.
+            driver.setUsedEvent(4);
+            vm.qtest.irqLines.clear();
+            for (int i = 0; i < 2; i++) assertArrayEquals(Arrays.copyOfRange(pattern(IMAGE, 3), i * CHUNK, (i + 1) * CHUNK), blk.read(i * 16, CHUNK));
+            Thread.sleep(200);
+            vm.qtest.ok("endianness");
+            assertEquals(List.of(), vm.qtest.irqLines, "no interrupt before the used index passes used_event");
+            assertEquals(0, driver.readl(0x60), "nothing pending");
+            blk.read(0, SECTOR);
+            awaitIrqLine(vm, "IRQ raise 16");
+            driver.ackInterrupt();
+
+            // A table that is not whole descriptors: the device needs a reset, and serves again after one.
+            driver.writeDesc(driver.position().nextDesc(), SCRATCH + 64, 40, VirtioDriver.INDIRECT, 0);
+            driver.publish(driver.position().nextDesc());
+            driver.notifyQueue();
+            long deadline = System.nanoTime() + QtestVm.T.toNanos();
+            while ((driver.readl(0x70) & VirtioDriver.NEEDS_RESET) == 0) {
+                assertTrue(System.nanoTime() < deadline, "no NEEDS_RESET");
+                Thread.sleep(5);
+            }
+            assertEquals(5, driver.usedIdx(), "nothing answered for the broken table");
+            driver.init(VirtioDriver.VERSION_1 | ring);
+            assertArrayEquals(data, blk.read(3000, CHUNK));
+            System.out.println("[molt-it] qtest: virtio-blk through indirect tables, interrupts at used_event, a broken table needs a reset");
+        }
+    }
+
+    /** A raw image of pattern {@code seed} in {@code dir}. */
+    private static Path patternImage(Path dir, long seed) throws Exception {
+        Path image = dir.resolve("disk.raw");
+        Files.write(image, pattern(IMAGE, seed));
+        return image;
+    }
+
+    /** A molt with one disk on {@code image}, the IOAPIC's lines intercepted (qtest then reports them). */
+    private static QtestVm startWithIrqs(Path dir, Path image, AioMode aio) throws Exception {
+        QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", with(diskArgs(image, aio), List.of())));
+        assertEquals("OK", vm.qtest.request("irq_intercept_in ioapic"));
+        return vm;
     }
 
     /** Waits for {@code line} among the asynchronous IRQ lines (they come between replies). */
@@ -158,11 +223,12 @@ class QtestVirtioBlkIT {
         }
     }
 
-    @Test
-    void requestsInFlightAcrossACprExecAreAnsweredOnce(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void requestsInFlightAcrossACprExecAreAnsweredOnce(AioMode aio, @TempDir Path dir) throws Exception {
         Path image = dir.resolve("disk.raw");
         Files.write(image, pattern(IMAGE, 1));
-        List<String> args = QtestVm.args(dir, "64M", with(diskArgs(image), List.of()));
+        List<String> args = QtestVm.args(dir, "64M", with(diskArgs(image, aio), List.of()));
         Path state = dir.resolve("vm.state");
         try (QtestVm vm = QtestVm.start(dir, args)) {
             QtestBus bus = new QtestBus(vm);
@@ -199,13 +265,14 @@ class QtestVirtioBlkIT {
         }
     }
 
-    @Test
-    void requestsInFlightAcrossALiveMigrationAreAnsweredOnce(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void requestsInFlightAcrossALiveMigrationAreAnsweredOnce(AioMode aio, @TempDir Path dir) throws Exception {
         Path image = dir.resolve("disk.raw");
         Files.write(image, pattern(IMAGE, 1));
         String uri = "unix:" + dir.resolve("mig.sock");
-        try (QtestVm src = QtestVm.start(dir, QtestVm.named(dir, "src", "64M", with(diskArgs(image), List.of())));
-             QtestVm dst = QtestVm.start(dir, QtestVm.named(dir, "dst", "64M", with(diskArgs(image), List.of("-incoming", uri))));
+        try (QtestVm src = QtestVm.start(dir, QtestVm.named(dir, "src", "64M", with(diskArgs(image, aio), List.of())));
+             QtestVm dst = QtestVm.start(dir, QtestVm.named(dir, "dst", "64M", with(diskArgs(image, aio), List.of("-incoming", uri))));
              QmpClient q = src.qmp()) {
             QtestBus bus = new QtestBus(src);
             VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
@@ -242,20 +309,21 @@ class QtestVirtioBlkIT {
         }
     }
 
-    @Test
-    void requestsInFlightAcrossACprTransferAreAnsweredOnce(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void requestsInFlightAcrossACprTransferAreAnsweredOnce(AioMode aio, @TempDir Path dir) throws Exception {
         Path image = dir.resolve("disk.raw");
         Files.write(image, pattern(IMAGE, 1));
         String cpr = CprTransferIT.unixCpr(dir);
         List<Map<String, Object>> channels = CprTransferIT.channels(dir);
-        try (QtestVm old = QtestVm.start(dir, QtestVm.named(dir, "old", "64M", with(diskArgs(image), List.of())));
+        try (QtestVm old = QtestVm.start(dir, QtestVm.named(dir, "old", "64M", with(diskArgs(image, aio), List.of())));
              QtestClient.Listener newQtest = new QtestClient.Listener(dir.resolve("new-qtest.sock"))) {
             QtestBus bus = new QtestBus(old);
             VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
             driver.init(VirtioDriver.VERSION_1);
             assertAnsweredOnce(driver, bus, submitWrites(driver, bus, 8, 0, 100), image, 0, 100);
             List<String> newArgs = QtestVm.named(dir, "new", "64M",
-                    with(diskArgs(image), List.of("-incoming", "unix:" + dir.resolve("main.sock"), "-incoming", cpr)));
+                    with(diskArgs(image, aio), List.of("-incoming", "unix:" + dir.resolve("main.sock"), "-incoming", cpr)));
             try (MoltProcess neu = MoltProcess.start(newArgs.toArray(String[]::new)); QmpClient q = old.qmp()) {
                 GuestIT.waitFor(() -> Files.exists(dir.resolve("cpr.sock")) || !neu.alive(), QtestVm.T);
                 List<Integer> inFlight = submitWrites(driver, bus, 24, 1024, 200);
@@ -286,12 +354,13 @@ class QtestVirtioBlkIT {
      * is renamed away and another file put at its path; afterwards the guest's writes land in the
      * image it had (the renamed file), and the file now at the path is untouched.
      */
-    @Test
-    void theImageStaysOpenAcrossCprExecAndCprTransferNotReopenedByPath(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void theImageStaysOpenAcrossCprExecAndCprTransferNotReopenedByPath(AioMode aio, @TempDir Path dir) throws Exception {
         Path image = dir.resolve("disk.raw"), moved = dir.resolve("disk-moved.raw");
         Files.write(image, pattern(IMAGE, 1));
         byte[] decoy = pattern(IMAGE, 99);
-        List<String> args = QtestVm.args(dir, "64M", with(diskArgs(image), List.of()));
+        List<String> args = QtestVm.args(dir, "64M", with(diskArgs(image, aio), List.of()));
         Path state = dir.resolve("vm.state");
         try (QtestVm vm = QtestVm.start(dir, args)) {
             QtestBus bus = new QtestBus(vm);
@@ -311,7 +380,7 @@ class QtestVirtioBlkIT {
             // And on to another process by cpr-transfer: the fd goes over the cpr channel.
             String cpr = CprTransferIT.unixCpr(dir);
             List<String> newArgs = QtestVm.named(dir, "new", "64M",
-                    with(diskArgs(image), List.of("-incoming", "unix:" + dir.resolve("main.sock"), "-incoming", cpr)));
+                    with(diskArgs(image, aio), List.of("-incoming", "unix:" + dir.resolve("main.sock"), "-incoming", cpr)));
             try (QtestClient.Listener newQtest = new QtestClient.Listener(dir.resolve("new-qtest.sock"));
                  MoltProcess neu = MoltProcess.start(newArgs.toArray(String[]::new)); QmpClient q = vm.qmp()) {
                 GuestIT.waitFor(() -> Files.exists(dir.resolve("cpr.sock")) || !neu.alive(), QtestVm.T);
@@ -340,11 +409,12 @@ class QtestVirtioBlkIT {
      * once, on the same image fd (same inode), whose QEMU locks it never let go; the test's qtest
      * connection goes on throughout.
      */
-    @Test
-    void requestsInFlightAcrossAReloadAreAnsweredOnceOnTheSameLockedImage(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void requestsInFlightAcrossAReloadAreAnsweredOnceOnTheSameLockedImage(AioMode aio, @TempDir Path dir) throws Exception {
         Path image = dir.resolve("disk.raw");
         Files.write(image, pattern(IMAGE, 1));
-        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", with(diskArgs(image), List.of())))) {
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", with(diskArgs(image, aio), List.of())))) {
             QtestBus bus = new QtestBus(vm);
             VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
             driver.init(VirtioDriver.VERSION_1);
@@ -393,12 +463,13 @@ class QtestVirtioBlkIT {
     }
 
     /** A second molt cannot take an image a running molt writes: it says so in QEMU's words and exits; the first runs on. */
-    @Test
-    void aSecondMoltCannotTakeARunningMoltsImage(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void aSecondMoltCannotTakeARunningMoltsImage(AioMode aio, @TempDir Path dir) throws Exception {
         Path image = dir.resolve("disk.raw");
         Files.write(image, pattern(IMAGE, 1));
-        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", with(diskArgs(image), List.of())));
-             MoltProcess second = MoltProcess.start(QtestVm.named(dir, "second", "64M", with(diskArgs(image), List.of())).toArray(String[]::new))) {
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", with(diskArgs(image, aio), List.of())));
+             MoltProcess second = MoltProcess.start(QtestVm.named(dir, "second", "64M", with(diskArgs(image, aio), List.of())).toArray(String[]::new))) {
             assertEquals(1, second.awaitExit(QtestVm.T));
             assertTrue(second.stderr().contains("Failed to get \"write\" lock\nIs another process using the image [" + image + "]?"), second.stderr());
             try (QmpClient q = vm.qmp()) {
@@ -413,8 +484,9 @@ class QtestVirtioBlkIT {
      * never a crash or a device that needs a reset; what was written reads back, and writes into
      * blocks already allocated still succeed.
      */
-    @Test
-    void aFullDiskIsAnIoErrorForTheGuestAndTheDeviceGoesOn(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "aio={0}")
+    @EnumSource(AioMode.class)
+    void aFullDiskIsAnIoErrorForTheGuestAndTheDeviceGoesOn(AioMode aio, @TempDir Path dir) throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("unshare", "-rm", "true").start().waitFor() == 0,
                 "this host lets no process have a mount namespace of its own (unshare -rm): no small filesystem to fill");
         Path full = Files.createDirectories(dir.resolve("full"));
@@ -422,7 +494,7 @@ class QtestVirtioBlkIT {
         List<String> inOwnMountNamespace = List.of("unshare", "-rm", "sh", "-c",
                 "mount -t tmpfs -o size=64k molt-full '" + full + "' && truncate -s " + IMAGE + " '" + image + "' && exec \"$@\"",
                 "molt-in-namespace");
-        try (QtestVm vm = QtestVm.start(dir, inOwnMountNamespace, QtestVm.args(dir, "64M", with(diskArgs(image), List.of())))) {
+        try (QtestVm vm = QtestVm.start(dir, inOwnMountNamespace, QtestVm.args(dir, "64M", with(diskArgs(image, aio), List.of())))) {
             QtestBus bus = new QtestBus(vm);
             VirtioDriver driver = new VirtioDriver(bus, SLOT0, RINGS, QUEUE);
             driver.init(VirtioDriver.VERSION_1);

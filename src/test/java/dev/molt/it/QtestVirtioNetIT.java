@@ -33,7 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("qtest")
 class QtestVirtioNetIT {
     private static final long SLOT0 = 0xFEB0_0000L, AREA = 0x100000;
-    private static final long FEATURES = VirtioDriver.VERSION_1 | 1L << 5 | 1L << 16 | 1 | 1L << 1 | 1L << 7 | 1L << 11;
+    /** VERSION_1, MAC, STATUS, CSUM, GUEST_CSUM, GUEST_TSO4, HOST_TSO4, MRG_RXBUF, CTRL_VQ, GUEST_ANNOUNCE, and the ring features. */
+    private static final long FEATURES = VirtioDriver.VERSION_1 | 1L << 5 | 1L << 16 | 1 | 1L << 1 | 1L << 7 | 1L << 11
+            | 1L << 15 | 1L << 17 | 1L << 21 | VirtioDriver.INDIRECT_DESC | VirtioDriver.EVENT_IDX;
     private static final String GUEST_MAC = "52:54:00:ab:cd:01";
     private static final byte[] MAC = {0x52, 0x54, 0, (byte) 0xab, (byte) 0xcd, 1};
     private static final byte[] GUEST_IP = EthFrames.ip("10.99.0.2"), HOST_IP = EthFrames.ip("10.99.0.1");
@@ -354,12 +356,18 @@ class QtestVirtioNetIT {
                 }
                 assertSelfAnnounce(announces);
                 VirtioNetFrames moved = f.movedTo(new QtestBus(dst));
+                // And QEMU's guest announce: the destination asks the guest to announce itself (VIRTIO_NET_S_ANNOUNCE,
+                // a configuration change), which the guest acknowledges on the control queue.
+                assertEquals(1 | 2, moved.rx().readl(0x104) >>> 16 & 0xFF, "status: link up, announce");
+                assertEquals(2, moved.rx().readl(0x60) & 2, "a configuration-change interrupt");
+                assertEquals(VirtioNetFrames.CTRL_OK, moved.control(3, 0, new byte[0]), "VIRTIO_NET_CTRL_ANNOUNCE_ACK");
+                assertEquals(1, moved.rx().readl(0x104) >>> 16 & 0xFF, "status: link up");
                 for (int seq = 21; seq <= 25; seq++) expectEcho(moved, seq);
                 exchange(moved, hostMac, 26, 50); // out through the destination's tap, mt1
                 assertSeenOnce(net, 50);
                 assertTrue(!dst.process.stderr().contains("needs a reset"), dst.process.stderr());
                 System.out.println("[molt-it] qtest: 50 virtio-net datagrams across a live migration (tap mt0 to mt1), each echoed once, byte for byte;"
-                        + " the destination announced the guest with QEMU's 5 RARPs");
+                        + " the destination announced the guest with QEMU's 5 RARPs and asked the guest to announce itself");
             }
         }
     }

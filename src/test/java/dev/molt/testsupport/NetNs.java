@@ -63,23 +63,30 @@ public final class NetNs implements AutoCloseable {
         ip("link", "set", link, "up");
     }
 
-    /** Frames of one EtherType as a link here receives them (what molt writes to its tap), one line each: monotonic seconds and hex. */
+    /**
+     * Frames of one EtherType as a link here receives them (what molt writes to its tap), one line
+     * each: the kernel's receive time in seconds (SO_TIMESTAMPNS, so a capture that reads late
+     * under load does not move it) and hex.
+     */
     public final class Capture implements AutoCloseable {
         private final Process process;
         private final java.io.BufferedReader lines;
 
         private Capture(String link, int ethertype) throws Exception {
             String script = """
-                    import socket, sys, time
+                    import socket, struct, sys
+                    SO_TIMESTAMPNS = 35  # asm-generic/socket.h; Python does not name it
                     # ETH_P_ALL: a bridge port's frames reach protocol-specific sockets only after the bridge took them.
                     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+                    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                     s.bind((sys.argv[1], 0))
                     kind = int(sys.argv[2]).to_bytes(2, 'big')
                     print('ready', flush=True)
                     while True:
-                        f, addr = s.recvfrom(65536)
+                        f, anc, flags, addr = s.recvmsg(65536, 64)
                         if addr[2] != socket.PACKET_OUTGOING and f[12:14] == kind:
-                            print('%.6f %s' % (time.monotonic(), f.hex()), flush=True)
+                            sec, nsec = next(struct.unpack('qq', d[:16]) for l, t, d in anc if l == socket.SOL_SOCKET and t == SO_TIMESTAMPNS)
+                            print('%.6f %s' % (sec + nsec / 1e9, f.hex()), flush=True)
                     """;
             List<String> cmd = new ArrayList<>(execPrefix());
             cmd.addAll(List.of("python3", "-u", "-c", script, link, String.valueOf(ethertype)));

@@ -17,11 +17,17 @@ public final class VirtioBlkRequests {
     private final VirtioDriver driver;
     private final VirtioDriver.Bus bus;
     private final long scratch;
+    private boolean indirect;
 
     public VirtioBlkRequests(VirtioDriver driver, VirtioDriver.Bus bus, long scratch) {
         this.driver = driver;
         this.bus = bus;
         this.scratch = scratch;
+    }
+
+    /** From now on each request goes as one indirect table (VIRTIO_F_INDIRECT_DESC, negotiated) at scratch + 64. */
+    public void useIndirect() {
+        indirect = true;
     }
 
     public long header() {
@@ -57,7 +63,7 @@ public final class VirtioBlkRequests {
         bufs.add(new VirtioDriver.Buf(header(), 16, false));
         if (len > 0) bufs.add(new VirtioDriver.Buf(data(), len, deviceWrites));
         bufs.add(new VirtioDriver.Buf(status(), 1, true));
-        int head = driver.add(bufs);
+        int head = indirect ? driver.addIndirect(bufs, scratch + 64) : driver.add(bufs);
         driver.notifyQueue();
         return head;
     }

@@ -24,7 +24,8 @@ public final class VirtioDriver {
     }
 
     public static final int ACKNOWLEDGE = 1, DRIVER = 2, DRIVER_OK = 4, FEATURES_OK = 8, NEEDS_RESET = 0x40;
-    public static final long VERSION_1 = 1L << 32;
+    public static final long VERSION_1 = 1L << 32, INDIRECT_DESC = 1L << 28, EVENT_IDX = 1L << 29;
+    public static final int INDIRECT = 4;
 
     /** A buffer of a chain: {@code writable} for the device to write. */
     public record Buf(long gpa, int len, boolean writable) {}
@@ -127,6 +128,40 @@ public final class VirtioDriver {
         nextDesc = (head + bufs.size()) % size;
         publish(head);
         return head;
+    }
+
+    /**
+     * Makes {@code bufs} available as one indirect descriptor (VIRTIO_F_INDIRECT_DESC): the chain
+     * written as a table at {@code table} in guest RAM, entry i chaining to i + 1. Returns its head.
+     */
+    public int addIndirect(List<Buf> bufs, long table) throws Exception {
+        bus.write(table, indirectTable(bufs));
+        int head = nextDesc;
+        writeDesc(head, table, 16 * bufs.size(), INDIRECT, 0);
+        nextDesc = (head + 1) % size;
+        publish(head);
+        return head;
+    }
+
+    /** An indirect table of {@code bufs}, chained in order (a test corrupts it before writing it). */
+    public static byte[] indirectTable(List<Buf> bufs) {
+        ByteBuffer t = ByteBuffer.allocate(16 * bufs.size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < bufs.size(); i++) {
+            boolean more = i + 1 < bufs.size();
+            t.putLong(bufs.get(i).gpa()).putInt(bufs.get(i).len()).putShort((short) ((more ? 1 : 0) | (bufs.get(i).writable() ? 2 : 0)))
+                    .putShort((short) (more ? i + 1 : 0));
+        }
+        return t.array();
+    }
+
+    /** VIRTIO_F_EVENT_IDX: the used index after which the driver wants its next interrupt. */
+    public void setUsedEvent(int idx) throws Exception {
+        bus.write(avail + 4 + 2L * size, le16(idx));
+    }
+
+    /** VIRTIO_F_EVENT_IDX: the available index after which the device wants its next notify. */
+    public int availEvent() throws Exception {
+        return u16(bus.read(used + 4 + 8L * size, 2));
     }
 
     /** Writes one raw descriptor (a test builds corrupt chains with it). */

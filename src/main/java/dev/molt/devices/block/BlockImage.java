@@ -4,17 +4,19 @@ import dev.molt.sys.Errno;
 import dev.molt.sys.ErrnoException;
 import dev.molt.sys.Fd;
 import dev.molt.sys.FdSets;
-import dev.molt.sys.FileIo;
 import dev.molt.sys.Posix;
 import dev.molt.sys.PreservedFds;
 import dev.molt.sys.Syscall;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * An open raw image. Data moves between the file and native memory (guest RAM) with pread/pwrite
- * on the memory's address, never through the Java heap. Every operation answers 0 or
+ * An open raw image. Data moves between the file and native memory (guest RAM) on the memory's
+ * address, never through the Java heap: by pread/pwrite, or with aio=io_uring through the drive's
+ * io_uring ({@link ImageIo}). Every operation answers 0 or
  * {@code -errno}: a failure is the guest's I/O error, not molt's.
  *
  * <p>With O_DIRECT (cache=none, directsync) a transfer whose address, length or offset is not
@@ -31,14 +33,16 @@ public final class BlockImage implements AutoCloseable {
     private final Fd buffered;
     private final Fd direct; // null unless cache.direct
     private final PreservedFds preserved;
+    private final ImageIo io;
     /** Whether this process holds QEMU's locks on the image (see {@link #hold}). */
     private boolean held;
     private final long size;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment zeroes = arena.allocate(ZEROES, DIRECT_ALIGN);
 
-    private BlockImage(DriveConfig config, Fd buffered, Fd direct, long size, PreservedFds preserved) {
+    private BlockImage(DriveConfig config, Fd buffered, Fd direct, long size, PreservedFds preserved, ImageIo io) {
         this.config = config;
+        this.io = io;
         this.buffered = buffered;
         this.direct = direct;
         this.size = size;
@@ -116,7 +120,7 @@ public final class BlockImage implements AutoCloseable {
                 }
             }
             long end = Syscall.call("lseek " + config.file(), Syscall.LSEEK, buffered.num(), 0, SEEK_END);
-            return new BlockImage(config, buffered, direct, end, preserved);
+            return new BlockImage(config, buffered, direct, end, preserved, ImageIo.open(config.aio(), config.id()));
         } catch (ErrnoException e) {
             if (buffered != null) buffered.close();
             if (direct != null) direct.close();
@@ -142,23 +146,34 @@ public final class BlockImage implements AutoCloseable {
         return size / SECTOR;
     }
 
-    public long read(MemorySegment into, long offset) {
-        return FileIo.preadFully(fdFor(into, offset), into, offset);
+    /** Reads the image from {@code offset} into {@code bufs}, one after the other (a request's buffers). */
+    public long read(List<MemorySegment> into, long offset) {
+        return io.read(parts(into, offset));
     }
 
-    public long write(MemorySegment from, long offset) {
-        return FileIo.pwriteFully(fdFor(from, offset), from, offset);
+    /** Writes {@code from}, one after the other, to the image from {@code offset}. */
+    public long write(List<MemorySegment> from, long offset) {
+        return io.write(parts(from, offset));
+    }
+
+    private List<ImageIo.Part> parts(List<MemorySegment> bufs, long offset) {
+        List<ImageIo.Part> parts = new ArrayList<>(bufs.size());
+        for (MemorySegment b : bufs) {
+            parts.add(new ImageIo.Part(fdFor(b, offset), b, offset));
+            offset += b.byteSize();
+        }
+        return parts;
     }
 
     /** The guest's flush; under cache=unsafe nothing reaches the disk, as in QEMU. */
     public long flush() {
         if (!config.cache().flushes) return 0;
-        return FileIo.fdatasync(buffered);
+        return io.fdatasync(buffered);
     }
 
     /** Deallocates; a file system that cannot punch holes ignores it (a discard is a hint). */
     public long discard(long offset, long len) {
-        long r = Posix.fallocate(buffered, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, len);
+        long r = io.fallocate(buffered, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, offset, len);
         return r == -Errno.EOPNOTSUPP.value ? 0 : r;
     }
 
@@ -168,11 +183,11 @@ public final class BlockImage implements AutoCloseable {
      */
     public long writeZeroes(long offset, long len, boolean mayUnmap) {
         int mode = mayUnmap ? Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE : Posix.FALLOC_FL_ZERO_RANGE | Posix.FALLOC_FL_KEEP_SIZE;
-        long r = Posix.fallocate(buffered, mode, offset, len);
+        long r = io.fallocate(buffered, mode, offset, len);
         if (r != -Errno.EOPNOTSUPP.value) return r;
         for (long done = 0; done < len; ) {
             long n = Math.min(ZEROES, len - done);
-            long w = FileIo.pwriteFully(buffered, zeroes.asSlice(0, n), offset + done);
+            long w = io.write(List.of(new ImageIo.Part(buffered, zeroes.asSlice(0, n), offset + done)));
             if (w < 0) return w;
             done += n;
         }
@@ -194,6 +209,7 @@ public final class BlockImage implements AutoCloseable {
             preserved.unregister(preservedName(config) + ":direct", direct);
             direct.close();
         }
+        io.close();
         arena.close();
     }
 }

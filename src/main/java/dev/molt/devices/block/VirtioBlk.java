@@ -2,6 +2,7 @@ package dev.molt.devices.block;
 
 import dev.molt.devices.GuestWrites;
 import dev.molt.devices.virtio.DescriptorChain;
+import dev.molt.devices.virtio.MoreChains;
 import dev.molt.devices.virtio.Spans;
 import dev.molt.devices.virtio.VirtioDevice;
 import dev.molt.devices.virtio.VirtqueueException;
@@ -94,7 +95,7 @@ public final class VirtioBlk implements VirtioDevice {
     }
 
     @Override
-    public int handle(int queue, DescriptorChain chain, GuestMemory mem, GuestWrites writes) {
+    public int handle(int queue, DescriptorChain chain, MoreChains more, GuestMemory mem, GuestWrites writes) {
         List<DescriptorChain.Buffer> writable = chain.writable();
         if (writable.isEmpty() || writable.getLast().len() == 0) {
             throw new VirtqueueException("request at descriptor " + chain.head() + " has no status byte (its last buffer is not device-writable)");
@@ -150,24 +151,19 @@ public final class VirtioBlk implements VirtioDevice {
 
     private Result read(GuestMemory mem, GuestWrites writes, long sector, Spans into) {
         if (!inRange(sector, into.length())) return Result.IOERR;
-        long offset = sector * BlockImage.SECTOR;
-        for (Spans.Span s : into.parts()) {
-            long r = image.read(mem.slice(s.gpa(), s.len()), offset);
-            writes.written(s.gpa(), s.len()); // even a failed read may have written part of it
-            if (r != 0) return Result.IOERR;
-            offset += s.len();
-        }
-        return new Result(S_OK, into.length());
+        long r = image.read(segments(mem, into), sector * BlockImage.SECTOR);
+        for (Spans.Span s : into.parts()) writes.written(s.gpa(), s.len()); // even a failed read may have written part of it
+        return r != 0 ? Result.IOERR : new Result(S_OK, into.length());
     }
 
     private Result write(GuestMemory mem, long sector, Spans from) {
         if (config.drive().readOnly() || !inRange(sector, from.length())) return Result.IOERR;
-        long offset = sector * BlockImage.SECTOR;
-        for (Spans.Span s : from.parts()) {
-            if (image.write(mem.slice(s.gpa(), s.len()), offset) != 0) return Result.IOERR;
-            offset += s.len();
-        }
-        return Result.OK;
+        return Result.of(image.write(segments(mem, from), sector * BlockImage.SECTOR));
+    }
+
+    /** Guest RAM's own memory under the spans, for the image to read into or write from. */
+    private static List<java.lang.foreign.MemorySegment> segments(GuestMemory mem, Spans spans) {
+        return spans.parts().stream().map(s -> mem.slice(s.gpa(), s.len())).toList();
     }
 
     /** Discard and write-zeroes: one segment {le64 sector, le32 num_sectors, le32 flags} (5.2.6). */

@@ -28,6 +28,14 @@ public record MacAddress(long bits) {
         return Optional.of(new MacAddress(v));
     }
 
+    /** The address in its six wire-order bytes (a driver's MAC_ADDR_SET). */
+    public static MacAddress of(byte[] wire) {
+        if (wire.length != BYTES) throw new IllegalArgumentException(wire.length + " bytes are not an Ethernet address");
+        long v = 0;
+        for (byte b : wire) v = v << 8 | (b & 0xFF);
+        return new MacAddress(v);
+    }
+
     /** QEMU's default address with last byte {@code index} (0x56 for the first NIC without mac=). */
     public static MacAddress qemuDefault(int index) {
         return new MacAddress(QEMU_DEFAULT_BASE | (index & 0xFF));

@@ -96,13 +96,17 @@ public final class TapBackend implements AutoCloseable {
      * (net/tap.c, net_init_tap_one); with it molt still refuses, saying so, rather than quietly
      * serving the queues itself.
      */
+    static final String VHOST_NET = "/dev/vhost-net";
+
     private static void refuseVhost(NetdevConfig config) {
         if (!config.vhost()) return;
-        try (Fd vhost = Posix.open("/dev/vhost-net", Posix.O_RDWR, 0)) {
+        try (Fd vhost = Posix.open(VHOST_NET, Posix.O_RDWR, 0)) {
             throw new NetException("netdev " + config.id() + ": vhost=on is not supported by molt (it serves the queues itself): use vhost=off");
         } catch (ErrnoException e) {
-            // QEMU's text, byte for byte: "tap: open vhost char device failed: <strerror>".
-            throw new NetException("tap: open vhost char device failed: " + Errno.strerror(e.errno()));
+            // QEMU's text, byte for byte: "tap: open vhost char device failed: <strerror>"; then a hint
+            // line (as QEMU appends hints) naming the device, which QEMU's text does not.
+            throw new NetException("tap: open vhost char device failed: " + Errno.strerror(e.errno())
+                    + "\nnetdev " + config.id() + ": vhost=on needs " + VHOST_NET + ", which cannot be opened here; molt serves the queues itself with vhost=off");
         }
     }
 

@@ -3,6 +3,7 @@ package dev.molt.devices.net;
 import dev.molt.devices.GuestWrites;
 import dev.molt.devices.Snapshottable;
 import dev.molt.devices.virtio.DescriptorChain;
+import dev.molt.devices.virtio.MoreChains;
 import dev.molt.devices.virtio.Spans;
 import dev.molt.devices.virtio.VirtioDevice;
 import dev.molt.devices.virtio.VirtqueueException;
@@ -18,9 +19,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * virtio-net (virtio 1.x 5.1) over a tap: queue 0 receives, queue 1 transmits; no control queue,
- * no mergeable receive buffers (a frame fills one chain, so a chain must hold the largest frame
- * the negotiated offloads allow, as Linux's driver gives without MRG_RXBUF).
+ * virtio-net (virtio 1.x 5.1) over a tap: queue 0 receives, queue 1 transmits, queue 2 is the
+ * control queue (rx mode, MAC address and table, announce acknowledgements). Receiving is
+ * {@link TapReceiver}'s: a frame in one chain, or with MRG_RXBUF spread over several.
  *
  * <p>Frames move between the tap and guest RAM with readv/writev on RAM's own addresses; the
  * 12-byte virtio_net_hdr_v1 is the tap's vnet header, passed through unchanged, so checksum and
@@ -34,18 +35,19 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.State> {
     public static final int DEVICE_ID = 1;
     public static final int QUEUE_SIZE = 256;
-    public static final int RX = 0, TX = 1;
+    public static final int RX = 0, TX = 1, CTRL = 2;
 
     // Feature bits (5.1.3).
     static final long F_CSUM = 1L << 0, F_GUEST_CSUM = 1L << 1, F_MAC = 1L << 5, F_GUEST_TSO4 = 1L << 7, F_GUEST_TSO6 = 1L << 8,
-            F_GUEST_UFO = 1L << 10, F_HOST_TSO4 = 1L << 11, F_HOST_TSO6 = 1L << 12, F_HOST_UFO = 1L << 14, F_STATUS = 1L << 16;
-    static final int S_LINK_UP = 1;
+            F_GUEST_UFO = 1L << 10, F_HOST_TSO4 = 1L << 11, F_HOST_TSO6 = 1L << 12, F_HOST_UFO = 1L << 14, F_MRG_RXBUF = 1L << 15,
+            F_STATUS = 1L << 16, F_CTRL_VQ = 1L << 17, F_CTRL_RX = 1L << 18, F_GUEST_ANNOUNCE = 1L << 21, F_CTRL_MAC_ADDR = 1L << 23;
+    static final int S_LINK_UP = 1, S_ANNOUNCE = 2;
+    /** The control queue's answers (5.1.6.5). */
+    static final int CTRL_OK = 0, CTRL_ERR = 1;
+    /** The most a control command may carry: a MAC table of QEMU's 64 entries each way fits many times over. */
+    static final int CTRL_MAX = 4096;
     /** mac and status (struct virtio_net_config up to status: the fields the offered features make valid). */
     static final int CONFIG_SIZE = 8;
-    /** num_buffers' offset in virtio_net_hdr_v1. */
-    static final int NUM_BUFFERS = 10;
-    /** Room for the largest frame a tap gives: a 64 KiB GSO frame, its header and a VLAN tag. */
-    static final int SCRATCH = 128 * 1024;
     /** A self-announce RARP frame: Ethernet's minimum without the FCS. */
     static final int RARP_FRAME = 60;
 
@@ -59,20 +61,21 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     private final VirtioNetConfig config;
     private final TapBackend tap;
     private final int slot;
-    private final Arena arena = Arena.ofShared();
-    /** Where the tail of a frame longer than the guest's buffers goes, to be dropped: native, never the heap. */
-    private final MemorySegment scratch = arena.allocate(SCRATCH, 64);
-    private final IoVec rxVec = new IoVec(QUEUE_SIZE + 1), txVec = new IoVec(QUEUE_SIZE);
-    private final AtomicLong rxDropped = new AtomicLong(), txErrors = new AtomicLong();
+    private final TapReceiver rx;
+    private final IoVec txVec = new IoVec(TapReceiver.IOVECS);
+    private final AtomicLong txErrors = new AtomicLong();
     private volatile MacAddress mac;
     private volatile boolean linkUp = true;
-    private volatile boolean tapFailed;
+    private volatile long negotiated;
+    /** VIRTIO_NET_S_ANNOUNCE: the device asked the guest to announce itself and it has not acknowledged yet. */
+    private volatile boolean announcePending;
 
     public VirtioNet(VirtioNetConfig config, TapBackend tap, int slot) {
         this.config = config;
         this.tap = tap;
         this.slot = slot;
         this.mac = config.mac();
+        this.rx = new TapReceiver(tap, typeName());
     }
 
     @Override
@@ -87,13 +90,14 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
 
     @Override
     public long features() {
-        long f = F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_GUEST_TSO6 | F_HOST_TSO4 | F_HOST_TSO6 | F_STATUS;
+        long f = F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_GUEST_TSO6 | F_HOST_TSO4 | F_HOST_TSO6 | F_MRG_RXBUF | F_STATUS
+                | F_CTRL_VQ | F_CTRL_RX | F_GUEST_ANNOUNCE | F_CTRL_MAC_ADDR;
         return tap.hasUfo() ? f | F_GUEST_UFO | F_HOST_UFO : f;
     }
 
     @Override
     public int queueCount() {
-        return 2;
+        return 3;
     }
 
     @Override
@@ -106,13 +110,16 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     public byte[] configSpace() {
         byte[] space = new byte[CONFIG_SIZE];
         System.arraycopy(mac.bytes(), 0, space, 0, MacAddress.BYTES);
-        space[6] = (byte) (linkUp ? S_LINK_UP : 0);
+        space[6] = (byte) ((linkUp ? S_LINK_UP : 0) | (announcePending ? S_ANNOUNCE : 0));
         return space;
     }
 
     /** The guest's offloads become the tap's: the kernel may then hand it frames without checksums and GSO frames. */
     @Override
     public void setFeatures(long negotiated) {
+        if (negotiated == 0) announcePending = false; // a reset
+        this.negotiated = negotiated;
+        rx.reset();
         int flags = 0;
         if ((negotiated & F_GUEST_CSUM) != 0) {
             flags |= Tun.TUN_F_CSUM; // the tap takes TSO and UFO only with CSUM
@@ -127,12 +134,16 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     /** The tap, whose frames are the receive queue's work; none once it failed (a tap that vanished). */
     @Override
     public Fd backendFd() {
-        return tapFailed ? null : tap.fd();
+        return rx.pollable() ? tap.fd() : null;
     }
 
     @Override
-    public int handle(int queue, DescriptorChain chain, GuestMemory mem, GuestWrites writes) {
-        return queue == RX ? receive(chain, mem, writes) : transmit(chain, mem);
+    public int handle(int queue, DescriptorChain chain, MoreChains more, GuestMemory mem, GuestWrites writes) {
+        return switch (queue) {
+            case RX -> rx.receive(chain, more, (negotiated & F_MRG_RXBUF) != 0, linkUp, mem, writes);
+            case TX -> transmit(chain, mem);
+            default -> control(chain, mem, writes);
+        };
     }
 
     private int transmit(DescriptorChain chain, GuestMemory mem) {
@@ -140,7 +151,7 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
         if (out.length() < TapBackend.VNET_HDR) {
             throw new VirtqueueException("transmit chain at descriptor " + chain.head() + " is shorter than the " + TapBackend.VNET_HDR + "-byte header");
         }
-        if (!linkUp || tapFailed) return 0; // a NIC whose link is down sends nothing, as QEMU's
+        if (!linkUp || rx.failed()) return 0; // a NIC whose link is down sends nothing, as QEMU's
         txVec.clear();
         for (Spans.Span s : out.parts()) txVec.add(mem.slice(s.gpa(), s.len()));
         long r = txVec.writeTo(tap.fd());
@@ -148,34 +159,51 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
         return 0;
     }
 
-    private int receive(DescriptorChain chain, GuestMemory mem, GuestWrites writes) {
+    /**
+     * One command on the control queue: class and command bytes and data the device reads, an ack
+     * byte it writes last. A chain without them is a broken driver, as in QEMU; a command it does
+     * not know or with the wrong data is answered VIRTIO_NET_ERR.
+     */
+    private int control(DescriptorChain chain, GuestMemory mem, GuestWrites writes) {
+        Spans out = Spans.of(chain.readable());
         Spans in = Spans.of(chain.writable());
-        if (in.length() < TapBackend.VNET_HDR) {
-            throw new VirtqueueException("receive chain at descriptor " + chain.head() + " has " + in.length()
-                    + " device-writable bytes, less than the " + TapBackend.VNET_HDR + "-byte header");
+        if (out.length() < 2 || in.length() < 1) {
+            throw new VirtqueueException("control command at descriptor " + chain.head() + " has " + out.length()
+                    + " readable bytes and " + in.length() + " writable, less than its class, command and ack");
         }
-        if (tapFailed) return NOT_USED;
-        rxVec.clear();
-        for (Spans.Span s : in.parts()) rxVec.add(mem.slice(s.gpa(), s.len()));
-        rxVec.add(scratch);
-        long room = in.length();
-        while (true) {
-            long n = rxVec.readFrom(tap.fd());
-            if (n == -Errno.EAGAIN.value) return NOT_USED;
-            if (n < 0) {
-                tapFailed = true;
-                System.err.printf("molt: %s: tap %s: read: %s; no more frames are received%n", typeName(), tap.ifname(), Errno.describe((int) -n));
-                return NOT_USED;
-            }
-            for (Spans.Span s : in.take(n).parts()) writes.written(s.gpa(), s.len()); // even a frame dropped below wrote there
-            if (n > room || !linkUp) {
-                rxDropped.incrementAndGet(); // longer than the chain: dropped, never written past it; the chain waits for the next frame
-                continue;
-            }
-            // num_buffers: 1 chain per frame without MRG_RXBUF; the tap skips that field, so the device writes it.
-            in.drop(NUM_BUFFERS).copyIn(mem, new byte[] {1, 0});
-            return (int) n;
+        int ack = CTRL_ERR;
+        if (out.length() <= CTRL_MAX) {
+            byte[] command = out.copyOut(mem, (int) out.length());
+            ack = apply(ControlCommand.parse(command[0] & 0xFF, command[1] & 0xFF, ControlCommand.data(command)));
         }
+        Spans ackByte = in.drop(in.length() - 1);
+        ackByte.copyIn(mem, new byte[] {(byte) ack});
+        ackByte.parts().forEach(s -> writes.written(s.gpa(), s.len()));
+        return 1;
+    }
+
+    /**
+     * What a control command does. molt delivers every frame the tap gives (no filter by MAC, as
+     * QEMU's promiscuous default), so the rx mode and the MAC table are checked and acknowledged,
+     * and the guest's own stack drops what is not its own; the MAC the guest sets is the one the
+     * configuration space shows, self-announces send and migration moves.
+     */
+    private int apply(ControlCommand c) {
+        return switch (c) {
+            case ControlCommand.RxMode r -> (negotiated & F_CTRL_RX) != 0 ? CTRL_OK : CTRL_ERR;
+            case ControlCommand.MacTable t -> (negotiated & F_CTRL_RX) != 0 ? CTRL_OK : CTRL_ERR;
+            case ControlCommand.SetMac m -> {
+                if ((negotiated & F_CTRL_MAC_ADDR) == 0) yield CTRL_ERR;
+                mac = m.mac();
+                yield CTRL_OK;
+            }
+            case ControlCommand.AnnounceAck a -> {
+                boolean was = announcePending; // QEMU answers an acknowledgement nobody asked for with an error
+                announcePending = false;
+                yield was ? CTRL_OK : CTRL_ERR;
+            }
+            case ControlCommand.Refused r -> CTRL_ERR;
+        };
     }
 
     /**
@@ -185,8 +213,10 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
      * switches too.
      */
     @Override
-    public void announce() {
-        if (tapFailed) return;
+    public boolean announce() {
+        boolean askGuest = (negotiated & (F_GUEST_ANNOUNCE | F_CTRL_VQ)) == (F_GUEST_ANNOUNCE | F_CTRL_VQ);
+        if (askGuest) announcePending = true; // and the guest sends its own gratuitous ARPs and neighbour adverts
+        if (rx.failed()) return askGuest;
         byte[] m = mac.bytes();
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(TapBackend.VNET_HDR + RARP_FRAME);
         b.position(TapBackend.VNET_HDR);
@@ -199,11 +229,12 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
             long r = dev.molt.sys.Syscall.raw(dev.molt.sys.Syscall.WRITE, tap.fd().num(), frame.address(), frame.byteSize(), 0, 0, 0);
             if (r < 0) System.err.printf("molt: %s: tap %s: self-announce: %s%n", typeName(), tap.ifname(), Errno.describe((int) -r));
         }
+        return askGuest;
     }
 
     /** Frames dropped because they were longer than the receive chain (or the link was down). */
     public long rxDropped() {
-        return rxDropped.get();
+        return rx.dropped();
     }
 
     /** Frames the tap refused. */
@@ -266,8 +297,7 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     @Override
     public void close() {
         tap.close();
-        rxVec.close();
+        rx.close();
         txVec.close();
-        arena.close();
     }
 }

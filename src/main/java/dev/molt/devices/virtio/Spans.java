@@ -14,8 +14,18 @@ import java.util.List;
 public record Spans(List<Span> parts) {
     public record Span(long gpa, long len) {}
 
+    /** No bytes. */
+    public static final Spans NONE = new Spans(List.of());
+
     public Spans {
         parts = List.copyOf(parts);
+    }
+
+    /** The spans of {@code runs} one after the other (one frame over several receive chains). */
+    public static Spans concat(List<Spans> runs) {
+        List<Span> out = new ArrayList<>();
+        for (Spans r : runs) out.addAll(r.parts());
+        return new Spans(out);
     }
 
     public static Spans of(List<DescriptorChain.Buffer> buffers) {
@@ -69,10 +79,15 @@ public record Spans(List<Span> parts) {
 
     /** Copies {@code data} into the first bytes of the spans (at most their length); returns how many. */
     public int copyIn(GuestMemory mem, byte[] data) {
-        int done = 0;
-        for (Span s : take(data.length).parts()) {
-            MemorySegment.copy(MemorySegment.ofArray(data), done, mem.slice(s.gpa(), s.len()), 0, s.len());
-            done += (int) s.len();
+        return (int) copyFrom(mem, MemorySegment.ofArray(data), data.length);
+    }
+
+    /** Copies the first {@code n} bytes of {@code from} into the first bytes of the spans (at most their length); returns how many. */
+    public long copyFrom(GuestMemory mem, MemorySegment from, long n) {
+        long done = 0;
+        for (Span s : take(n).parts()) {
+            MemorySegment.copy(from, done, mem.slice(s.gpa(), s.len()), 0, s.len());
+            done += s.len();
         }
         return done;
     }

@@ -35,12 +35,12 @@ public interface VirtioDevice extends AutoCloseable {
 
     /**
      * Serves one request; returns how many bytes it wrote into the chain's writable buffers, or
-     * {@link #NOT_USED}.
+     * {@link #NOT_USED}. A device whose answer may fill several chains takes them from {@code more}.
      *
      * @throws VirtqueueException if the chain cannot even be answered (no status byte): the
      *     transport then marks the device as needing a reset
      */
-    int handle(int queue, DescriptorChain chain, GuestMemory mem, GuestWrites writes);
+    int handle(int queue, DescriptorChain chain, MoreChains more, GuestMemory mem, GuestWrites writes);
 
     /** A host fd whose readiness is work for the device besides the driver's notifies (a tap's frames); null for none. */
     default Fd backendFd() {
@@ -50,8 +50,14 @@ public interface VirtioDevice extends AutoCloseable {
     /** The features the driver took, when it sets DRIVER_OK (or a restored driver had), and 0 on reset. */
     default void setFeatures(long negotiated) { }
 
-    /** The guest now runs on this host (a live migration's destination): a NIC says so to the network. */
-    default void announce() { }
+    /**
+     * The guest now runs on this host (a live migration's destination): a NIC says so to the
+     * network. Returns whether the device's configuration changed (a NIC asking its guest to
+     * announce itself), which the transport then tells the driver.
+     */
+    default boolean announce() {
+        return false;
+    }
 
     /** The host resources (an image fd) go. */
     @Override

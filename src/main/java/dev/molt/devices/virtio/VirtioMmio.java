@@ -192,8 +192,9 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         return old & 0xFFFF_FFFFL | (long) v << 32;
     }
 
+    /** The device's features, and the transport's for every device: version 1 and the ring features. */
     private long offered() {
-        return device.features() | VERSION_1;
+        return device.features() | VERSION_1 | Virtqueue.F_INDIRECT_DESC | Virtqueue.F_EVENT_IDX;
     }
 
     private Virtqueue selectedQueue() {
@@ -217,8 +218,14 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         }
         boolean nowOk = (next & DRIVER_OK) != 0 && (status & DRIVER_OK) == 0;
         status = next;
-        if (nowOk) device.setFeatures(driverFeatures);
+        if (nowOk) setFeatures(driverFeatures);
         return nowOk;
+    }
+
+    /** What the driver negotiated goes to the device and to the queues (their ring features); 0 on reset. */
+    private void setFeatures(long negotiated) {
+        device.setFeatures(negotiated);
+        for (Virtqueue q : queues) q.setFeatures(negotiated);
     }
 
     private long readConfig(long offset, int size) {
@@ -258,15 +265,17 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
                 boolean pushed = false;
                 try {
                     while (serving() && vq.ready()) {
-                        DescriptorChain chain = vq.pop(mem);
+                        DescriptorChain chain = vq.pop(mem, writes);
                         if (chain == null) break;
-                        int written = serve(q, chain);
+                        MoreChains more = new MoreChains(vq, mem, writes, lock);
+                        int written = serve(q, chain, more);
                         if (written == VirtioDevice.NOT_USED) {
-                            vq.unpop();
+                            vq.unpop(1 + more.unused(false));
                             awaitBackend = true;
                             break;
                         }
-                        vq.push(mem, writes, chain.head(), written);
+                        vq.unpop(more.unused(true));
+                        vq.push(mem, writes, more.answer(chain.head(), written));
                         pushed = true;
                     }
                 } finally {
@@ -285,11 +294,11 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     }
 
     /** One request, outside the lock; reset and quiesce wait for it ({@link #awaitIdle}). */
-    private int serve(int queue, DescriptorChain chain) {
+    private int serve(int queue, DescriptorChain chain, MoreChains more) {
         inFlight = true;
         lock.unlock();
         try {
-            return device.handle(queue, chain, mem, writes);
+            return device.handle(queue, chain, more, mem, writes);
         } finally {
             lock.lock();
             inFlight = false;
@@ -320,7 +329,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         deviceFeaturesSel = driverFeaturesSel = queueSel = 0;
         driverFeatures = 0;
         device.setFeatures(0);
-        for (Virtqueue q : queues) q.reset();
+        for (Virtqueue q : queues) q.reset(); // its features with it
         if (isr != 0) irq.lower();
         isr = 0;
     }
@@ -415,14 +424,24 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
             throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the state is of virtio device %d, this slot has %s (device %d)",
                     base, s.deviceId(), device.typeName(), device.deviceId()));
         }
-        if (s.queues().size() != queues.length) {
+        if (s.queues().size() > queues.length) {
             throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the state has %d queues, %s has %d",
                     base, s.queues().size(), device.typeName(), queues.length));
+        }
+        if ((s.driverFeatures() & ~offered()) != 0) {
+            // A driver's features this device does not have (a stream from a newer molt, or another device's options): QEMU refuses them too.
+            throw new IllegalArgumentException(String.format("virtio-mmio slot at 0x%x: the driver's features 0x%x include 0x%x, which %s does not offer",
+                    base, s.driverFeatures(), s.driverFeatures() & ~offered(), device.typeName()));
         }
         lock.lock();
         try {
             awaitIdle();
-            for (int i = 0; i < queues.length; i++) queues[i].restore(s.queues().get(i));
+            // Fewer queues: a state from a molt whose device had fewer (virtio-net before its control
+            // queue); the driver there could not have used the others, which stay reset.
+            for (int i = 0; i < queues.length; i++) {
+                if (i < s.queues().size()) queues[i].restore(s.queues().get(i));
+                else queues[i].reset();
+            }
             status = s.status();
             deviceFeaturesSel = s.deviceFeaturesSel();
             driverFeaturesSel = s.driverFeaturesSel();
@@ -430,7 +449,8 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
             queueSel = s.queueSel();
             configGeneration = s.configGeneration();
             isr = s.isr();
-            if ((status & DRIVER_OK) != 0) device.setFeatures(driverFeatures);
+            if ((status & DRIVER_OK) != 0) setFeatures(driverFeatures);
+            else for (Virtqueue q : queues) q.setFeatures(0); // a driver still setting up has nothing negotiated yet
             // The line's level is the interrupt status's: a pending interrupt is pending again here.
             if (isr != 0) irq.raise();
             else irq.lower();

@@ -5,11 +5,8 @@ import dev.molt.memory.GuestMemory;
 import dev.molt.memory.GuestMemoryException;
 
 import java.lang.invoke.VarHandle;
-import java.util.ArrayList;
-import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 /**
@@ -22,9 +19,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * <p>Not thread-safe: the transport's lock guards it.
  */
 public final class Virtqueue {
-    static final int DESC_F_NEXT = 1, DESC_F_WRITE = 2, DESC_F_INDIRECT = 4;
     static final int AVAIL_F_NO_INTERRUPT = 1;
-    private static final int DESC_SIZE = 16;
+    /** Ring features (6): a driver that negotiated them gets them from every queue of every device. */
+    public static final long F_INDIRECT_DESC = 1L << 28, F_EVENT_IDX = 1L << 29;
 
     private final int maxSize;
     private int size;
@@ -32,6 +29,11 @@ public final class Virtqueue {
     private long descTable, availRing, usedRing;
     private int lastAvail; // the next available-ring entry the device takes, mod 2^16
     private int usedIdx;   // the used ring's idx as the device last published it, mod 2^16
+    private boolean indirectDesc, eventIdx; // the ring features the driver took
+    // The used index when the driver was last interrupted (QEMU's signalled_used); not valid at
+    // first, so the first batch after a reset or a restore interrupts whatever used_event says.
+    private int signalledUsed;
+    private boolean signalledValid;
 
     public Virtqueue(int maxSize) {
         if (maxSize <= 0 || maxSize > 32768 || Integer.bitCount(maxSize) != 1) {
@@ -57,6 +59,14 @@ public final class Virtqueue {
         usedRing = s.usedRing();
         lastAvail = s.lastAvail() & 0xFFFF;
         usedIdx = s.usedIdx() & 0xFFFF;
+        signalledValid = false;
+    }
+
+    /** The features the driver negotiated (its ring features matter here); 0 on reset. */
+    public void setFeatures(long negotiated) {
+        indirectDesc = (negotiated & F_INDIRECT_DESC) != 0;
+        eventIdx = (negotiated & F_EVENT_IDX) != 0;
+        signalledValid = false;
     }
 
     public void reset() {
@@ -64,6 +74,7 @@ public final class Virtqueue {
         ready = false;
         descTable = availRing = usedRing = 0;
         lastAvail = usedIdx = 0;
+        setFeatures(0);
     }
 
     public int maxSize() {
@@ -112,12 +123,21 @@ public final class Virtqueue {
     }
 
     /**
-     * Takes the next chain the driver made available, or null if there is none.
+     * Takes the next chain the driver made available, or null if there is none. With
+     * VIRTIO_F_EVENT_IDX it first writes avail_event (2.7.10): the driver notifies again once it
+     * makes the entry this call looks at available, so a queue found empty here is notified of its
+     * next request, and a busy one is not notified of each (this thread serves it until empty anyway).
      *
      * @throws VirtqueueException if the rings or the chain break the rules; the entry is not taken
      */
-    public DescriptorChain pop(GuestMemory mem) {
+    public DescriptorChain pop(GuestMemory mem, GuestWrites writes) {
         try {
+            if (eventIdx) {
+                long availEvent = usedRing + 4 + 8L * size;
+                mem.slice(availEvent, 2).set(JAVA_SHORT_UNALIGNED, 0, (short) lastAvail);
+                writes.written(availEvent, 2);
+                VarHandle.fullFence(); // written before the available index is read: the driver sees it, or we see its entry
+            }
             int availIdx = u16(mem, availRing + 2);
             int pending = (availIdx - lastAvail) & 0xFFFF;
             if (pending == 0) return null;
@@ -126,7 +146,7 @@ public final class Virtqueue {
             }
             VarHandle.acquireFence(); // the ring entry and the chain are read after the index that published them
             int head = u16(mem, availRing + 4 + 2L * (lastAvail % size));
-            DescriptorChain chain = walk(mem, head);
+            DescriptorChain chain = DescriptorWalk.chain(mem, descTable, size, head, indirectDesc);
             lastAvail = (lastAvail + 1) & 0xFFFF;
             return chain;
         } catch (GuestMemoryException e) {
@@ -134,65 +154,60 @@ public final class Virtqueue {
         }
     }
 
-    /** Gives back the chain {@link #pop} took last, untaken: the device had nothing to put in it yet. */
-    public void unpop() {
-        lastAvail = (lastAvail - 1) & 0xFFFF;
+    /** Gives back the last {@code count} chains {@link #pop} took, untaken: the device had nothing to put in them yet. */
+    public void unpop(int count) {
+        lastAvail = (lastAvail - count) & 0xFFFF;
     }
 
-    private DescriptorChain walk(GuestMemory mem, int head) {
-        if (head >= size) throw new VirtqueueException("descriptor index " + head + " is outside the queue of " + size);
-        List<DescriptorChain.Buffer> buffers = new ArrayList<>();
-        boolean seenWritable = false;
-        int i = head;
-        while (true) {
-            if (buffers.size() == size) throw new VirtqueueException("the chain from descriptor " + head + " is longer than the queue (a loop)");
-            long d = descTable + (long) DESC_SIZE * i;
-            long addr = mem.slice(d, DESC_SIZE).get(JAVA_LONG_UNALIGNED, 0);
-            int len = mem.slice(d + 8, 4).get(JAVA_INT_UNALIGNED, 0);
-            int flags = u16(mem, d + 12);
-            int next = u16(mem, d + 14);
-            if ((flags & DESC_F_INDIRECT) != 0) throw new VirtqueueException("descriptor " + i + " is indirect, a feature the device did not offer");
-            boolean writable = (flags & DESC_F_WRITE) != 0;
-            if (!writable && seenWritable) throw new VirtqueueException("descriptor " + i + " is device-readable after a device-writable one");
-            seenWritable |= writable;
-            long unsignedLen = Integer.toUnsignedLong(len);
-            if (unsignedLen > 0 && !inRam(mem, addr, unsignedLen)) {
-                throw new VirtqueueException(String.format("descriptor %d's buffer 0x%x+0x%x is outside guest RAM", i, addr, unsignedLen));
-            }
-            if (len < 0) throw new VirtqueueException("descriptor " + i + " is 2 GiB or more long");
-            buffers.add(new DescriptorChain.Buffer(addr, len, writable));
-            if ((flags & DESC_F_NEXT) == 0) return new DescriptorChain(head, buffers);
-            if (next >= size) throw new VirtqueueException("descriptor " + i + " chains to " + next + ", outside the queue of " + size);
-            i = next;
-        }
-    }
-
-    private static boolean inRam(GuestMemory mem, long addr, long len) {
-        return addr >= 0 && addr + len > addr && mem.contains(addr, len);
-    }
+    /** A used-ring element: the chain's head and how many bytes the device wrote into it. */
+    public record Used(int head, int written) {}
 
     /** Returns the chain at {@code head} to the driver, with {@code written} bytes written into its buffers. */
     public void push(GuestMemory mem, GuestWrites writes, int head, int written) {
+        push(mem, writes, java.util.List.of(new Used(head, written)));
+    }
+
+    /**
+     * Returns chains to the driver in this order, published by one update of the used index: the
+     * driver sees all of them or none (one frame over several receive chains).
+     */
+    public void push(GuestMemory mem, GuestWrites writes, java.util.List<Used> used) {
         try {
-            long elem = usedRing + 4 + 8L * (usedIdx % size);
-            var e = mem.slice(elem, 8);
-            e.set(JAVA_INT_UNALIGNED, 0, head);
-            e.set(JAVA_INT_UNALIGNED, 4, written);
-            usedIdx = (usedIdx + 1) & 0xFFFF;
-            VarHandle.releaseFence(); // the element is visible before the index that publishes it
-            mem.slice(usedRing + 2, 2).set(JAVA_SHORT_UNALIGNED, 0, (short) usedIdx);
-            writes.written(elem, 8);
+            int idx = usedIdx;
+            for (Used u : used) {
+                long elem = usedRing + 4 + 8L * (idx % size);
+                var e = mem.slice(elem, 8);
+                e.set(JAVA_INT_UNALIGNED, 0, u.head());
+                e.set(JAVA_INT_UNALIGNED, 4, u.written());
+                writes.written(elem, 8);
+                idx = (idx + 1) & 0xFFFF;
+            }
+            VarHandle.releaseFence(); // the elements are visible before the index that publishes them
+            mem.slice(usedRing + 2, 2).set(JAVA_SHORT_UNALIGNED, 0, (short) idx);
+            usedIdx = idx;
             writes.written(usedRing + 2, 2);
         } catch (GuestMemoryException e) {
             throw new VirtqueueException("the used ring is outside guest RAM: " + e.getMessage());
         }
     }
 
-    /** Whether the driver wants an interrupt for used buffers (it has not set VIRTQ_AVAIL_F_NO_INTERRUPT). */
+    /**
+     * Whether the driver wants an interrupt for the buffers used since the last one: without
+     * VIRTIO_F_EVENT_IDX unless it set VIRTQ_AVAIL_F_NO_INTERRUPT; with it (the flag then means
+     * nothing, 2.7.10) only if the used index went past used_event since the last interrupt, as
+     * vring_need_event computes. Called once per batch of used buffers.
+     */
     public boolean wantsInterrupt(GuestMemory mem) {
-        VarHandle.fullFence(); // the used index is published before the driver's flag is read
+        VarHandle.fullFence(); // the used index is published before the driver's flag or used_event is read
         try {
-            return (u16(mem, availRing) & AVAIL_F_NO_INTERRUPT) == 0;
+            if (!eventIdx) return (u16(mem, availRing) & AVAIL_F_NO_INTERRUPT) == 0;
+            int old = signalledUsed;
+            boolean valid = signalledValid;
+            signalledUsed = usedIdx;
+            signalledValid = true;
+            if (!valid) return true;
+            int usedEvent = u16(mem, availRing + 4 + 2L * size);
+            return ((usedIdx - usedEvent - 1) & 0xFFFF) < ((usedIdx - old) & 0xFFFF);
         } catch (GuestMemoryException e) {
             return true;
         }

@@ -9,6 +9,8 @@ import dev.molt.testsupport.VirtioBlkRequests;
 import dev.molt.testsupport.VirtioDriver;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -42,10 +44,14 @@ class VirtioBlkTest {
     private Path image;
 
     private void start(boolean readOnly, String serial) throws Exception {
+        start(readOnly, serial, AioMode.THREADS);
+    }
+
+    private void start(boolean readOnly, String serial, AioMode aio) throws Exception {
         image = dir.resolve("disk.raw");
         if (!Files.exists(image)) Files.write(image, pattern(IMAGE, 1));
         ram = new TestRam(4 << 20, BASE);
-        DriveConfig drive = new DriveConfig("d0", image, readOnly, CacheMode.WRITEBACK);
+        DriveConfig drive = new DriveConfig("d0", image, readOnly, CacheMode.WRITEBACK, aio);
         transport = new VirtioMmio(0, BASE, new VirtioBlk(new VirtioBlkConfig(drive, serial), BlockImage.open(drive)), ram.memory,
                 (gpa, len) -> { }, new InterruptLine.Level(irq::set), new EventFd("kick"));
         ram.attach(transport);
@@ -88,9 +94,10 @@ class VirtioBlkTest {
         assertEquals(0, driver.readl(0x034), "no second queue");
     }
 
-    @Test
-    void readWriteFlushGetIdDiscardWriteZeroesAgainstTheImage() throws Exception {
-        start(false, "molt-serial-0001");
+    @ParameterizedTest
+    @EnumSource(AioMode.class)
+    void readWriteFlushGetIdDiscardWriteZeroesAgainstTheImage(AioMode aio) throws Exception {
+        start(false, "molt-serial-0001", aio);
         driver.init(VirtioDriver.VERSION_1 | 1L << 9 | 1L << 13 | 1L << 14);
         byte[] original = Files.readAllBytes(image);
         assertArrayEquals(Arrays.copyOfRange(original, 4096, 4096 + 8192), blk.read(8, 8192));
@@ -117,9 +124,10 @@ class VirtioBlkTest {
         assertEquals(IMAGE, Files.size(image), "discard keeps the size");
     }
 
-    @Test
-    void requestsTheDeviceCannotCarryOutGetAnErrorStatus() throws Exception {
-        start(false, "");
+    @ParameterizedTest
+    @EnumSource(AioMode.class)
+    void requestsTheDeviceCannotCarryOutGetAnErrorStatus(AioMode aio) throws Exception {
+        start(false, "", aio);
         driver.init(VirtioDriver.VERSION_1);
         long sectors = IMAGE / 512;
         assertEquals(S_IOERR, blk.request(VirtioBlkRequests.T_IN, sectors, 512, true).status(), "past the end");
@@ -139,9 +147,10 @@ class VirtioBlkTest {
     }
 
     /** An image that shrinks under the guest: reads past its new end fail with an I/O error, the rest still works. */
-    @Test
-    void anImageThatShrinksGivesIoErrorsPastItsEnd() throws Exception {
-        start(false, "");
+    @ParameterizedTest
+    @EnumSource(AioMode.class)
+    void anImageThatShrinksGivesIoErrorsPastItsEnd(AioMode aio) throws Exception {
+        start(false, "", aio);
         driver.init(VirtioDriver.VERSION_1);
         try (var ch = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.WRITE)) {
             ch.truncate(IMAGE / 2);
@@ -210,6 +219,9 @@ class VirtioBlkTest {
         assertEquals(1, s.queues().getFirst().usedIdx());
         assertThrows(IllegalArgumentException.class, () -> transport.restore(new VirtioMmioState(1, 0, 0, 0, 0, 0, 0, 0, s.queues())),
                 "a state of another device type");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> transport.restore(new VirtioMmioState(2, s.status(), 0, 0,
+                s.driverFeatures() | 1L << 15, 0, 0, 0, s.queues())), "a feature virtio-blk does not offer");
+        assertTrue(e.getMessage().contains("include 0x8000, which virtio-blk-device does not offer"), e.getMessage());
         transport.close();
 
         DriveConfig drive = new DriveConfig("d0", image, false, CacheMode.WRITEBACK);

@@ -34,8 +34,15 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
     static final int RAM = 64 * 1024;
     static final byte[] GUEST_MAC = {0x52, 0x54, 0, 0x12, 0x34, 0x56}, GUEST_IP = EthFrames.ip("10.98.0.2"), HOST_IP = EthFrames.ip("10.98.0.1");
 
-    /** A queue ({@code queue} 0 receive, 1 transmit) as the driver left it, after {@code pings} echo requests sent. */
-    public record Case(int queue, HostileQueue.Rings rings, int pings, long seed) {}
+    /**
+     * A queue ({@code queue} 0 receive, 1 transmit, 2 control) as the driver left it, after
+     * {@code pings} echo requests sent, the driver having taken {@code features} (mergeable receive
+     * buffers, the control queue's).
+     */
+    public record Case(int queue, HostileQueue.Rings rings, int pings, long features, long seed) {}
+
+    private static final long[] FEATURES = {0, VirtioNet.F_MRG_RXBUF,
+            VirtioNet.F_MRG_RXBUF | VirtioNet.F_CTRL_VQ | VirtioNet.F_CTRL_RX | VirtioNet.F_CTRL_MAC_ADDR | VirtioNet.F_GUEST_ANNOUNCE};
 
     private final TestRam ram = new TestRam(RAM, 0xFEB0_0000L);
     private NetNs ns;
@@ -83,7 +90,7 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
 
     @Override
     public Case generate(Random r) {
-        int queue = r.nextInt(2);
+        int queue = r.nextInt(3);
         int size = 1 << r.nextInt(5);
         List<HostileQueue.Desc> descs = new ArrayList<>();
         List<Integer> heads = new ArrayList<>();
@@ -92,12 +99,17 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
             int len = 1 + r.nextInt(Math.min(size - head, 3));
             for (int k = 0; k < len; k++) {
                 boolean last = k == len - 1;
-                int bytes = queue == 0 ? (r.nextBoolean() ? 2048 : 12 + r.nextInt(200)) : (k == 0 ? 12 + r.nextInt(100) : r.nextInt(1500));
-                descs.add(new HostileQueue.Desc(dataAddress(r), bytes, (last ? 0 : 1) | (queue == 0 ? 2 : 0), last ? 0 : head + k + 1));
+                int bytes = switch (queue) {
+                    case VirtioNet.RX -> r.nextBoolean() ? 2048 : 12 + r.nextInt(200);
+                    case VirtioNet.TX -> k == 0 ? 12 + r.nextInt(100) : r.nextInt(1500);
+                    default -> last ? 1 : r.nextInt(40); // a command (class, command, data) and its ack byte
+                };
+                boolean writable = queue == VirtioNet.RX || queue == VirtioNet.CTRL && last;
+                descs.add(new HostileQueue.Desc(dataAddress(r), bytes, (last ? 0 : 1) | (writable ? 2 : 0), last ? 0 : head + k + 1));
             }
             heads.add(head);
         }
-        return new Case(queue, HostileQueue.corrupt(size, descs, heads, RAM, r), r.nextInt(4), r.nextLong());
+        return new Case(queue, HostileQueue.corrupt(size, descs, heads, RAM, r), r.nextInt(4), FEATURES[r.nextInt(FEATURES.length)], r.nextLong());
     }
 
     private static long dataAddress(Random r) {
@@ -108,9 +120,9 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
     public Outcome run(Case c, Progress progress) throws Exception {
         if (net == null) start();
         setUp(c);
+        net.setFeatures(c.features()); // also drops a frame an earlier case left waiting for buffers
         sendPings(c);
         byte[] before = ram.read(0, RAM);
-        int size = c.rings().size();
         List<DescriptorChain.Buffer> writable = new ArrayList<>();
         String error = null;
         try {
@@ -119,7 +131,7 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
         } catch (VirtqueueException e) {
             error = e.getMessage();
         }
-        HostileQueue.assertWroteOnlyInside(before, ram.read(0, RAM), writable, size);
+        HostileQueue.assertWroteOnlyInside(before, ram.read(0, RAM), writable, c.rings());
         return error == null ? Outcome.ACCEPTED : FuzzTarget.cleanError(error);
     }
 

@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class VirtioNetTest {
     private static final long BASE = 0xFEB0_0000L, AREA = 0x10000;
     static final long VERSION_1 = VirtioDriver.VERSION_1, MAC = 1L << 5, STATUS = 1L << 16, CSUM = 1, GUEST_CSUM = 2,
-            GUEST_TSO4 = 1L << 7;
+            GUEST_TSO4 = 1L << 7, MRG_RXBUF = 1L << 15, CTRL_VQ = 1L << 17, CTRL_RX = 1L << 18, GUEST_ANNOUNCE = 1L << 21,
+            CTRL_MAC_ADDR = 1L << 23;
     static final byte[] GUEST_IP = EthFrames.ip("10.99.0.2"), HOST_IP = EthFrames.ip("10.99.0.1");
     static final MacAddress GUEST_MAC = MacAddress.parse("52:54:00:ab:cd:01").orElseThrow();
 
@@ -111,7 +112,10 @@ class VirtioNetTest {
         for (long bit : new long[] {VERSION_1, MAC, STATUS, CSUM, GUEST_CSUM, GUEST_TSO4, 1L << 8, 1L << 11, 1L << 12}) {
             assertTrue((offered & bit) != 0, "offers bit " + Long.numberOfTrailingZeros(bit) + " in " + Long.toHexString(offered));
         }
-        assertEquals(0, offered & (1L << 15 | 1L << 17 | 1L << 28 | 1L << 29), "no MRG_RXBUF, control queue, indirect or event index");
+        assertEquals(1L << 28 | 1L << 29, offered & (1L << 28 | 1L << 29), "indirect descriptors and event index");
+        long merged = MRG_RXBUF | CTRL_VQ | CTRL_RX | GUEST_ANNOUNCE | CTRL_MAC_ADDR;
+        assertEquals(merged, offered & merged, "mergeable buffers and the control queue with rx mode, announce and MAC");
+        assertEquals(0, offered & (1L << 19 | 1L << 20 | 1L << 22), "no VLAN filter, no extra rx modes, no multiqueue");
         int lo = d.readl(0x100), hi = d.readl(0x104);
         byte[] mac = {(byte) lo, (byte) (lo >>> 8), (byte) (lo >>> 16), (byte) (lo >>> 24), (byte) hi, (byte) (hi >>> 8)};
         assertArrayEquals(GUEST_MAC.bytes(), mac);
@@ -119,7 +123,9 @@ class VirtioNetTest {
         d.writel(0x30, 1);
         assertEquals(256, d.readl(0x034), "a transmit queue");
         d.writel(0x30, 2);
-        assertEquals(0, d.readl(0x034), "no control queue");
+        assertEquals(256, d.readl(0x034), "a control queue");
+        d.writel(0x30, 3);
+        assertEquals(0, d.readl(0x034), "no fourth queue");
     }
 
     @Test
@@ -138,6 +144,123 @@ class VirtioNetTest {
             assertArrayEquals(GUEST_MAC.bytes(), Arrays.copyOf(r.frame(), 6), "to the guest's MAC");
         }
         assertEquals(0, device.rxDropped());
+    }
+
+    @Test
+    void framesGoBothWaysThroughIndirectTables() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | VirtioDriver.INDIRECT_DESC);
+        f.useIndirect();
+        f.postRx(16);
+        byte[] hostMac = resolveHost(f);
+        for (int seq = 1; seq <= 10; seq++) {
+            byte[] sent = payload(seq, 100 * seq);
+            f.send(ping(hostMac, seq, sent));
+            VirtioNetFrames.Received r = f.receive(VirtioNetTest::isEchoReply, 10_000);
+            assertEquals(seq, seqOf(r.frame()));
+            assertArrayEquals(sent, EthFrames.l4Payload(r.frame()), "echo " + seq);
+            assertEquals(1, r.numBuffers());
+        }
+        assertEquals(0, f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET);
+    }
+
+    @Test
+    void withMergeableBuffersAFrameSpreadsOverSeveralChains() throws Exception {
+        VirtioNetFrames f = frames(512, VERSION_1 | MAC | MRG_RXBUF);
+        f.postRx(2);
+        byte[] hostMac = resolveHost(f);
+        assertEquals(1, f.lastLengths().size(), "the ARP reply fits one buffer");
+        // 1024 bytes in the ring: the 1454-byte echo waits (in molt, the tap no longer read) until the guest adds a buffer.
+        int before = f.rx().usedIdx();
+        f.send(ping(hostMac, 1, payload(1, 1400)));
+        Thread.sleep(300);
+        assertEquals(before, f.rx().usedIdx(), "not enough room yet: nothing used");
+        assertEquals(0, device.rxDropped(), "and nothing dropped");
+        f.postRx(30);
+        VirtioNetFrames.Received r = f.receive(VirtioNetTest::isEchoReply, 10_000);
+        assertEquals(3, r.numBuffers(), "num_buffers");
+        assertEquals(List.of(512, 512, 1454 - 1024), f.lastLengths());
+        assertArrayEquals(payload(1, 1400), EthFrames.l4Payload(r.frame()));
+        for (int seq = 2; seq <= 20; seq++) {
+            byte[] sent = payload(seq, seq * 71 % 1400);
+            f.send(ping(hostMac, seq, sent));
+            r = f.receive(VirtioNetTest::isEchoReply, 10_000);
+            assertEquals(seq, seqOf(r.frame()));
+            assertArrayEquals(sent, EthFrames.l4Payload(r.frame()), "echo " + seq);
+            assertEquals((12 + 42 + sent.length + 511) / 512, r.numBuffers(), "echo " + seq + " of " + sent.length + " bytes");
+        }
+        assertEquals(0, device.rxDropped());
+    }
+
+    @Test
+    void withRoomForTheLargestFrameTheTapIsReadStraightIntoSeveralChains() throws Exception {
+        ns.ip("link", "set", tapName, "mtu", "9000");
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | MRG_RXBUF);
+        f.postRx(48); // 96 KiB: more than a 64 KiB GSO frame
+        byte[] hostMac = resolveHost(f);
+        for (int seq = 1; seq <= 5; seq++) {
+            byte[] sent = payload(seq, 3000 + 1000 * seq);
+            f.send(ping(hostMac, seq, sent));
+            VirtioNetFrames.Received r = f.receive(VirtioNetTest::isEchoReply, 10_000);
+            assertArrayEquals(sent, EthFrames.l4Payload(r.frame()), "echo " + seq);
+            int total = 12 + 42 + sent.length;
+            assertEquals((total + 2047) / 2048, r.numBuffers());
+            assertEquals(total, f.lastLengths().stream().mapToInt(Integer::intValue).sum());
+        }
+        assertEquals(0, device.rxDropped());
+    }
+
+    @Test
+    void theControlQueueAnswersRxModeMacAndAnnounce() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | STATUS | CTRL_VQ | CTRL_RX | CTRL_MAC_ADDR | GUEST_ANNOUNCE);
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(0, 0, new byte[] {1}), "PROMISC on");
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(0, 1, new byte[] {0}), "ALLMULTI off");
+        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(0, 0, new byte[] {1, 1}), "PROMISC with two bytes");
+        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(0, 2, new byte[] {1}), "ALLUNI: CTRL_RX_EXTRA was not offered");
+        byte[] table = java.nio.ByteBuffer.allocate(4 + 6 + 4 + 12).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putInt(1).put(new byte[] {2, 0, 0, 0, 0, 1}).putInt(2).put(new byte[12]).array();
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 0, table), "MAC_TABLE_SET, one unicast and two multicast");
+        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(1, 0, Arrays.copyOf(table, table.length - 1)), "a table one byte short");
+        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(7, 0, new byte[0]), "an unknown class");
+        byte[] newMac = {0x52, 0x54, 0, 0x11, 0x22, 0x33};
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 1, newMac), "MAC_ADDR_SET");
+        int lo = f.rx().readl(0x100), hi = f.rx().readl(0x104);
+        assertArrayEquals(newMac, new byte[] {(byte) lo, (byte) (lo >>> 8), (byte) (lo >>> 16), (byte) (lo >>> 24), (byte) hi, (byte) (hi >>> 8)});
+        assertEquals(MacAddress.of(newMac), device.snapshot().mac(), "the MAC that migrates");
+        // Self-announce after a migration: the guest is asked (status VIRTIO_NET_S_ANNOUNCE), announces, acknowledges.
+        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(3, 0, new byte[0]), "an acknowledgement nobody asked for");
+        assertTrue(device.announce(), "a configuration change for the driver");
+        assertEquals(1 | 2, f.rx().readl(0x104) >>> 16 & 0xFF, "link up, announce");
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(3, 0, new byte[0]), "ANNOUNCE_ACK");
+        assertEquals(1, f.rx().readl(0x104) >>> 16 & 0xFF, "link up only");
+        // Without the features the commands are refused, and announce asks nothing of the guest.
+        f.init(VERSION_1 | MAC | CTRL_VQ);
+        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(0, 0, new byte[] {1}), "PROMISC without CTRL_RX");
+        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(1, 1, newMac), "MAC_ADDR_SET without CTRL_MAC_ADDR");
+        assertTrue(!device.announce());
+        // A command without an ack byte is a broken driver.
+        f.ctrl().add(List.of(new VirtioDriver.Buf(AREA + 0x3400, 3, false)));
+        f.ctrl().notifyQueue();
+        awaitNeedsReset(f, "a control command without an ack byte");
+    }
+
+    @Test
+    void aStateWithoutTheControlQueueLoadsAndOneWithMoreQueuesDoesNot() throws Exception {
+        frames(2048, VERSION_1 | MAC | CTRL_VQ);
+        dev.molt.devices.virtio.VirtioMmioState s = transport.snapshot();
+        assertTrue(s.queues().get(2).ready(), "the driver set up its control queue");
+        transport.restore(withQueues(s, s.queues().subList(0, 2))); // an older molt's virtio-net
+        assertTrue(!transport.snapshot().queues().get(2).ready(), "the control queue the older state did not have is reset");
+        List<dev.molt.devices.virtio.Virtqueue.State> four = new java.util.ArrayList<>(s.queues());
+        four.add(s.queues().getLast());
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> transport.restore(withQueues(s, four)));
+        assertTrue(e.getMessage().contains("the state has 4 queues, virtio-net-device has 3"), e.getMessage());
+    }
+
+    private static dev.molt.devices.virtio.VirtioMmioState withQueues(dev.molt.devices.virtio.VirtioMmioState s,
+                                                                    List<dev.molt.devices.virtio.Virtqueue.State> queues) {
+        return new dev.molt.devices.virtio.VirtioMmioState(s.deviceId(), s.status(), s.deviceFeaturesSel(), s.driverFeaturesSel(),
+                s.driverFeatures(), s.queueSel(), s.isr(), s.configGeneration(), queues);
     }
 
     @Test
@@ -309,9 +432,25 @@ class VirtioNetTest {
         f.init(VERSION_1 | MAC);
         f.rx().add(java.util.List.of(new VirtioDriver.Buf(AREA + 0x40000, 2048, false))); // a receive buffer the device may not write
         f.rx().notifyQueue();
-        deadline = System.currentTimeMillis() + 5_000;
+        awaitNeedsReset(f, "a read-only receive buffer");
+        // An indirect table that is not whole descriptors, on either queue; the device serves again after a reset.
+        for (VirtioDriver q : new VirtioDriver[] {f.tx(), f.rx()}) {
+            f.init(VERSION_1 | MAC | VirtioDriver.INDIRECT_DESC);
+            q.writeDesc(0, AREA + 0x40000, 24, VirtioDriver.INDIRECT, 0);
+            q.publish(0);
+            q.notifyQueue();
+            awaitNeedsReset(f, "an indirect table of 24 bytes");
+        }
+        f.init(VERSION_1 | MAC | VirtioDriver.INDIRECT_DESC);
+        f.useIndirect();
+        f.postRx(4);
+        assertNotNull(resolveHost(f), "served again after the reset");
+    }
+
+    private static void awaitNeedsReset(VirtioNetFrames f, String why) throws Exception {
+        long deadline = System.currentTimeMillis() + 5_000;
         while ((f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET) == 0) {
-            assertTrue(System.currentTimeMillis() < deadline, "no NEEDS_RESET for a read-only receive buffer");
+            assertTrue(System.currentTimeMillis() < deadline, "no NEEDS_RESET for " + why);
             Thread.sleep(5);
         }
     }

@@ -83,7 +83,6 @@ public final class DescriptorChainFuzzTarget implements FuzzTarget<DescriptorCha
     public Outcome run(Case c, Progress progress) {
         setUp(c);
         byte[] before = ram.read(0, RAM);
-        int size = c.rings().size();
         List<DescriptorChain.Buffer> writable = new ArrayList<>();
         String error = null;
         try {
@@ -91,7 +90,7 @@ public final class DescriptorChainFuzzTarget implements FuzzTarget<DescriptorCha
         } catch (VirtqueueException e) {
             error = e.getMessage();
         }
-        HostileQueue.assertWroteOnlyInside(before, ram.read(0, RAM), writable, size);
+        HostileQueue.assertWroteOnlyInside(before, ram.read(0, RAM), writable, c.rings());
         return error == null ? Outcome.ACCEPTED : FuzzTarget.cleanError(error);
     }
 
