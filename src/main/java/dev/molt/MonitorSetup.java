@@ -165,9 +165,13 @@ final class MonitorSetup implements AutoCloseable {
         for (MonitorServer s : servers) s.stopAccepting();
     }
 
-    /** Whether a monitor is on stdio (which a reload cannot hand over yet). */
+    /**
+     * Whether a monitor has stdio to itself (which a reload cannot hand over yet). The -nographic
+     * multiplexer's monitor can: its session, if one was started, ends with the old molt, and Ctrl-A c
+     * starts one with the new.
+     */
     boolean usesStdio() {
-        return !stdio.isEmpty() || !muxed.isEmpty();
+        return !stdio.isEmpty();
     }
 
     /**

@@ -1,7 +1,6 @@
 package dev.molt;
 
 import dev.molt.chardev.Chardev;
-import dev.molt.chardev.StdioChardev;
 import dev.molt.host.Generation;
 import dev.molt.host.HeldClient;
 import dev.molt.host.ImplementationLoader;
@@ -45,8 +44,8 @@ final class Reloading implements Reloader {
         if (kvm) {
             return Optional.of("x-cpr-reload: a KVM guest's vCPUs are not handed over by a reload yet (-accel qtest only); use cpr-exec");
         }
-        if (monitors.usesStdio() || consoles.values().stream().anyMatch(c -> c instanceof StdioChardev)) {
-            return Optional.of("x-cpr-reload: a console or monitor on stdio is not handed over by a reload yet; use cpr-exec");
+        if (monitors.usesStdio()) {
+            return Optional.of("x-cpr-reload: a monitor on stdio (-monitor stdio, -qmp stdio) is not handed over by a reload yet; use cpr-exec");
         }
         return Optional.empty();
     }

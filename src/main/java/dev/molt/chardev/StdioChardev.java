@@ -43,7 +43,7 @@ public final class StdioChardev extends PumpedChardev {
 
     @Override
     public void connect(CharInput input) {
-        InputPump.start(id, new FileInputStream(FileDescriptor.in), input, escapes ? this::filterEscapes : null, null);
+        InputPump.start(id, gatedStdin(), input, escapes ? this::filterEscapes : null, null);
     }
 
     /**
@@ -132,9 +132,37 @@ public final class StdioChardev extends PumpedChardev {
     }
 
 
+    /** stdin, read only when the reload gate lets this molt's readers read (see {@link dev.molt.sys.ReadGate}). */
+    private static java.io.InputStream gatedStdin() {
+        FileInputStream in = new FileInputStream(FileDescriptor.in);
+        dev.molt.sys.Fd stdin = new dev.molt.sys.Fd(0, "stdin"); // never closed: it is the process's
+        return new java.io.InputStream() {
+            @Override
+            public int read() throws java.io.IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws java.io.IOException {
+                if (len == 0) return 0;
+                if (!dev.molt.sys.ReadGate.get().awaitReadable(stdin)) return -1;
+                return in.read(b, off, len);
+            }
+        };
+    }
+
     @Override
     public void close() {
         pump.close();
         if (terminal != null) terminal.close();
+        java.io.PipedOutputStream m = monitorInput;
+        if (m != null) {
+            try {
+                m.close(); // the multiplexed monitor's session sees the end of its input and ends
+            } catch (java.io.IOException ignored) {
+                // Closed already.
+            }
+        }
     }
 }

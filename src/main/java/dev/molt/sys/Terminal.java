@@ -34,7 +34,9 @@ public final class Terminal implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment t = a.allocate(TERMIOS_SIZE, 4);
             if (Syscall.raw(Syscall.IOCTL, fd, TCGETS, t.address(), 0, 0, 0) < 0) return null;
-            byte[] saved = t.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            // The settings before the process's first molt made it raw: a reloaded molt finds it raw already.
+            byte[] current = t.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            byte[] saved = dev.molt.host.ProcessWide.first("termios:" + fd, () -> current);
             t.set(JAVA_INT, IFLAG, t.get(JAVA_INT, IFLAG) & ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON));
             t.set(JAVA_INT, LFLAG, t.get(JAVA_INT, LFLAG) & ~(ECHO | ECHONL | ICANON | IEXTEN));
             t.set(JAVA_INT, CFLAG, (t.get(JAVA_INT, CFLAG) & ~(CSIZE | PARENB)) | CS8);
@@ -44,7 +46,8 @@ public final class Terminal implements AutoCloseable {
             Terminal term = new Terminal(fd, saved);
             OPEN.add(term);
             // A signal (SIGTERM, Ctrl-C) ends the JVM without unwinding: give the user's terminal back anyway.
-            Runtime.getRuntime().addShutdownHook(new Thread(term::close, "terminal-restore"));
+            // Through the host: a hook of this implementation's own would keep it alive after a reload.
+            dev.molt.host.ProcessWide.atExit("terminal:" + fd, term::close);
             return term;
         }
     }
@@ -58,7 +61,8 @@ public final class Terminal implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        if (restored) return;
+        // Handed over by a reload: the new molt uses the terminal, raw, from now on.
+        if (restored || ReadGate.get().detached()) return;
         restored = true;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment t = a.allocate(TERMIOS_SIZE, 4);

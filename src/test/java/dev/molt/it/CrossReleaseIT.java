@@ -113,6 +113,32 @@ class CrossReleaseIT {
         }
     }
 
+    /**
+     * x-cpr-reload between releases, both ways, in one process: a guest started under a release is
+     * reloaded into today's jar and back into the release's, its qtest and QMP connections going on.
+     * Releases before v0.6.0 cannot be reloaded from or into (they have no reload entry; QtestReloadIT
+     * checks the refusal).
+     */
+    @ParameterizedTest(name = "x-cpr-reload: {0} to today's molt and back")
+    @ValueSource(strings = {"v0.6.0"})
+    void reloadToTodayAndBack(String tag, @TempDir Path dir) throws Exception {
+        Path old = release(tag);
+        Path oldJar = old.getParent().resolve("../target/molt.jar").normalize(), todaysJar = QtestReloadIT.moltJar();
+        try (QtestVm vm = QtestVm.start(dir, List.of(), old, QtestVm.args(dir, "64M")); QmpClient q = vm.qmp()) {
+            vm.writePattern(23, BASE, LEN);
+            long pid = vm.process.pid();
+            for (Path jar : List.of(todaysJar, oldJar)) {
+                Map<String, Object> p = q.execute("migrate-set-parameters", Map.of("mode", "x-cpr-reload", "x-cpr-reload-jar", jar.toString()));
+                assertTrue(p.containsKey("return"), p.toString());
+                assertTrue(q.execute("migrate", Map.of("uri", "file:" + dir.resolve("vm.state"))).containsKey("return"));
+                GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), T);
+                assertEquals(pid, vm.process.pid());
+                assertEquals(-1, vm.firstBadPage(23, BASE, LEN), "RAM byte for byte after the reload into " + jar);
+            }
+            System.out.printf("[molt-it] releases: x-cpr-reload %s -> today -> %s in PID %d, the same qtest and QMP connections%n", tag, tag, pid);
+        }
+    }
+
     @ParameterizedTest(name = "live migration: {0} to today's molt and back")
     @ValueSource(strings = {"v0.5.1", "v0.4.0"})
     void migrationToTodayAndBack(String tag, @TempDir Path dir) throws Exception {

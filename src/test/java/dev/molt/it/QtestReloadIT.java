@@ -102,6 +102,36 @@ class QtestReloadIT {
         }
     }
 
+    /**
+     * -nographic: the console on molt's own stdin and stdout, multiplexed with the human monitor,
+     * goes on through a reload: output before and after on the same stdout, a key typed after it
+     * reaches the UART (the old molt's stdin reader read nothing more), and Ctrl-A c still reaches a
+     * monitor.
+     */
+    @Test
+    void aConsoleOnStdioGoesOn(@TempDir Path dir) throws Exception {
+        List<String> args = List.of("-accel", "qtest", "-machine", "microvm,aux-ram-share=on", "-m", "64M", "-nographic",
+                "-qmp", "unix:" + dir.resolve("vm.qmp") + ",server=on,wait=off",
+                "-qtest", "unix:" + dir.resolve("vm-qtest.sock"), "-qtest-log", "none");
+        try (QtestVm vm = QtestVm.start(dir, args); QmpClient q = vm.qmp()) {
+            QtestCprExecIT.sendToConsole(vm.qtest, "before\r\n");
+            vm.process.awaitLine(0, "before"::equals, QtestVm.T);
+            vm.process.send("j");
+            GuestIT.waitFor(() -> (Integer.decode(vm.qtest.ok("inb 0x3fd")) & 1) == 1, QtestVm.T);
+            assertEquals("0x006a", vm.qtest.ok("inb 0x3f8"));
+            assertTrue(reload(q, moltJar(), dir.resolve("vm.state"), Map.of()).containsKey("return"));
+            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            QtestCprExecIT.sendToConsole(vm.qtest, "after\r\n");
+            vm.process.awaitLine(0, "after"::equals, QtestVm.T);
+            vm.process.send("k");
+            GuestIT.waitFor(() -> (Integer.decode(vm.qtest.ok("inb 0x3fd")) & 1) == 1, QtestVm.T);
+            assertEquals("0x006b", vm.qtest.ok("inb 0x3f8"), "a key typed after the reload reaches the UART");
+            vm.process.send("\u0001c"); // Ctrl-A c: the multiplexed monitor
+            vm.process.send("info status\r");
+            vm.process.awaitLine(0, l -> l.contains("VM status: running"), QtestVm.T);
+        }
+    }
+
     @Test
     void twoReloadsInARowThenQuitEndsTheProcess(@TempDir Path dir) throws Exception {
         List<String> args = QtestVm.args(dir, "64M");
