@@ -17,6 +17,13 @@ command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v qemu-io >/dev/null || missing+=(qemu-utils)
 # strace: the update-ordering tests hold molt at one system call (SyscallHold) to quit or signal it there.
 command -v strace >/dev/null || missing+=(strace)
+# libvirt: QtestLibvirtProbeIT lets Debian's libvirt daemon probe molt (skipped without it). Its
+# recommends (QEMU, dnsmasq, ...) are not needed: installed without them.
+if [ "$(id -u)" = 0 ] && ! command -v libvirtd >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients) >/dev/null \
+    || echo "molt: cannot install libvirt; QtestLibvirtProbeIT will be skipped" >&2
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null \

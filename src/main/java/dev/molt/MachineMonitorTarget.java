@@ -182,6 +182,11 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
     }
 
     @Override
+    public dev.molt.monitor.Introspection introspection() {
+        return MoltIntrospection.of(kvm != null);
+    }
+
+    @Override
     public String version() {
         return version;
     }

@@ -96,8 +96,14 @@ public final class Molt {
         }
     }
 
+    /** {@code -msg timestamp=on}: set once the command line is read, for the errors after that. */
+    private static volatile boolean timestampMessages;
+
     private static int fail(String message) {
-        System.err.println("molt: " + message);
+        // QEMU's error_report prefix under -msg timestamp=on: UTC, microseconds (util/error-report.c).
+        String time = timestampMessages ? java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z' ")
+                .format(java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC)) : "";
+        System.err.println(time + "molt: " + message);
         return 1;
     }
 
@@ -114,6 +120,12 @@ public final class Molt {
             case CommandLineParser.Result.Run r -> r.config();
         };
         if (config == null) return 0;
+        timestampMessages = config.management().msgTimestamp();
+        if (config.machine().type() == VmConfig.MachineType.NONE) {
+            if (cpr != null) cpr.rollback("-machine none has no guest to take over");
+            if (config.accel() == VmConfig.Accel.KVM) Kvm.open(System.getenv().getOrDefault("MOLT_KVM_DEVICE", Kvm.DEVICE)).close();
+            return MonitorsOnly.run(config);
+        }
         if (cpr != null) cpr.protect();
         if (cpr != null && config.incoming().isEmpty()) {
             cpr.rollback("the new command line has no -incoming: molt never boots a fresh guest over the RAM of a running one");
@@ -226,6 +238,7 @@ public final class Molt {
             // line dropped, an unfit socket): left open it would leak for this molt's life.
             preserved.closeUnclaimed();
             endOnSignals(migration, machine[0]);
+            dev.molt.sys.Daemon.ready(); // -daemonize: the launcher returns now, as QEMU's parent does
             Monitor mon = monitor;
             MonitorSetup live = monitors;
             migration.setExecHooks(() -> {
@@ -254,13 +267,7 @@ public final class Molt {
             if (kvm != null) kvm.close();
             dev.molt.sys.ReadGate.get().closeAfterHandOver();
             // After a reload the new code goes on with the same pidfile.
-            if (pidfile != null && !dev.molt.sys.ReadGate.get().detached()) {
-                try {
-                    Files.deleteIfExists(pidfile);
-                } catch (IOException ignored) {
-                    // Nothing useful to do at exit.
-                }
-            }
+            if (pidfile != null && !dev.molt.sys.ReadGate.get().detached()) deletePidfile(pidfile);
         }
     }
 
@@ -329,7 +336,15 @@ public final class Molt {
         addFds.stream().mapToInt(a -> (int) a.fd()).distinct().forEach(n -> new Fd(n, "-add-fd").close());
     }
 
-    private static void writePidfile(Path pidfile) {
+    static void deletePidfile(Path pidfile) {
+        try {
+            Files.deleteIfExists(pidfile);
+        } catch (IOException ignored) {
+            // Nothing useful to do at exit.
+        }
+    }
+
+    static void writePidfile(Path pidfile) {
         try {
             Files.writeString(pidfile, ProcessHandle.current().pid() + "\n");
         } catch (IOException e) {

@@ -90,6 +90,13 @@ final class MonitorSetup implements AutoCloseable {
                     SocketListener l = fd == null ? null : inherit(m, fd, () -> SocketListener.inheritedTcp(fd, t.host(), t.port()));
                     bound.add(new Bound(m, name, l != null ? l : SocketListener.tcp(t.host(), t.port()), l != null));
                 }
+                case ChardevConfig.SocketFd s when s.server() && !s.waitForClient() -> {
+                    // A live update's new molt gets it by name (the number may differ); the first molt at fd=N.
+                    String name = preservedName(c);
+                    Fd fd = inherited.claim(name).map(PreservedFds.Inherited::fd).orElseGet(() -> new Fd(s.fd(), "-chardev fd=" + s.fd()));
+                    bound.add(new Bound(m, name, SocketListener.handedDown(fd), true));
+                }
+                case ChardevConfig.SocketFd s when s.server() -> throw waitUnsupported(m);
                 case ChardevConfig.UnixSocket u when u.server() -> throw waitUnsupported(m);
                 case ChardevConfig.TcpSocket t when t.server() -> throw waitUnsupported(m);
                 default -> throw new ChardevException(m.location() + ": a monitor needs stdio or a listening socket (server=on)");
@@ -120,6 +127,7 @@ final class MonitorSetup implements AutoCloseable {
         return PRESERVED_PREFIX + switch (c) {
             case ChardevConfig.UnixSocket u -> "unix:" + u.path().toAbsolutePath().normalize();
             case ChardevConfig.TcpSocket t -> "tcp:" + t.host() + ":" + t.port();
+            case ChardevConfig.SocketFd s -> "fd:" + s.fd();
             default -> throw new IllegalArgumentException("not a listening socket: " + c);
         };
     }

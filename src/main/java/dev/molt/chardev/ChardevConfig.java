@@ -76,6 +76,20 @@ public sealed interface ChardevConfig {
         }
     }
 
+    /**
+     * {@code -chardev socket,id=ID,fd=N}: a socket the manager opened and handed down as fd
+     * {@code fd} (libvirt binds its monitor socket so, before it starts the emulator).
+     */
+    record SocketFd(String id, int fd, boolean server, boolean waitForClient) implements ChardevConfig {
+        public SocketFd {
+            checkId(id);
+            if (fd < 0) throw new IllegalArgumentException("chardev: socket: fd must be a non-negative number");
+            if (waitForClient && !server) {
+                throw new IllegalArgumentException("'wait' option is incompatible with socket in client connect mode");
+            }
+        }
+    }
+
     /** Discards output, never has input. */
     record Null(String id) implements ChardevConfig {
         public Null {

@@ -31,6 +31,8 @@ public final class Chardevs {
                     ? SocketChardev.tcpServer(t.id(), t.host(), t.port(), t.waitForClient(), inherited)
                     : SocketChardev.tcpClient(t.id(), t.host(), t.port(), inherited);
             case ChardevConfig.Null n -> new NullChardev(n.id());
+            case ChardevConfig.SocketFd s -> throw new ChardevException("chardev '" + s.id()
+                    + "': a socket given by fd= serves monitors only in molt");
         };
     }
 }

@@ -119,7 +119,12 @@ public final class CommandLineParser {
         BLOCKDEV(true, (s, a) -> s.devices.block.blockdev(a.location(), a.value()), "blockdev"),
         NETDEV(true, (s, a) -> s.devices.net.netdev(a.location(), a.value()), "netdev"),
         DEVICE(true, (s, a) -> s.devices.device(a.location(), a.value()), "device"),
-        ADD_FD(true, State::addFd, "add-fd");
+        ADD_FD(true, State::addFd, "add-fd"),
+        // molt reads no configuration file, with or without it (QEMU's -no-user-config skips its own).
+        NO_USER_CONFIG(false, (s, a) -> { }, "no-user-config"),
+        DAEMONIZE(false, (s, a) -> s.daemonize = true, "daemonize"),
+        MSG(true, State::msg, "msg"),
+        UUID(true, State::uuid, "uuid");
 
         private static final Map<String, Option> BY_NAME = new HashMap<>();
 
@@ -182,6 +187,9 @@ public final class CommandLineParser {
         Optional<String> qtestLog = Optional.empty();
         final DeviceOptions devices = new DeviceOptions();
         final List<VmConfig.AddFd> addFds = new ArrayList<>();
+        boolean daemonize;
+        boolean msgTimestamp;
+        Optional<java.util.UUID> uuid = Optional.empty();
 
         State(String version) {
             this.version = version;
@@ -197,6 +205,23 @@ public final class CommandLineParser {
                 }
                 return null;
             });
+        }
+
+        /** {@code -msg timestamp=on|off}: prefix each error message with the time, as QEMU's error_report. */
+        void msg(Arg a) {
+            QemuOpts.parse(a.location(), a.value()).read(r -> {
+                msgTimestamp = r.bool("timestamp", false);
+                r.bool("guest-name", false); // QEMU prefixes the guest's name; molt's messages start with "molt:"
+                return null;
+            });
+        }
+
+        /** {@code -uuid}: QEMU's text for a malformed one, byte-identical (vl.c). */
+        void uuid(Arg a) {
+            if (!a.value().matches("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")) {
+                throw UsageException.at(a.location(), "Fail to parse UUID string. Wrong format.");
+            }
+            uuid = Optional.of(java.util.UUID.fromString(a.value()));
         }
 
         /**
@@ -358,6 +383,7 @@ public final class CommandLineParser {
         void mon(Arg a) {
             monitors.add(QemuOpts.parse(a.location(), a.value(), "chardev").read(r -> {
                 String chardev = r.requireString("chardev");
+                r.string("id"); // libvirt names its monitor (id=monitor); nothing refers to a monitor by id
                 String mode = r.string("mode", "readline");
                 Protocol protocol = switch (mode) {
                     case "control" -> Protocol.QMP;
@@ -413,13 +439,15 @@ public final class CommandLineParser {
             Name nameConfig = name.result().read(r -> new Name(r.string("guest"), r.bool("debug-threads", false)));
             String machineAccel = machineOpts.asMap().get("accel");
             if (machineAccel != null) {
-                chooseAccel(machineOpts.location(), VmConfig.Accel.byQemuName(machineAccel).orElseThrow());
+                chooseAccel(machineOpts.location(), AccelList.choose(machineAccel, machineConfig.type(), AccelList.kvmUsable()));
             }
-            VmConfig.Accel chosenAccel = accel.orElse(VmConfig.Accel.KVM);
+            boolean noGuest = machineConfig.type() == MachineType.NONE;
+            // -machine none runs no CPU: it needs KVM only where asked for it.
+            VmConfig.Accel chosenAccel = accel.orElse(noGuest && !AccelList.kvmUsable() ? VmConfig.Accel.QTEST : VmConfig.Accel.KVM);
             // An incoming guest brings its own memory: a kernel is only needed to boot afresh, and
-            // under qtest nothing runs one.
+            // under qtest (or with no machine) nothing runs one.
             Path kernelPath = kernel.orElseGet(() -> {
-                if (incoming.isEmpty() && chosenAccel == VmConfig.Accel.KVM) throw new UsageException("no kernel given (use -kernel)");
+                if (incoming.isEmpty() && chosenAccel == VmConfig.Accel.KVM && !noGuest) throw new UsageException("no kernel given (use -kernel)");
                 return Path.of("");
             });
             if (qtestLog.isPresent() && qtestChardev.isEmpty()) {
@@ -432,6 +460,10 @@ public final class CommandLineParser {
                         log == null || log.equals("none") ? Optional.empty() : Optional.of(Path.of(log)), log == null);
             });
 
+            // QEMU's check and text (vl.c): its default serial port and monitor would be on stdio.
+            if (daemonize && nographic && !nodefaults && (!serialGiven || !monitorGiven)) {
+                throw new UsageException("-nographic cannot be used with -daemonize");
+            }
             addDefaultSerial();
             addDefaultMonitor();
             List<String> serialIds = serialChardevIds();
@@ -439,7 +471,8 @@ public final class CommandLineParser {
             return new Result.Run(validated("", () -> new VmConfig(machineConfig, memoryConfig, smpConfig, cpu, cpuFeatures,
                     List.copyOf(objects.values()), new VmConfig.Boot(kernelPath, append, initrd), chardevs, serialIds,
                     nographic, startPaused, nameConfig.guest(), nameConfig.debugThreads(), pidfile, nodefaults,
-                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer, devices.virtioDevices(), addFds)));
+                    noReboot, noShutdown, monitorConfigs, incoming, chosenAccel, qtestServer, devices.virtioDevices(), addFds,
+                    new VmConfig.Management(daemonize, uuid, msgTimestamp))));
         }
 
         /**
@@ -546,10 +579,17 @@ public final class CommandLineParser {
     private static VmConfig.Machine machine(QemuOpts.Reader r) {
         String typeName = r.string("type", MachineType.MICROVM.qemuName());
         MachineType type = MachineType.byQemuName(typeName).orElseThrow(() -> r.error("type",
-                "unsupported machine type '" + typeName + "' (molt supports: " + MachineType.MICROVM.qemuName() + ")"));
+                "unsupported machine type '" + typeName + "' (molt supports: " + MachineType.MICROVM.qemuName() + ", "
+                        + MachineType.NONE.qemuName() + ")"));
         boolean auxRamShare = r.bool("aux-ram-share", false);
         Optional<String> memoryBackend = r.string("memory-backend");
-        r.string("accel").ifPresent(accel -> accelerator(r, "accel", accel));
+        r.string("accel").ifPresent(accel -> {
+            try {
+                AccelList.choose(accel, type, AccelList.kvmUsable());
+            } catch (IllegalArgumentException e) {
+                throw r.error("accel", e.getMessage());
+            }
+        });
         return new VmConfig.Machine(type, auxRamShare, memoryBackend);
     }
 
@@ -588,6 +628,7 @@ public final class CommandLineParser {
 
     /** {@code -chardev socket,...} and {@code -serial unix:...}: only Unix sockets so far. */
     private static ChardevConfig unixSocket(QemuOpts.Reader r, String id) {
+        if (r.has("fd")) return socketFd(r, id);
         if (r.has("host") || r.has("port")) return tcpSocket(r, id);
         Path path = Path.of(r.string("path", ""));
         boolean server = r.bool("server", false);
@@ -596,6 +637,19 @@ public final class CommandLineParser {
             throw r.error("wait", "'wait' option is incompatible with socket in client connect mode");
         }
         return new ChardevConfig.UnixSocket(id, path, server, server && wait.orElse(true));
+    }
+
+    /** {@code -chardev socket,fd=N,...}: a socket the manager opened; neither path nor host with it. */
+    private static ChardevConfig socketFd(QemuOpts.Reader r, String id) {
+        if (r.has("path") || r.has("host")) throw r.error("fd", "chardev: socket: fd= names the socket: give no path or host with it");
+        long fd = r.integer("fd").orElseThrow();
+        if (fd < 0 || fd > Integer.MAX_VALUE) throw r.error("fd", "chardev: socket: fd must be a non-negative number");
+        boolean server = r.bool("server", false);
+        Optional<Boolean> wait = r.bool("wait");
+        if (!server && wait.isPresent()) {
+            throw r.error("wait", "'wait' option is incompatible with socket in client connect mode");
+        }
+        return new ChardevConfig.SocketFd(id, (int) fd, server, server && wait.orElse(true));
     }
 
     /** {@code -chardev socket,host=H,port=P,...} and the legacy {@code tcp:HOST:PORT,...}. */

@@ -20,12 +20,14 @@ public final class HelpText {
                 -h or -help     display this help and exit
                 -version        display version information and exit
 
-                -machine [type=]microvm[,prop[=value][,...]]
-                                select the machine ('-machine help' lists them)
+                -machine [type=]microvm|none[,prop[=value][,...]]
+                                select the machine ('-machine help' lists them); none has
+                                no RAM, CPU or device, only the monitors (a tool's probe)
                                 aux-ram-share=on|off puts RAM that molt allocates itself in
                                     shared memory, so a live update can keep it (default=off)
                                 memory-backend='id' uses that -object as guest RAM
-                                accel=kvm|qtest is the same as -accel
+                                accel=kvm|qtest is the same as -accel; a list (kvm:tcg)
+                                takes the first of molt's that works here
                 -M              same as -machine
                 -accel kvm|qtest
                                 use KVM (the default), or qtest: no guest CPU runs, and a
@@ -51,6 +53,11 @@ public final class HelpText {
                 -no-reboot      exit instead of rebooting
                 -no-shutdown    stop, rather than exit, when the guest powers off
                 -nodefaults     create no default devices (no serial port)
+                -daemonize      run detached, once ready (monitors bound, pidfile written)
+                -no-user-config molt reads no configuration file anyway
+                -uuid uuid      the guest's UUID
+                -msg timestamp=on|off
+                                error messages start with the time
 
                 Memory backends:
                 -object memory-backend-ram,id=id,size=size[,share=on|off][,prealloc=on|off]

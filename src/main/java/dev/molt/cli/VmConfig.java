@@ -46,6 +46,7 @@ import java.util.Optional;
  * @param qtest          {@code -qtest} and {@code -qtest-log}: the qtest protocol server, if any
  * @param virtioDevices  {@code -device virtio-blk-device} and {@code virtio-net-device} with the drives and netdevs they name, in order
  * @param addFds         {@code -add-fd}: inherited fds for fd sets ({@code /dev/fdset/N}), in order
+ * @param management     {@code -daemonize}, {@code -uuid}, {@code -msg}: what a management tool asks of the process
  */
 public record VmConfig(
         Machine machine,
@@ -70,7 +71,33 @@ public record VmConfig(
         Accel accel,
         Optional<QtestServerConfig> qtest,
         List<VirtioDeviceConfig> virtioDevices,
-        List<AddFd> addFds) {
+        List<AddFd> addFds,
+        Management management) {
+
+    /**
+     * @param daemonize    {@code -daemonize}: the launcher runs molt detached and returns once it is ready
+     * @param uuid         {@code -uuid}
+     * @param msgTimestamp {@code -msg timestamp=on}: error messages start with the time
+     */
+    public record Management(boolean daemonize, Optional<java.util.UUID> uuid, boolean msgTimestamp) {
+        public static final Management DEFAULT = new Management(false, Optional.empty(), false);
+
+        public Management {
+            Objects.requireNonNull(uuid, "uuid");
+        }
+    }
+
+    /** Without {@code -daemonize}, {@code -uuid} or {@code -msg}. */
+    public VmConfig(Machine machine, Memory memory, Smp smp, CpuModel cpu, Map<CpuFeature, Boolean> cpuFeatures,
+                    List<MemoryBackendConfig> memoryBackends, Boot boot, Map<String, ChardevConfig> chardevs,
+                    List<String> serials, boolean nographic, boolean startPaused, Optional<String> name,
+                    boolean debugThreads, Optional<Path> pidfile, boolean nodefaults, boolean noReboot,
+                    boolean noShutdown, List<MonitorConfig> monitors, List<String> incoming, Accel accel,
+                    Optional<QtestServerConfig> qtest, List<VirtioDeviceConfig> virtioDevices, List<AddFd> addFds) {
+        this(machine, memory, smp, cpu, cpuFeatures, memoryBackends, boot, chardevs, serials, nographic, startPaused,
+                name, debugThreads, pidfile, nodefaults, noReboot, noShutdown, monitors, incoming, accel, qtest, virtioDevices,
+                addFds, Management.DEFAULT);
+    }
 
     /** {@code -add-fd fd=N,set=S,opaque=TEXT}: an inherited fd to put in fd set S (checked when molt starts). */
     public record AddFd(String location, long fd, long set, Optional<String> opaque) {}
@@ -109,6 +136,7 @@ public record VmConfig(
         Objects.requireNonNull(boot, "boot");
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(pidfile, "pidfile");
+        Objects.requireNonNull(management, "management");
         cpuFeatures = Collections.unmodifiableMap(new LinkedHashMap<>(cpuFeatures));
         memoryBackends = List.copyOf(memoryBackends);
         chardevs = Collections.unmodifiableMap(new LinkedHashMap<>(chardevs));
@@ -135,6 +163,9 @@ public record VmConfig(
             String id = qtest.get().chardev();
             if (!chardevs.containsKey(id)) throw new IllegalArgumentException("qtest on unknown chardev '" + id + "'");
             if (serials.contains(id)) throw new IllegalArgumentException("chardev '" + id + "' serves a serial port and qtest");
+        }
+        if (management.daemonize() && chardevs.values().stream().anyMatch(c -> c instanceof ChardevConfig.Stdio)) {
+            throw new IllegalArgumentException("cannot use stdio with -daemonize"); // QEMU's text (char-stdio.c)
         }
         if (serials.size() != new HashSet<>(serials).size()) {
             throw new IllegalArgumentException("a chardev can back only one serial port");
@@ -203,7 +234,9 @@ public record VmConfig(
 
     /** The machine types molt emulates. */
     public enum MachineType {
-        MICROVM("microvm", "minimal x86 machine: no PCI, no firmware, direct kernel boot", 255);
+        MICROVM("microvm", "minimal x86 machine: no PCI, no firmware, direct kernel boot", 255),
+        /** QEMU's {@code none}: no RAM, no CPU, no device; the monitors answer (how libvirt probes an emulator). */
+        NONE("none", "empty machine", 1);
 
         private final String qemuName;
         private final String description;

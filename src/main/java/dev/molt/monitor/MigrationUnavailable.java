@@ -28,7 +28,8 @@ final class MigrationUnavailable implements MigrationCommands {
 
     @Override
     public List<CapabilityState> queryCapabilities() {
-        return List.of();
+        // All off, as QEMU answers with -machine none (libvirt's probe reads them there).
+        return MigrationSchema.CAPABILITIES.stream().map(c -> new CapabilityState(c, false)).toList();
     }
 
     @Override

@@ -59,6 +59,11 @@ public interface MonitorTarget {
 
     boolean kvmEnabled();
 
+    /** What molt is made of: machine types, CPU models, QOM types, options (a management tool's probe). */
+    default Introspection introspection() {
+        return Introspection.NONE;
+    }
+
     /** molt's version, e.g. "0.1.0". */
     String version();
 

@@ -67,6 +67,7 @@ final class QmpCommands {
             return null;
         }, Param.required("fdname", STRING)));
         FdSetCommands.all(FdSets.process()).forEach(this::add);
+        IntrospectionCommands.all(target::introspection).forEach(this::add);
         MigrationQmpCommands.all(monitor.migration()).forEach(this::add);
     }
 

@@ -4,6 +4,7 @@ import dev.molt.sys.ErrnoException;
 import dev.molt.sys.EventFd;
 import dev.molt.sys.Fd;
 import dev.molt.sys.ListenSocket;
+import dev.molt.sys.Posix;
 import dev.molt.sys.UnixListen;
 
 import java.io.IOException;
@@ -71,6 +72,17 @@ public final class SocketListener implements Listener {
             throw new IOException("no socket is at " + path + " any more");
         }
         return new SocketListener(fd, "unix:" + path, Optional.of(path));
+    }
+
+    /**
+     * Serves a listening unix or TCP socket its manager opened and handed down ({@code -chardev
+     * socket,fd=N}). The socket is the manager's: molt never unlinks its path. Throws, naming what is
+     * wrong, if {@code fd} is not a listening stream socket.
+     */
+    public static SocketListener handedDown(Fd fd) throws IOException {
+        check(fd, Set.of(ListenSocket.AF_UNIX, ListenSocket.AF_INET, ListenSocket.AF_INET6), "listening");
+        Posix.setCloexec(fd.num(), true); // a live update hands it on by name, like every preserved fd
+        return new SocketListener(fd, "fd:" + fd.num(), Optional.empty());
     }
 
     /** Serves a TCP socket listening on {@code host:port} that the previous molt handed over; see {@link #inheritedUnix}. */

@@ -104,6 +104,11 @@ public final class Posix {
         return new Fd((int) call("fcntl F_DUPFD_CLOEXEC " + fd.what(), Syscall.FCNTL, fd.num(), F_DUPFD_CLOEXEC, 0), fd.what());
     }
 
+    /** Makes {@code target} (a standard stream, say) another fd for {@code fd}'s open file. */
+    public static void dup3(Fd fd, int target) {
+        call("dup3 " + fd.what(), Syscall.DUP3, fd.num(), target, 0);
+    }
+
     public static void setCloexec(int fd, boolean on) {
         long flags = call("fcntl F_GETFD", Syscall.FCNTL, fd, F_GETFD);
         long updated = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;

@@ -191,10 +191,10 @@ class CommandLineParserTest {
     class Machine {
         @Test
         void onlyMicrovm() {
-            assertEquals("molt: -machine pc: unsupported machine type 'pc' (molt supports: microvm)", error("-machine", "pc"));
-            assertEquals("molt: -M q35,aux-ram-share=on: unsupported machine type 'q35' (molt supports: microvm)",
+            assertEquals("molt: -machine pc: unsupported machine type 'pc' (molt supports: microvm, none)", error("-machine", "pc"));
+            assertEquals("molt: -M q35,aux-ram-share=on: unsupported machine type 'q35' (molt supports: microvm, none)",
                     error("-M", "q35,aux-ram-share=on"));
-            assertEquals("molt: -machine type=: unsupported machine type '' (molt supports: microvm)", error("-machine", "type="));
+            assertEquals("molt: -machine type=: unsupported machine type '' (molt supports: microvm, none)", error("-machine", "type="));
             assertEquals(MachineType.MICROVM, run("-machine", "type=microvm").machine().type());
         }
 
@@ -203,10 +203,10 @@ class CommandLineParserTest {
             VmConfig c = run("-machine", "microvm,aux-ram-share=on", "-machine", "aux-ram-share=off", "-machine", "microvm,aux-ram-share");
             assertTrue(c.machine().auxRamShare());
             // A bare first word is the machine type, as in QEMU, not a flag.
-            assertEquals("molt: -machine aux-ram-share: unsupported machine type 'aux-ram-share' (molt supports: microvm)",
+            assertEquals("molt: -machine aux-ram-share: unsupported machine type 'aux-ram-share' (molt supports: microvm, none)",
                     error("-machine", "aux-ram-share"));
             assertFalse(run("-machine", "aux-ram-share=on", "-machine", "aux-ram-share=no").machine().auxRamShare());
-            assertEquals("molt: -machine pc: unsupported machine type 'pc' (molt supports: microvm)",
+            assertEquals("molt: -machine pc: unsupported machine type 'pc' (molt supports: microvm, none)",
                     error("-machine", "microvm", "-machine", "pc"));
         }
 
@@ -803,6 +803,50 @@ class CommandLineParserTest {
                 assertTrue(help.contains("-" + name + " ") || help.contains("-" + name + "\n") || help.contains("-" + name + ","),
                         "help lacks -" + name);
             }
+        }
+    }
+
+    /** Issue 13 item 9: what libvirt's probe and its guests' command lines need. */
+    @Nested
+    class ManagementOptions {
+        @Test
+        void libvirtsProbeCommandLineIsAMachineWithoutGuest() {
+            VmConfig c = assertInstanceOf(Result.Run.class, CommandLineParser.parse(new String[] {"-S", "-no-user-config",
+                    "-nodefaults", "-nographic", "-machine", "none,accel=kvm:tcg", "-qmp", "unix:/run/p.qmp,server=on,wait=off",
+                    "-pidfile", "/run/p.pid", "-daemonize"}, "1.2.3")).config();
+            assertEquals(MachineType.NONE, c.machine().type());
+            assertTrue(c.management().daemonize());
+            assertTrue(c.startPaused());
+            assertEquals(AccelList.kvmUsable() ? VmConfig.Accel.KVM : VmConfig.Accel.QTEST, c.accel(), "no kernel needed, no TCG taken");
+        }
+
+        @Test
+        void anAcceleratorListTakesTheFirstOfMoltsThatWorks() {
+            assertEquals(VmConfig.Accel.KVM, AccelList.choose("kvm:tcg", MachineType.MICROVM, true));
+            assertEquals(VmConfig.Accel.QTEST, AccelList.choose("tcg:qtest", MachineType.MICROVM, false));
+            assertEquals(VmConfig.Accel.QTEST, AccelList.choose("tcg", MachineType.NONE, true), "-machine none runs no CPU");
+            assertEquals("no accelerator found in 'kvm:tcg' (kvm: KVM is not usable on this host; tcg: not an accelerator molt has;"
+                    + " molt supports: kvm, qtest)",
+                    assertThrows(IllegalArgumentException.class, () -> AccelList.choose("kvm:tcg", MachineType.MICROVM, false)).getMessage());
+            assertEquals("molt: -machine accel=tcg: unsupported accelerator 'tcg' (molt supports: kvm, qtest)", error("-machine", "accel=tcg"));
+        }
+
+        @Test
+        void uuidMsgAndNoUserConfig() {
+            VmConfig c = run("-uuid", "c7a5fdbd-cdaf-9455-926a-d65c16db1809", "-msg", "timestamp=on", "-no-user-config",
+                    "-name", "guest=vm1,debug-threads=on");
+            assertEquals(Optional.of(java.util.UUID.fromString("c7a5fdbd-cdaf-9455-926a-d65c16db1809")), c.management().uuid());
+            assertTrue(c.management().msgTimestamp());
+            assertEquals(Optional.of("vm1"), c.name());
+            assertEquals("molt: -uuid nope: Fail to parse UUID string. Wrong format.", error("-uuid", "nope"));
+            assertFalse(run().management().daemonize());
+        }
+
+        @Test
+        void daemonizeRefusesStdioAsQemuDoes() {
+            assertEquals("molt: -nographic cannot be used with -daemonize", error("-nographic", "-daemonize"));
+            assertEquals("molt: cannot use stdio with -daemonize", error("-serial", "stdio", "-daemonize"));
+            assertTrue(run("-nographic", "-nodefaults", "-daemonize").management().daemonize());
         }
     }
 }

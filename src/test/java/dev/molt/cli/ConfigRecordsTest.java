@@ -122,7 +122,7 @@ class ConfigRecordsTest {
     @Test
     void helpTexts() {
         assertEquals("Supported machines are:\nmicrovm              minimal x86 machine: no PCI, no firmware, direct kernel boot "
-                + "(default)\n", HelpText.machines());
+                + "(default)\nnone                 empty machine\n", HelpText.machines());
         assertEquals("Available CPUs:\n  host     the host's CPU, with every feature KVM can give a guest\n"
                 + "  max      the most capable CPU available: under KVM, the same as host\n", HelpText.cpus());
         assertEquals("molt version 0.1.0\n", HelpText.version("0.1.0"));

@@ -14,6 +14,12 @@ final class FakeTarget implements MonitorTarget {
     volatile CommandError contError;
     /** Thrown by stop and quit when set: a bug deep inside the machine, as far as the monitor can tell. */
     volatile Error failure;
+    volatile Introspection introspection = Introspection.NONE;
+
+    @Override
+    public Introspection introspection() {
+        return introspection;
+    }
 
     @Override
     public String runState() {
