@@ -45,7 +45,7 @@ public final class GuestRam implements AutoCloseable {
                     ? RamBlock.memfd(r.id(), size, 0, r.prealloc())
                     : RamBlock.anonymous(r.id(), size, r.prealloc());
             case MemoryBackendConfig.Memfd m -> RamBlock.memfd(m.id(), size,
-                    m.hugetlb() ? m.hugetlbSize().orElse(2L << 20) : 0, m.prealloc());
+                    m.hugetlb() ? m.hugetlbSize().orElse(2L << 20) : 0, m.prealloc(), m.share());
             case MemoryBackendConfig.File f -> RamBlock.file(f.id(), f.memPath(), size, f.share(), f.prealloc());
         };
         return new GuestRam(block);

@@ -48,6 +48,15 @@ public final class RamBlock implements AutoCloseable {
 
     /** A shared memfd (memory-backend-memfd, or implicit RAM with aux-ram-share=on). */
     public static RamBlock memfd(String name, long size, long hugePageSize, boolean prealloc) {
+        return memfd(name, size, hugePageSize, prealloc, true);
+    }
+
+    /**
+     * A memfd mapped shared, or private ({@code memory-backend-memfd,share=off}, as QEMU maps it: the
+     * guest's writes go to this process's copy-on-write pages, which no other process can map, so
+     * such RAM cannot cross a live update and is not preservable).
+     */
+    public static RamBlock memfd(String name, long size, long hugePageSize, boolean prealloc, boolean shared) {
         int flags = Posix.MFD_CLOEXEC;
         if (hugePageSize > 0) {
             flags |= Posix.MFD_HUGETLB | (Long.numberOfTrailingZeros(hugePageSize) << Posix.MFD_HUGE_SHIFT);
@@ -58,8 +67,8 @@ public final class RamBlock implements AutoCloseable {
         Fd fd = Posix.memfdCreate(name, flags);
         try {
             Posix.ftruncate(fd, size);
-            long addr = mapAligned(name, size, Posix.MAP_SHARED, fd.num(), prealloc);
-            return new RamBlock(name, size, fd, true, addr);
+            long addr = mapAligned(name, size, shared ? Posix.MAP_SHARED : Posix.MAP_PRIVATE, fd.num(), prealloc);
+            return new RamBlock(name, size, fd, shared, addr);
         } catch (RuntimeException e) {
             fd.close();
             throw translate(name, size, e);

@@ -2,6 +2,7 @@ package dev.molt.memory;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
 import java.util.OptionalLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -46,6 +47,31 @@ class GuestRamIT {
             assertEquals("m0", memfd.block().name());
             assertNotNull(memfd.block().fd());
             assertTrue(shared.block().preservable(), "memory-backend-ram,share=on is a memfd, so CPR can keep it");
+        }
+    }
+
+    /** The long at {@code offset} of the file behind {@code block}'s fd, read through the file, not the mapping. */
+    private static long fileLong(RamBlock block, long offset) throws java.io.IOException {
+        try (var channel = java.nio.channels.FileChannel.open(java.nio.file.Path.of("/proc/self/fd/" + block.fd().num()))) {
+            var buffer = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.nativeOrder());
+            channel.read(buffer, offset);
+            return buffer.flip().getLong();
+        }
+    }
+
+    /** Issue 13 item 5: as QEMU, memory-backend-memfd,share=off is a private mapping, which CPR cannot keep. */
+    @Test
+    void aMemfdWithShareOffIsMappedPrivateAndBlocksCpr() throws Exception {
+        long size = 32L << 20;
+        try (GuestRam shared = GuestRam.allocate(size, new MemoryBackendConfig.Memfd("m0", size, true, false, false, OptionalLong.empty()), false, 48);
+             GuestRam priv = GuestRam.allocate(size, new MemoryBackendConfig.Memfd("m1", size, false, false, false, OptionalLong.empty()), false, 48)) {
+            for (GuestRam ram : List.of(shared, priv)) ram.block().host().set(java.lang.foreign.ValueLayout.JAVA_LONG, 4096, 0x1122334455667788L);
+            assertEquals(0x1122334455667788L, fileLong(shared.block(), 4096), "share=on: the memfd's pages are the guest's");
+            assertEquals(0, fileLong(priv.block(), 4096), "share=off: the guest's writes stay in this process's private copy");
+            assertTrue(shared.block().preservable());
+            assertFalse(priv.block().preservable());
+            assertEquals("Memory region m1 is not compatible with CPR. share=on is required for memory-backend objects, and "
+                    + "aux-ram-share=on is required.", dev.molt.migration.cpr.CprExec.cprBlocker(priv.block()).orElseThrow());
         }
     }
 
