@@ -71,10 +71,17 @@ public final class ChannelTransport implements MigrationEngine.Transport {
         MigrationAddress main = channels.main();
         switch (mode) {
             case NORMAL -> { }
-            case CPR_REBOOT, CPR_EXEC, X_CPR_RELOAD -> {
+            case CPR_REBOOT, CPR_EXEC -> {
+                // The saved VM must outlive this process: a file, or a command that stores it (QEMU's CPR
+                // documentation pipes the state through a compressor so). For cpr-exec QEMU only warns that
+                // another channel "may quietly block" the exec; molt refuses.
+                if (!(main instanceof MigrationAddress.File) && !(main instanceof MigrationAddress.Exec)) {
+                    throw new IOException(mode.qapiName + " needs a file: or exec: migration URI for the device state (got "
+                            + main.uri() + ")");
+                }
+            }
+            case X_CPR_RELOAD -> {
                 if (!(main instanceof MigrationAddress.File)) {
-                    // The saved VM must outlive this process. For cpr-exec QEMU only warns that another
-                    // channel "may quietly block" the exec; molt refuses.
                     throw new IOException(mode.qapiName + " needs a file: migration URI for the device state (got " + main.uri() + ")");
                 }
             }

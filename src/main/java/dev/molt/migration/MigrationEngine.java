@@ -202,6 +202,7 @@ public final class MigrationEngine implements MigrationCommands {
             throw CommandError.generic("Cannot migrate a VM in state '" + rs.qapiName + "'");
         }
         java.nio.file.Path program = null;
+        String stateUri = mainUri; // where a live update's new molt, or the one going back, reads the state
         // Everything that can be checked is checked while the guest still runs (qemu-cpr.md §3, §7).
         try {
             if (mode == MigrationMode.CPR_EXEC && settings.capability("pause-before-switchover")) {
@@ -213,6 +214,7 @@ public final class MigrationEngine implements MigrationCommands {
             if (mode == MigrationMode.CPR_EXEC) {
                 program = CprExec.resolveProgram(settings.cprExecCommand());
                 executor.check();
+                if (mainUri.startsWith("exec:")) stateUri = CprExec.stateUriForExec(settings.cprExecCommand());
             }
             if (mode == MigrationMode.CPR_EXEC || mode == MigrationMode.CPR_TRANSFER || mode == MigrationMode.X_CPR_RELOAD) {
                 CprExec.requirePreservable(machine.ram().block());
@@ -266,7 +268,8 @@ public final class MigrationEngine implements MigrationCommands {
         activeChannel = channel;
         if (mode == MigrationMode.CPR_EXEC) {
             java.nio.file.Path prog = program;
-            worker = startWorker("migration-cpr-exec", () -> runCprExec(channel, prog, mainUri));
+            String readBack = stateUri;
+            worker = startWorker("migration-cpr-exec", () -> runCprExec(channel, prog, readBack));
         } else if (mode == MigrationMode.X_CPR_RELOAD) {
             dev.molt.host.Generation loaded = next;
             worker = startWorker("migration-cpr-reload", () -> runCprReload(channel, loaded, mainUri));
@@ -323,7 +326,7 @@ public final class MigrationEngine implements MigrationCommands {
      * memfd), hand the RAM fds and the CPR state to the new molt through exec. If the exec fails,
      * the guest runs on here.
      */
-    private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String fileUri) {
+    private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String stateUri) {
         boolean stopped = false, released = false, stoppedAccepting = false;
         VmState captured = null;
         CprState.StreamId written = null;
@@ -342,7 +345,7 @@ public final class MigrationEngine implements MigrationCommands {
         }
         try (dev.molt.sys.Fd cprFd = CprStateFile.create();
              // Started while the guest runs: guards the update against a new binary that dies before molt's code runs.
-             Keeper keeper = Keeper.start(keep, cprFd, CprExec.goBackCommand(previous, fileUri),
+             Keeper keeper = Keeper.start(keep, cprFd, CprExec.goBackCommand(previous, stateUri),
                      java.time.Duration.ofMillis(settings.number("x-cpr-exec-resume-timeout")))) {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
@@ -370,7 +373,7 @@ public final class MigrationEngine implements MigrationCommands {
             long savedAt = wallNanos();
             List<String> command = settings.cprExecCommand();
             List<CprState.PreservedFd> preserved = described(handed);
-            CprState state = new CprState(preserved, previous, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
+            CprState state = new CprState(preserved, previous, stateUri, stoppedAt, savedAt, wallNanos(), wasRunning)
                     .withKeeper(keeper.pipe().num(), keeper.pid()).withBoot(bootSource(machine.config())).withDeviceState(written);
             CprStateFile.writeInto(cprFd, state);
             // The point of no return: a cancel or quit that came first wins; any later one is refused, and

@@ -286,7 +286,7 @@ class CprExecIT {
                 new RefusedUpdate(List.of(), "file:" + state, "cpr-exec mode requires setting cpr-exec-command"),
                 new RefusedUpdate(List.of("/nonexistent/molt"), "file:" + state, "does not exist"),
                 new RefusedUpdate(List.of(notExecutable.toString()), "file:" + state, "is not an executable file"),
-                new RefusedUpdate(newMolt(args, state), "unix:" + dir.resolve("x.sock"), "cpr-exec needs a file: migration URI"));
+                new RefusedUpdate(newMolt(args, state), "unix:" + dir.resolve("x.sock"), "cpr-exec needs a file: or exec: migration URI"));
     }
 
     /** An executable file the kernel cannot exec (ENOEXEC): a cpr-exec to it fails at the exec itself. */

@@ -30,7 +30,7 @@ class CprRebootIT {
             src.awaitTicks(2, 20);
             assertTrue(s.execute("migrate-set-parameters", Map.of("mode", "cpr-reboot")).containsKey("return"));
             Map<String, Object> refused = s.execute("migrate", Map.of("uri", "unix:" + dir.resolve("x.sock")));
-            assertTrue(String.valueOf(refused.get("error")).contains("needs a file: migration URI"), refused.toString());
+            assertTrue(String.valueOf(refused.get("error")).contains("needs a file: or exec: migration URI"), refused.toString());
             s.execute("migrate", Map.of("uri", "file:" + state));
             assertEquals("completed", MigrationIT.awaitStatus(s, "completed", "failed").get("status"));
             assertEquals("postmigrate", s.returned("query-status").get("status"));

@@ -80,6 +80,25 @@ public final class CprExec {
     }
 
     /** {@code previous} resuming from the device state at {@code stateUri} (a rollback's command). */
+    /**
+     * Where the device state can be read back from when the migration URI is an {@code exec:}
+     * command that stores it (say {@code exec:gzip -c > vm.state.gz}): the new command line's last
+     * {@code -incoming file:} or {@code exec:} (its reverse, {@code exec:gzip -dc < vm.state.gz}),
+     * which is also what the previous molt is relaunched with if the new one fails.
+     */
+    public static String stateUriForExec(List<String> newCommand) {
+        String found = null;
+        for (int i = 0; i + 1 < newCommand.size(); i++) {
+            String v = newCommand.get(i + 1);
+            if (newCommand.get(i).equals("-incoming") && (v.startsWith("file:") || v.startsWith("exec:"))) found = v;
+        }
+        if (found == null) {
+            throw new IllegalArgumentException("cpr-exec with an exec: migration URI needs -incoming exec:... (or file:...) in "
+                    + "cpr-exec-command, to read the state back (also when going back to this molt)");
+        }
+        return found;
+    }
+
     public static List<String> goBackCommand(List<String> previous, String stateUri) {
         List<String> cmd = new ArrayList<>(previous);
         cmd.add("-incoming");
