@@ -37,6 +37,7 @@ final class MonitorsOnly implements MonitorTarget {
 
     /** Serves the monitors until {@code quit} or a terminating signal; returns the exit status. */
     static int run(VmConfig config) {
+        refuseGuestOptions(config);
         EventBus events = new EventBus();
         MonitorsOnly target = new MonitorsOnly(config, events);
         try (MonitorSetup monitors = MonitorSetup.bind(config.monitors(), config.chardevs(), PreservedFds.fresh())) {
@@ -55,6 +56,19 @@ final class MonitorsOnly implements MonitorTarget {
             return 1;
         } finally {
             config.pidfile().ifPresent(Molt::deletePidfile);
+        }
+    }
+
+    /** What only a guest could use is refused rather than ignored: there is none to give it to. */
+    static void refuseGuestOptions(VmConfig config) {
+        List<String> given = new java.util.ArrayList<>();
+        if (!config.boot().kernel().toString().isEmpty()) given.add("-kernel");
+        if (!config.virtioDevices().isEmpty()) given.add("-device");
+        if (!config.incoming().isEmpty()) given.add("-incoming");
+        if (config.qtest().isPresent()) given.add("-qtest");
+        if (!config.memoryBackends().isEmpty()) given.add("-object");
+        if (!given.isEmpty()) {
+            throw new dev.molt.cli.UsageException("-machine none has no guest: " + String.join(", ", given) + " cannot be used with it");
         }
     }
 
