@@ -38,12 +38,31 @@ class QtestLibvirtProbeIT {
 
     /** Runs bin/molt to its end (with -daemonize: the launcher's end), stderr collected. */
     private static Ran launch(List<String> args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Project.launcher().toString()));
+        return launch(List.of(), args);
+    }
+
+    /** As {@link #launch(List)}, with {@code prefix} (a {@link #handDown}) before the launcher. */
+    private static Ran launch(List<String> prefix, List<String> args) throws Exception {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(Project.launcher().toString());
         cmd.addAll(args);
         Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the launcher returns once molt is ready");
         return new Ran(p.exitValue(), new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
     }
+
+    /**
+     * What a manager does before it starts molt with {@code -chardev socket,fd=5}: binds and listens
+     * on {@code socket} and leaves the socket open as fd 5 across its exec of the command that follows.
+     */
+    private static List<String> handDown(Path socket) {
+        return List.of("python3", "-c", "import os, socket, sys\n"
+                + "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)\n"
+                + "os.dup2(s.fileno(), 5)\n" // inheritable, as a manager's fork and exec would leave it
+                + "os.execv(sys.argv[2], sys.argv[2:])\n", socket.toString());
+    }
+
+    private static final String MONITOR_ON_FD_5 = "socket,id=charmonitor,fd=5,server=on,wait=off";
 
     private static long sessionOf(long pid) throws Exception {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
@@ -117,12 +136,9 @@ class QtestLibvirtProbeIT {
     @Test
     void aMonitorSocketTheManagerOpenedIsServed(@TempDir Path dir) throws Exception {
         Path socket = dir.resolve("monitor.sock");
-        String handDown = "import os, socket, sys\n"
-                + "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)\n"
-                + "os.dup2(s.fileno(), 5)\n" // inheritable, as a manager's fork and exec would leave it
-                + "os.execv(sys.argv[2], sys.argv[2:])\n";
-        List<String> cmd = new ArrayList<>(List.of("python3", "-c", handDown, socket.toString(), Project.launcher().toString(),
-                "-machine", "none", "-nodefaults", "-display", "none", "-chardev", "socket,id=charmonitor,fd=5,server=on,wait=off",
+        List<String> cmd = new ArrayList<>(handDown(socket));
+        cmd.addAll(List.of(Project.launcher().toString(),
+                "-machine", "none", "-nodefaults", "-display", "none", "-chardev", MONITOR_ON_FD_5,
                 "-mon", "chardev=charmonitor,id=monitor,mode=control", "-name", "guest=probe,debug-threads=on",
                 "-uuid", "c7a5fdbd-cdaf-9455-926a-d65c16db1809", "-msg", "timestamp=on"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -142,13 +158,16 @@ class QtestLibvirtProbeIT {
         assertTrue(notSocket.stderr().contains("it is not a socket"), notSocket.stderr());
     }
 
-    /** cpr-exec's promise, the same process, holds for a daemon: its new molt is exec'd in place, not daemonized again. */
+    /**
+     * cpr-exec's promise, the same process, holds for a daemon: its new molt is exec'd in place, not
+     * daemonized again. Its monitor is on a socket the manager handed down, which the update keeps.
+     */
     @Test
-    void aDaemonizedMoltKeepsItsPidAcrossCprExec(@TempDir Path dir) throws Exception {
+    void aDaemonizedMoltKeepsItsPidAndHandedDownMonitorAcrossCprExec(@TempDir Path dir) throws Exception {
         List<String> args = List.of("-accel", "qtest", "-machine", "microvm,aux-ram-share=on", "-m", "64M", "-display", "none",
-                "-nodefaults", "-qmp", "unix:" + dir.resolve("vm.qmp") + ",server=on,wait=off",
+                "-nodefaults", "-chardev", MONITOR_ON_FD_5, "-mon", "chardev=charmonitor,id=monitor,mode=control",
                 "-pidfile", dir.resolve("vm.pid").toString(), "-daemonize");
-        Ran ran = launch(args);
+        Ran ran = launch(handDown(dir.resolve("vm.qmp")), args);
         assertEquals(0, ran.status(), ran.stderr());
         long pid = Long.parseLong(Files.readString(dir.resolve("vm.pid")).strip());
         ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
