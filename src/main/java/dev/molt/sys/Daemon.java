@@ -16,6 +16,14 @@ public final class Daemon {
     /** The environment variable naming the readiness pipe's write end. */
     public static final String READY_FD_ENV = "MOLT_DAEMONIZE_READY_FD";
 
+    /**
+     * Set once the byte is written. A system property, because it must outlive this class: an
+     * x-cpr-reload runs molt again in this JVM under a new class loader, with the same environment,
+     * and the fd that {@value #READY_FD_ENV} names may by then be another file (a cpr-exec's new molt is
+     * spared by the launcher, which removes the variable).
+     */
+    static final String DONE_PROPERTY = "molt.daemonize.ready";
+
     private Daemon() {}
 
     /**
@@ -25,7 +33,8 @@ public final class Daemon {
      */
     public static void ready() {
         String env = System.getenv(READY_FD_ENV);
-        if (env == null || !env.matches("[0-9]{1,9}")) return;
+        if (env == null || !env.matches("[0-9]{1,9}") || System.getProperty(DONE_PROPERTY) != null) return;
+        System.setProperty(DONE_PROPERTY, "true");
         int fd = Integer.parseInt(env);
         Fd devNull = Posix.open("/dev/null", Posix.O_RDWR, 0);
         try (Arena arena = Arena.ofConfined()) {

@@ -191,6 +191,45 @@ class QtestLibvirtProbeIT {
         }
     }
 
+    /**
+     * An x-cpr-reload runs molt's code again in the daemon's JVM, with the environment that named the
+     * readiness pipe: the new code must not take whatever fd now has that number for the pipe. It used
+     * to write its byte into one of the reload's duplicates and close it: guest RAM's memfd (a '0' at
+     * guest address 0) or a monitor socket, by the order of the duplicates.
+     */
+    @Test
+    void aDaemonizedMoltReloadsWithItsRamAndMonitorIntact(@TempDir Path dir) throws Exception {
+        List<String> args = List.of("-accel", "qtest", "-machine", "microvm,aux-ram-share=on", "-m", "64M", "-display", "none",
+                "-nodefaults", "-qmp", "unix:" + dir.resolve("vm.qmp") + ",server=on,wait=off",
+                "-qtest", "unix:" + dir.resolve("qtest.sock"), "-qtest-log", "none",
+                "-pidfile", dir.resolve("vm.pid").toString(), "-daemonize");
+        int len = 1 << 20;
+        try (QtestClient.Listener listener = new QtestClient.Listener(dir.resolve("qtest.sock"))) {
+            Ran ran = launch(args);
+            assertEquals(0, ran.status(), ran.stderr());
+            long pid = Long.parseLong(Files.readString(dir.resolve("vm.pid")).strip());
+            ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
+            try (QtestClient qtest = listener.accept(QtestVm.T)) {
+                qtest.write(0, RamPattern.bytes(21, 0, len));
+                try (QmpClient q = QmpClient.unix(dir.resolve("vm.qmp"), Duration.ofSeconds(5)).negotiated()) {
+                    assertTrue(q.execute("migrate-set-parameters", Map.of("mode", "x-cpr-reload",
+                            "x-cpr-reload-jar", QtestReloadIT.moltJar().toString())).containsKey("return"));
+                    assertTrue(q.execute("migrate", Map.of("uri", "file:" + dir.resolve("vm.state"))).containsKey("return"));
+                    GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), Duration.ofSeconds(30));
+                    assertEquals("running", q.returned("query-status").get("status"), "the client held across the reload");
+                }
+                assertEquals(-1, RamPattern.firstBadPage(21, 0, qtest.read(0, len)), "guest RAM from address 0, byte for byte");
+                try (QmpClient q = QmpClient.unix(dir.resolve("vm.qmp"), Duration.ofSeconds(5)).negotiated()) {
+                    assertEquals("running", q.returned("query-status").get("status"), "a new client, served by the reloaded code");
+                    q.returned("quit");
+                }
+                assertTrue(daemon.onExit().get(10, TimeUnit.SECONDS) != null);
+            } finally {
+                daemon.destroyForcibly();
+            }
+        }
+    }
+
     /** Debian's libvirt probes bin/molt: what it learns, and how far it gets without KVM. */
     @Test
     void libvirtsDaemonProbesMolt(@TempDir Path dir) throws Exception {
