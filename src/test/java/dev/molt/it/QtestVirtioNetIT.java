@@ -223,30 +223,16 @@ class QtestVirtioNetIT {
         assertEquals(IntStream.rangeClosed(1, last).boxed().toList(), net.seen(), "each datagram reached the responder once, in order");
     }
 
-    @Test
-    void datagramsInFlightAcrossACprExecComeBackOnce(@TempDir Path dir) throws Exception {
-        try (Net net = new Net(dir, "mt0")) {
-            List<String> args = QtestVm.args(dir, "64M", all(nicArgs("mt0")));
-            try (QtestVm vm = QtestVm.start(dir, net.ns.execPrefix(), args)) {
-                Guest g = Guest.start(vm);
-                VirtioNetFrames f = g.nic();
-                byte[] hostMac = g.hostMac();
-                exchange(f, hostMac, 1, 20);
-                for (int seq = 21; seq <= 30; seq++) send(f, hostMac, seq); // their echoes are answered into the ring meanwhile
-                cprExec(dir, vm, args);
-                for (int seq = 21; seq <= 30; seq++) expectEcho(f, seq);
-                exchange(f, hostMac, 31, 60); // through the tap the new molt attached to
-                assertSeenOnce(net, 60);
-                assertEquals(Integer.toUnsignedLong(0xab005452), Integer.toUnsignedLong(f.rx().readl(0x100)), "the MAC, restored");
-                assertTrue(!vm.process.stderr().contains("needs a reset"), vm.process.stderr());
-                System.out.println("[molt-it] qtest: 60 virtio-net datagrams, 10 in flight across cpr-exec, each echoed once, byte for byte");
-            }
-        }
+    private interface Update {
+        void run(Path dir, QtestVm vm, List<String> args) throws Exception;
     }
 
-    /** x-cpr-reload: datagrams in flight come back once through the same tap, which never closed (same ifindex). */
-    @Test
-    void datagramsInFlightAcrossAReloadComeBackOnce(@TempDir Path dir) throws Exception {
+    /**
+     * 20 datagrams echoed, 10 sent right before {@code update} (their echoes land in the ring meanwhile),
+     * 30 after it through the tap the new molt took over: each echoed once, byte for byte, through the
+     * same tap (ifindex).
+     */
+    private static void datagramsInFlightAcross(Path dir, String what, Update update) throws Exception {
         try (Net net = new Net(dir, "mt0")) {
             List<String> args = QtestVm.args(dir, "64M", all(nicArgs("mt0")));
             try (QtestVm vm = QtestVm.start(dir, net.ns.execPrefix(), args)) {
@@ -256,15 +242,27 @@ class QtestVirtioNetIT {
                 exchange(f, hostMac, 1, 20);
                 String ifindex = net.ns.ifindex("mt0");
                 for (int seq = 21; seq <= 30; seq++) send(f, hostMac, seq);
-                QtestReloadIT.reloadAndAwait(vm);
+                update.run(dir, vm, args);
                 for (int seq = 21; seq <= 30; seq++) expectEcho(f, seq);
                 exchange(f, hostMac, 31, 60);
                 assertSeenOnce(net, 60);
                 assertEquals(ifindex, net.ns.ifindex("mt0"), "the same tap (ifindex)");
+                assertEquals(Integer.toUnsignedLong(0xab005452), Integer.toUnsignedLong(f.rx().readl(0x100)), "the MAC, restored");
                 assertTrue(!vm.process.stderr().contains("needs a reset"), vm.process.stderr());
-                System.out.println("[molt-it] qtest: 60 virtio-net datagrams, 10 in flight across x-cpr-reload, each echoed once");
+                System.out.println("[molt-it] qtest: 60 virtio-net datagrams, 10 in flight across " + what + ", each echoed once, byte for byte");
             }
         }
+    }
+
+    @Test
+    void datagramsInFlightAcrossACprExecComeBackOnce(@TempDir Path dir) throws Exception {
+        datagramsInFlightAcross(dir, "cpr-exec", QtestVirtioNetIT::cprExec);
+    }
+
+    /** x-cpr-reload: the tap never closes (its fd is duplicated for the new code in the same process). */
+    @Test
+    void datagramsInFlightAcrossAReloadComeBackOnce(@TempDir Path dir) throws Exception {
+        datagramsInFlightAcross(dir, "x-cpr-reload", (d, vm, args) -> QtestReloadIT.reloadAndAwait(vm));
     }
 
     @Test
