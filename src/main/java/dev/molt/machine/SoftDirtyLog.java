@@ -51,10 +51,12 @@ final class SoftDirtyLog {
     synchronized void drainInto(int index, MemorySegment bitmap) {
         if (dirty == null) throw new IllegalStateException("dirty logging is off");
         long[] bits = dirty[index];
-        for (int w = 0; w < bits.length; w++) {
-            long old = bitmap.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, w);
-            bitmap.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, w, old | bits[w]);
-            bits[w] = 0;
-        }
+        // In bulk through an array: word by word on native memory, C1's code (the launcher's JIT) took
+        // milliseconds of a migration's pause for a 4 GiB guest's bitmap.
+        long[] merged = new long[bits.length];
+        MemorySegment.copy(bitmap, ValueLayout.JAVA_LONG_UNALIGNED, 0, merged, 0, merged.length);
+        for (int w = 0; w < bits.length; w++) merged[w] |= bits[w];
+        MemorySegment.copy(merged, 0, bitmap, ValueLayout.JAVA_LONG_UNALIGNED, 0, merged.length);
+        java.util.Arrays.fill(bits, 0);
     }
 }

@@ -40,6 +40,11 @@ public final class ChannelTransport implements MigrationEngine.Transport {
             }
 
             @Override
+            public long unreadBytes() {
+                return stream.unreadBytes();
+            }
+
+            @Override
             public void confirm() throws IOException {
                 confirmed = true;
                 stream.close(); // reports late failures: close(2) errors, an exec command's exit status

@@ -123,6 +123,11 @@ public final class MigrationEngine implements MigrationCommands {
         /** Bytes back from the destination (sockets and fd: only); cpr-transfer reads the new molt's reply here. */
         java.io.InputStream input();
 
+        /** What the destination has not read yet of what was written (see {@code MigrationStream.unreadBytes}). */
+        default long unreadBytes() {
+            return 0;
+        }
+
         /** Checks, after everything was written, that the far end took it (an exec command's exit status). */
         default void confirm() throws IOException { }
 
@@ -1068,6 +1073,7 @@ public final class MigrationEngine implements MigrationCommands {
                 passEvent(); // the first sync, before the first pass: QEMU's pass 1
                 precopy(ram);
             }
+            if (precopy) awaitDestination(channel, out);
             // Switch over: stop the guest, send what is left of RAM and the device state.
             machine.prepareCapture();
             long stopAt = System.nanoTime();
@@ -1164,6 +1170,22 @@ public final class MigrationEngine implements MigrationCommands {
         } finally {
             cpuThrottle = 0;
         }
+    }
+
+    /** The longest the switch-over waits for the destination to catch up: the guest runs meanwhile. */
+    private static final long CATCH_UP_NANOS = 200_000_000;
+
+    /**
+     * Before the stop, lets the destination read what is still queued for it (bounded by
+     * {@link #CATCH_UP_NANOS}). Whatever it has not read when the guest stops is part of the pause:
+     * the final flush blocks on it, and the destination resumes only after it. Measured under qtest
+     * at 4 GiB, the tail of the first pass (records of zero pages) still queued at the stop was 8-13
+     * ms of a 15-30 ms pause. The dirty pages of the wait are sent in the final pass as always.
+     */
+    private void awaitDestination(OutgoingChannel channel, java.io.OutputStream out) throws IOException, InterruptedException {
+        out.flush();
+        long deadline = System.nanoTime() + CATCH_UP_NANOS;
+        while (channel.unreadBytes() > 0 && System.nanoTime() < deadline && !cancelRequested) Thread.sleep(0, 200_000);
     }
 
     /** A dirty-log sync, reported as QEMU reports each one: MIGRATION_PASS with the sync's number. */

@@ -22,6 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 final class FdStream implements MigrationStream {
     private static final int CHUNK = 1 << 16;
     private static final int SENDTO = 44, MSG_NOSIGNAL = 0x4000;
+    private static final int SIOCOUTQ = 0x5411;
 
     private final Fd fd;
     private final String description;
@@ -84,6 +85,19 @@ final class FdStream implements MigrationStream {
         synchronized (this) {
             long r = Syscall.raw(Native.SHUTDOWN, fd.num(), Native.SHUT_WR, 0, 0, 0, 0);
             if (r < 0) throw Native.ioError("Unable to shut down " + description, "shutdown", (int) -r);
+        }
+    }
+
+    @Override
+    public long unreadBytes() {
+        if (!socket) return 0;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment queued = a.allocate(java.lang.foreign.ValueLayout.JAVA_INT);
+            synchronized (this) {
+                if (!fd.isOpen()) return 0;
+                long r = Syscall.raw(Syscall.IOCTL, fd.num(), SIOCOUTQ, queued.address(), 0, 0, 0);
+                return r < 0 ? 0 : queued.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
+            }
         }
     }
 

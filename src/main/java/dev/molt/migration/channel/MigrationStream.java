@@ -50,6 +50,16 @@ public interface MigrationStream extends AutoCloseable {
     void shutdownOutput() throws IOException;
 
     /**
+     * Bytes written that the peer has not read yet, as far as this end can tell: a socket's send
+     * queue (SIOCOUTQ: for a unix socket what the peer's process has not read, counted with the
+     * kernel's buffers holding it, so a little more than the bytes; for tcp what the peer's kernel has
+     * not acknowledged). 0 where nothing can be told (files, pipes, exec).
+     */
+    default long unreadBytes() {
+        return 0;
+    }
+
+    /**
      * Cancels (migrate_cancel): blocked reads and writes return, and later ones fail with an
      * IOException saying so. Sockets are shut down and exec commands killed; a read blocked on a
      * pipe or file passed with {@code fd:} only returns when its writer closes, as in QEMU.

@@ -30,11 +30,10 @@ public final class GuestRamSink implements RamPageSink, AutoCloseable {
     @Override
     public void page(int block, long offset, MemorySegment data) {
         if (block != 0) throw new IllegalArgumentException("block " + block + ": a machine's RAM is one block");
-        MemorySegment page = host.asSlice(offset, PAGE);
         long chunk = offset / ((long) CHUNK_PAGES * PAGE);
         int index = (int) (offset / PAGE % CHUNK_PAGES);
         if (data != null) {
-            MemorySegment.copy(data, 0, page, 0, PAGE);
+            MemorySegment.copy(data, 0, host, offset, PAGE);
             if (chunk == cachedChunk) bits[index >>> 6] &= ~(1L << index);
             return;
         }
@@ -46,6 +45,7 @@ public final class GuestRamSink implements RamPageSink, AutoCloseable {
         if ((bits[index >>> 6] & (1L << index)) != 0) return; // never populated: zeros already
         // Only clear pages that hold something: writing zeros over a page that reads as zeros would
         // make the host allocate it (QEMU skips them the same way).
+        MemorySegment page = host.asSlice(offset, PAGE); // sliced only here: a fresh destination's zero pages mostly return above
         if (page.mismatch(RamPages.ZERO_PAGE) != -1) page.fill((byte) 0);
     }
 

@@ -102,6 +102,29 @@ class TransportRoundTripTest {
         }
     }
 
+    /** What the switch-over waits on before it stops the guest: bytes sent that the peer has not read yet. */
+    @Test
+    void socketsTellWhatThePeerHasNotReadYet() throws Exception {
+        var addr = new MigrationAddress.Unix(dir.resolve("q.sock").toString());
+        try (PendingIncoming pending = Incoming.listen(addr, FdResolver.none());
+             MigrationStream out = Outgoing.open(addr);
+             MigrationStream in = pending.accept()) {
+            assertEquals(0, out.unreadBytes());
+            out.output().write(new byte[5000]);
+            // A unix socket counts the kernel's buffers that hold them: a little more than the bytes.
+            assertTrue(out.unreadBytes() >= 5000, "queued: " + out.unreadBytes());
+            in.input().readNBytes(3000);
+            assertTrue(out.unreadBytes() > 0, "partly read: " + out.unreadBytes());
+            in.input().readNBytes(2000);
+            assertEquals(0, out.unreadBytes());
+        }
+        Path file = dir.resolve("f");
+        try (MigrationStream out = Outgoing.open(new MigrationAddress.File(file.toString(), 0))) {
+            out.output().write(new byte[5000]);
+            assertEquals(0, out.unreadBytes(), "a file has nobody to wait for");
+        }
+    }
+
     @Test
     void tcpPortZeroReportsTheBoundPort() throws Exception {
         try (PendingIncoming pending = Incoming.listen(MigrationAddress.parseUri("tcp:127.0.0.1:0"), FdResolver.none())) {
