@@ -108,7 +108,9 @@ public final class UnixSocket {
         public Received recv(int socket, MemorySegment buf, long len) {
             iov.set(JAVA_LONG, 0, buf.address());
             iov.set(JAVA_LONG, 8, len);
-            msg.fill((byte) 0);
+            msg.set(JAVA_LONG, 0, 0); // no name
+            msg.set(JAVA_LONG, 8, 0);
+            msg.set(JAVA_LONG, 48, 0); // flags, which the last call set
             msg.set(JAVA_LONG, 16, iov.address());
             msg.set(JAVA_LONG, 24, 1);
             msg.set(JAVA_LONG, 32, control.address());
