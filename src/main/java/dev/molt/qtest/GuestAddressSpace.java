@@ -17,10 +17,12 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 final class GuestAddressSpace {
     private final List<GuestRegion> regions;
+    private final GuestRegion[] lookup;
     private final MmioBus mmio;
 
     GuestAddressSpace(List<GuestRegion> regions, MmioBus mmio) {
         this.regions = List.copyOf(regions);
+        this.lookup = this.regions.toArray(GuestRegion[]::new);
         this.mmio = mmio;
     }
 
@@ -61,7 +63,7 @@ final class GuestAddressSpace {
 
     /** The RAM region that holds all of {@code [gpa, gpa + len)}, or null (it spans regions, gaps or devices, or wraps). */
     private GuestRegion wholeInRam(long gpa, long len) {
-        for (GuestRegion r : regions) {
+        for (GuestRegion r : lookup) { // an array: a list's for-each is an iterator object per request in C1 code
             long offset = gpa - r.gpa();
             if (Long.compareUnsigned(offset, r.host().byteSize()) < 0 && Long.compareUnsigned(len, r.host().byteSize() - offset) <= 0) return r;
         }

@@ -140,7 +140,7 @@ public final class VirtioBlk implements VirtioDevice {
             case T_GET_ID -> {
                 byte[] id = java.util.Arrays.copyOf(config.serial().getBytes(StandardCharsets.UTF_8), VirtioBlkConfig.SERIAL_BYTES);
                 int n = in.copyIn(mem, id);
-                for (Spans.Span s : in.take(n).parts()) writes.written(s.gpa(), s.len());
+                in.written(writes, n);
                 yield new Result(S_OK, n);
             }
             case T_DISCARD, T_WRITE_ZEROES -> zeroes(mem, type, payload);
@@ -158,7 +158,7 @@ public final class VirtioBlk implements VirtioDevice {
     private Result read(GuestMemory mem, GuestWrites writes, long sector, Spans into) {
         if (!inRange(sector, into.length())) return Result.IOERR;
         long r = image.read(segments(mem, into), sector * BlockImage.SECTOR);
-        for (Spans.Span s : into.parts()) writes.written(s.gpa(), s.len()); // even a failed read may have written part of it
+        into.written(writes, into.length()); // even a failed read may have written part of it
         return r != 0 ? Result.IOERR : new Result(S_OK, into.length());
     }
 

@@ -14,7 +14,9 @@ public interface VirtioDevice extends AutoCloseable {
     /**
      * What {@link #handle} answers when it has nothing for the chain yet (a receive queue and an
      * empty tap): the chain goes back to the driver's ring untaken, and the transport serves that
-     * queue again once {@link #backendFd()} is readable or the driver notifies.
+     * queue again once {@link #backendFd()} is readable, or, while the device has no backend fd to
+     * poll (null), when the driver notifies. A notify while the backend fd is polled and not
+     * readable does not serve that queue: its work is the backend's.
      */
     int NOT_USED = -1;
 

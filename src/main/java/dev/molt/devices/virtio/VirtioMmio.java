@@ -72,6 +72,8 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     private final java.util.concurrent.ExecutorService workers;
     /** A queue gave back a chain ({@link VirtioDevice#NOT_USED}): its work is the backend's, whose fd the I/O thread watches. */
     private volatile boolean awaitBackend;
+    /** Which queue that is (guarded by the lock); -1 for none. */
+    private int backendQueue = -1;
     private volatile boolean closed;
 
     /**
@@ -255,8 +257,9 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     private void ioLoop() {
         while (!closed) {
             Fd backend = awaitBackend ? device.backendFd() : null;
-            if (Poll.await(kick.fd(), backend).first()) kick.clear();
-            if (!closed) serveQueues();
+            Poll.Ready ready = Poll.await(kick.fd(), backend);
+            if (ready.first()) kick.clear();
+            if (!closed) serveQueues(backend != null && !ready.second());
         }
     }
 
@@ -264,14 +267,26 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         return running && !closed && (status & DRIVER_OK) != 0 && (status & (NEEDS_RESET | FAILED)) == 0;
     }
 
-    /** Serves what the driver made available on every queue, then interrupts if the driver wants it. */
-    private void serveQueues() {
+    /**
+     * Serves what the driver made available on every queue, then interrupts if the driver wants it.
+     * With {@code backendIdle} (polled and not readable), the queue that gave its chain back for
+     * want of the backend's data is left alone: it would only give it back again (virtio-net's
+     * receive queue, woken by a transmit's notify, would read an empty tap each time).
+     */
+    private void serveQueues(boolean backendIdle) {
         lock.lock();
         boolean notify = false;
+        int stillWaiting = backendIdle ? backendQueue : -1;
         awaitBackend = false;
+        backendQueue = -1;
         try {
             for (int q = 0; q < queues.length; q++) {
                 Virtqueue vq = queues[q];
+                if (q == stillWaiting) {
+                    awaitBackend = true;
+                    backendQueue = q;
+                    continue;
+                }
                 int usedBefore = vq.usedIndex();
                 try {
                     if (workers != null) serveConcurrently(q, vq);
@@ -301,6 +316,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
             if (written == VirtioDevice.NOT_USED) {
                 vq.unpop(1 + more.unused(false));
                 awaitBackend = true;
+                backendQueue = q;
                 break;
             }
             vq.unpop(more.unused(true));
@@ -322,40 +338,43 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     }
 
     /**
-     * Every request the driver made available, served at once: the workers take all but the last,
-     * this thread the last, and each is answered in the used ring as it completes (so a fast read
-     * is not held behind a slow flush, as in QEMU). The batch is done before more are taken, so
-     * the interrupt still comes once per batch. A chain that breaks the rules ends the batch where
-     * it is: those taken before it are served and answered, as one at a time would.
+     * Every request the driver made available, served at once: each chain goes to a worker as soon
+     * as the next one is found (its I/O starts while the rest are taken), the last is served by
+     * this thread, and each is answered in the used ring as it completes (so a fast read is not
+     * held behind a slow flush, as in QEMU). The batch is done before more are taken, so the
+     * interrupt still comes once per batch. A chain that breaks the rules ends the batch where it
+     * is: those taken before it are served and answered, as one at a time would.
      */
     private void serveConcurrently(int q, Virtqueue vq) {
         while (serving() && vq.ready()) {
-            java.util.List<DescriptorChain> batch = new java.util.ArrayList<>();
-            VirtqueueException broken = null;
+            DescriptorChain held = null; // the last chain taken, for this thread to serve
+            int taken = 0;
             try {
-                for (DescriptorChain c; batch.size() < vq.size() && (c = vq.pop(mem, writes)) != null; ) batch.add(c);
-            } catch (VirtqueueException e) {
-                broken = e;
+                for (DescriptorChain c; taken < vq.size() && (c = vq.pop(mem, writes)) != null; taken++) {
+                    inFlight++;
+                    if (held != null) dispatch(q, vq, held);
+                    held = c;
+                }
+            } finally {
+                if (held != null) serveHereAndAwaitBatch(q, vq, held);
             }
-            if (!batch.isEmpty()) runBatch(q, vq, batch);
-            if (broken != null) throw broken;
-            if (batch.isEmpty()) break;
+            if (taken == 0) break;
         }
     }
 
-    /** Called and returns holding the lock; serves {@code batch} without it and waits for all of it. */
-    private void runBatch(int q, Virtqueue vq, java.util.List<DescriptorChain> batch) {
-        inFlight += batch.size();
+    private void dispatch(int q, Virtqueue vq, DescriptorChain chain) {
+        try {
+            workers.execute(() -> serveAndAnswer(q, vq, chain));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            serveAndAnswer(q, vq, chain); // the transport is closing: served here, still answered
+        }
+    }
+
+    /** Called and returns holding the lock: serves {@code chain} without it, then waits for the batch's others. */
+    private void serveHereAndAwaitBatch(int q, Virtqueue vq, DescriptorChain chain) {
         lock.unlock();
         try {
-            for (DescriptorChain c : batch.subList(0, batch.size() - 1)) {
-                try {
-                    workers.execute(() -> serveAndAnswer(q, vq, c));
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                    serveAndAnswer(q, vq, c); // the transport is closing: served here, still answered
-                }
-            }
-            serveAndAnswer(q, vq, batch.getLast());
+            serveAndAnswer(q, vq, chain);
         } finally {
             lock.lock();
             awaitIdle();
