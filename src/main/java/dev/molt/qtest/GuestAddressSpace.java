@@ -6,6 +6,8 @@ import dev.molt.memory.GuestRegion;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
 /**
  * Guest-physical memory as a CPU sees it, for qtest's reads and writes: RAM regions, emulated MMIO
  * regions (virtio-mmio), and between and beyond them nothing, which reads as zeros and drops writes
@@ -15,15 +17,22 @@ import java.util.List;
  */
 final class GuestAddressSpace {
     private final List<GuestRegion> regions;
+    private final GuestRegion[] lookup;
     private final MmioBus mmio;
 
     GuestAddressSpace(List<GuestRegion> regions, MmioBus mmio) {
         this.regions = List.copyOf(regions);
+        this.lookup = this.regions.toArray(GuestRegion[]::new);
         this.mmio = mmio;
     }
 
     /** Fills {@code out} from guest-physical {@code gpa} (wrapping at 2^64 as an address would). */
     void read(long gpa, byte[] out) {
+        GuestRegion whole = wholeInRam(gpa, out.length);
+        if (whole != null) { // the common case (a used index, a frame), without the general walk's closures
+            MemorySegment.copy(whole.host(), JAVA_BYTE, gpa - whole.gpa(), out, 0, out.length);
+            return;
+        }
         java.util.Arrays.fill(out, (byte) 0);
         forEachOverlap(gpa, out.length, (region, regionOffset, bufferOffset, len) ->
                 MemorySegment.copy(region.host(), regionOffset, MemorySegment.ofArray(out), bufferOffset, len));
@@ -35,6 +44,11 @@ final class GuestAddressSpace {
 
     /** Writes {@code data[off, off + len)} at {@code gpa}; the parts outside RAM and devices are dropped. */
     void write(long gpa, byte[] data, int off, int len) {
+        GuestRegion whole = wholeInRam(gpa, len);
+        if (whole != null) {
+            MemorySegment.copy(data, off, whole.host(), JAVA_BYTE, gpa - whole.gpa(), len);
+            return;
+        }
         forEachOverlap(gpa, len, (region, regionOffset, bufferOffset, n) ->
                 MemorySegment.copy(MemorySegment.ofArray(data), off + bufferOffset, region.host(), regionOffset, n));
         forEachDevice(gpa, len, (r, offset, at, size) -> r.device().write(offset, size, littleEndian(data, off + at, size)));
@@ -45,6 +59,15 @@ final class GuestAddressSpace {
         forEachOverlap(gpa, len, (region, regionOffset, bufferOffset, n) ->
                 region.host().asSlice(regionOffset, n).fill(value));
         forEachDevice(gpa, len, (r, offset, at, size) -> r.device().write(offset, size, littleEndian(new byte[] {value, value, value, value}, 0, size)));
+    }
+
+    /** The RAM region that holds all of {@code [gpa, gpa + len)}, or null (it spans regions, gaps or devices, or wraps). */
+    private GuestRegion wholeInRam(long gpa, long len) {
+        for (GuestRegion r : lookup) { // an array: a list's for-each is an iterator object per request in C1 code
+            long offset = gpa - r.gpa();
+            if (Long.compareUnsigned(offset, r.host().byteSize()) < 0 && Long.compareUnsigned(len, r.host().byteSize() - offset) <= 0) return r;
+        }
+        return null;
     }
 
     private static long littleEndian(byte[] b, int off, int size) {

@@ -6,7 +6,6 @@ import dev.molt.devices.ByteSink;
 import dev.molt.machine.Machine;
 import dev.molt.machine.QtestAccelerator;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -14,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
 import java.util.function.Supplier;
 
 /**
@@ -39,7 +37,15 @@ public final class QtestServer implements CharInput, AutoCloseable {
     private final ByteSink out;
     private final QtestLog log;
     private final GuestAddressSpace memory;
-    private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+    private static final int INITIAL_LINE = 256;
+    /** The commonest reply, sent without encoding it again each time. */
+    private static final String OK = "OK\n";
+    private static final byte[] OK_BYTES = OK.getBytes(StandardCharsets.ISO_8859_1);
+    /** The request being read (the input thread's only), and its words once it is whole. */
+    private byte[] line = new byte[INITIAL_LINE];
+    private int lineLength;
+    private final List<String> words = new ArrayList<>();
+    private final MemoryAccess memoryAccess = new MemoryAccess();
     private boolean discarding;
     private final Object sendLock = new Object();
     private final int[] irqLevels = new int[IRQ_LINES]; // guarded by sendLock
@@ -89,9 +95,9 @@ public final class QtestServer implements CharInput, AutoCloseable {
                 discarding = false;
                 send("FAIL request longer than " + MAX_LINE + " bytes\n");
             } else {
-                String request = line.toString(StandardCharsets.ISO_8859_1);
-                line.reset();
-                handle(request);
+                splitWords(line, lineLength, words);
+                lineLength = 0;
+                handle(words);
             }
             start = newline + 1;
         }
@@ -101,12 +107,15 @@ public final class QtestServer implements CharInput, AutoCloseable {
     /** Adds to the request being read, or drops it whole once it is longer than {@link #MAX_LINE}. */
     private void append(byte[] data, int off, int len) {
         if (discarding || len == 0) return;
-        if (line.size() + len > MAX_LINE) {
-            line.reset();
+        if (lineLength + len > MAX_LINE) {
+            lineLength = 0;
+            line = new byte[INITIAL_LINE]; // a huge request's buffer is not kept
             discarding = true;
             return;
         }
-        line.write(data, off, len);
+        if (lineLength + len > line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, Math.max(lineLength + len, 2 * line.length)));
+        System.arraycopy(data, off, line, lineLength, len);
+        lineLength += len;
     }
 
     private static int indexOf(byte[] data, byte b, int from, int to) {
@@ -119,18 +128,24 @@ public final class QtestServer implements CharInput, AutoCloseable {
         return true; // every byte is taken at once
     }
 
-    /** Splits a request into words; extra spaces are ignored, and a blank line gets no reply (as in QEMU). */
-    static List<String> words(String request) {
-        List<String> words = new ArrayList<>();
-        for (String w : request.split(" ")) {
-            String word = w.endsWith("\r") ? w.substring(0, w.length() - 1) : w;
-            if (!word.isEmpty()) words.add(word);
+    /**
+     * Splits a request into {@code words} (cleared first): extra spaces are ignored, a word's
+     * trailing carriage return dropped, and a blank line gets no reply (as in QEMU). Straight from
+     * the line's bytes into the words, without a string of the whole line in between: b64write's
+     * data would otherwise be copied twice more.
+     */
+    static void splitWords(byte[] line, int length, List<String> words) {
+        words.clear();
+        for (int i = 0; i < length; ) {
+            while (i < length && line[i] == ' ') i++;
+            int from = i;
+            while (i < length && line[i] != ' ') i++;
+            int to = i > from && line[i - 1] == '\r' ? i - 1 : i;
+            if (to > from) words.add(new String(line, from, to - from, StandardCharsets.ISO_8859_1));
         }
-        return words;
     }
 
-    void handle(String request) {
-        List<String> words = words(request);
+    private void handle(List<String> words) {
         log.request(words);
         if (words.isEmpty()) return;
         String reply;
@@ -155,7 +170,7 @@ public final class QtestServer implements CharInput, AutoCloseable {
     private void send(String text) {
         synchronized (sendLock) {
             log.sent(text);
-            byte[] bytes = text.getBytes(StandardCharsets.ISO_8859_1);
+            byte[] bytes = text.equals(OK) ? OK_BYTES : text.getBytes(StandardCharsets.ISO_8859_1);
             out.write(bytes, 0, bytes.length);
         }
     }
@@ -181,7 +196,7 @@ public final class QtestServer implements CharInput, AutoCloseable {
                 int size = sizeOf(command.charAt(2));
                 checkPort(port);
                 int value = access(() -> machine.portRead((int) port, size));
-                yield String.format(Locale.ROOT, "OK 0x%04x\n", value & 0xFFFF_FFFFL);
+                yield hexReply(value & 0xFFFF_FFFFL, 4);
             }
             case "writeb", "writew", "writel", "writeq" -> {
                 long addr = QtestNumbers.parseU64("address", arg(w, 1));
@@ -197,7 +212,7 @@ public final class QtestServer implements CharInput, AutoCloseable {
                 readMemory(addr, bytes);
                 long value = 0;
                 for (int i = bytes.length - 1; i >= 0; i--) value = value << 8 | (bytes[i] & 0xFF);
-                yield String.format(Locale.ROOT, "OK 0x%016x\n", value);
+                yield hexReply(value, 16);
             }
             case "read", "b64read" -> {
                 long addr = QtestNumbers.parseU64("address", arg(w, 1));
@@ -240,8 +255,8 @@ public final class QtestServer implements CharInput, AutoCloseable {
                     log.note("b64write: data length mismatch (told " + Long.toUnsignedString(len) + ", found "
                             + decoded.length + ")\n");
                 }
-                byte[] bytes = new byte[checkedSize(command, len)];
-                System.arraycopy(decoded, 0, bytes, 0, Math.min(decoded.length, bytes.length));
+                int size = checkedSize(command, len);
+                byte[] bytes = decoded.length == size ? decoded : java.util.Arrays.copyOf(decoded, size); // zero-filled or cut, as QEMU
                 writeMemory(addr, bytes, bytes.length);
                 yield "OK\n";
             }
@@ -288,6 +303,26 @@ public final class QtestServer implements CharInput, AutoCloseable {
             default -> "FAIL Unknown command '" + command + "'\n"; // QEMU's reply, byte for byte
         };
     }
+
+    /**
+     * {@code "OK 0x"}, {@code value} in lowercase hex of at least {@code digits} digits, and a newline:
+     * QEMU's "OK 0x%016" PRIx64 and "OK 0x%04x" replies byte for byte, without a Formatter, which was
+     * most of the allocation and time of a read's round trip (every poll of a used index is one).
+     */
+    static String hexReply(long value, int digits) {
+        int n = Math.max(digits, (64 - Long.numberOfLeadingZeros(value) + 3) / 4);
+        byte[] b = new byte[5 + n + 1];
+        b[0] = 'O';
+        b[1] = 'K';
+        b[2] = ' ';
+        b[3] = '0';
+        b[4] = 'x';
+        for (int i = 0; i < n; i++) b[4 + n - i] = HEX[(int) (value >>> (4 * i)) & 0xF];
+        b[5 + n] = '\n';
+        return new String(b, StandardCharsets.ISO_8859_1);
+    }
+
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.ISO_8859_1);
 
     private static String arg(List<String> words, int index) {
         if (index >= words.size()) throw new QtestFailure(words.getFirst() + ": missing argument " + index);
@@ -338,18 +373,42 @@ public final class QtestServer implements CharInput, AutoCloseable {
     }
 
     private void readMemory(long addr, byte[] into) throws InterruptedException {
-        access(() -> {
-            memory.read(addr, into);
-            return null;
-        });
+        access(memoryAccess.of(false, addr, into, into.length));
     }
 
     private void writeMemory(long addr, byte[] data, int len) throws InterruptedException {
-        access(() -> {
-            memory.write(addr, data, 0, len);
-            accel.markDirty(addr, len);
+        access(memoryAccess.of(true, addr, data, len));
+    }
+
+    /**
+     * The input thread's memory access, one object reused: a closure made per request is, in molt's
+     * C1-compiled code, an allocation through the VM's slow path, and every poll of a used index is one.
+     */
+    private final class MemoryAccess implements Supplier<Void> {
+        private boolean write;
+        private long addr;
+        private byte[] buf;
+        private int len;
+
+        MemoryAccess of(boolean write, long addr, byte[] buf, int len) {
+            this.write = write;
+            this.addr = addr;
+            this.buf = buf;
+            this.len = len;
+            return this;
+        }
+
+        @Override
+        public Void get() {
+            if (write) {
+                memory.write(addr, buf, 0, len);
+                accel.markDirty(addr, len);
+            } else {
+                memory.read(addr, buf);
+            }
+            buf = null; // not kept past the request
             return null;
-        });
+        }
     }
 
     // ---- interrupts ----

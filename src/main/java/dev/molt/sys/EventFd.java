@@ -13,9 +13,18 @@ public final class EventFd implements AutoCloseable {
     private static final int EFD_NONBLOCK = 04000, EFD_CLOEXEC = 02000000;
 
     private final Fd fd;
+    /**
+     * The 8 bytes signal writes (always 1, so threads that signal at once share it) and those clear
+     * reads into (never looked at): made once, since every queue notify signals and every wake-up
+     * of a device's I/O thread clears, where an arena per call was a malloc, a free and a session's
+     * objects each time. Freed by the GC with this object.
+     */
+    private final MemorySegment one = Arena.ofAuto().allocate(JAVA_LONG);
+    private final MemorySegment discard = Arena.ofAuto().allocate(JAVA_LONG);
 
     public EventFd(String what) {
         fd = new Fd((int) Syscall.call("eventfd2", Syscall.EVENTFD2, 0, EFD_NONBLOCK | EFD_CLOEXEC), what);
+        one.set(JAVA_LONG, 0, 1L);
     }
 
     public Fd fd() {
@@ -24,20 +33,13 @@ public final class EventFd implements AutoCloseable {
 
     /** Makes the fd readable until {@link #clear()}; signals do not add up beyond that. */
     public void signal() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment one = a.allocate(JAVA_LONG);
-            one.set(JAVA_LONG, 0, 1L);
-            // Fails (EAGAIN) only when the counter is about to overflow: it is readable then anyway.
-            Syscall.raw(Syscall.WRITE, fd.num(), one.address(), 8, 0, 0, 0);
-        }
+        // Fails (EAGAIN) only when the counter is about to overflow: it is readable then anyway.
+        Syscall.raw(Syscall.WRITE, fd.num(), one.address(), 8, 0, 0, 0);
     }
 
     /** Consumes the signal, so that the fd is not readable again until the next one. */
     public void clear() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(JAVA_LONG);
-            Syscall.raw(Syscall.READ, fd.num(), buf.address(), 8, 0, 0, 0); // EAGAIN: there was none
-        }
+        Syscall.raw(Syscall.READ, fd.num(), discard.address(), 8, 0, 0, 0); // EAGAIN: there was none
     }
 
     /**

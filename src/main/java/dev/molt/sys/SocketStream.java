@@ -19,6 +19,7 @@ public final class SocketStream implements AutoCloseable {
     private final Arena arena = Arena.ofAuto(); // freed by the GC: a blocked read may still use it after close
     private final MemorySegment readBuf = arena.allocate(16 * 1024);
     private final MemorySegment writeBuf = arena.allocate(16 * 1024);
+    private final UnixSocket.Receiver receiver = new UnixSocket.Receiver(arena);
     private final java.util.function.IntConsumer passedFds;
     private volatile boolean closed;
 
@@ -56,7 +57,7 @@ public final class SocketStream implements AutoCloseable {
             if (closed || !ReadGate.get().awaitReadable(fd)) return -1;
             UnixSocket.Received r;
             try {
-                r = UnixSocket.recv(fd, readBuf, Math.min(len, readBuf.byteSize()));
+                r = receiver.recv(fd.num(), readBuf, Math.min(len, readBuf.byteSize()));
             } catch (ErrnoException | IllegalStateException e) {
                 if (closed) return -1;
                 throw new IOException(e.getMessage(), e);

@@ -84,16 +84,37 @@ public final class UnixSocket {
     /** {@link #recv(Fd, MemorySegment, long)} on a socket borrowed by number. */
     public static Received recv(int socket, MemorySegment buf, long len) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment iov = a.allocate(16, 8);
+            return new Receiver(a).recv(socket, buf, len);
+        }
+    }
+
+    /**
+     * recvmsg's msghdr, iovec and control buffer, made once for a reader that receives once per
+     * request (a qtest or monitor connection) instead of in an arena of their own per call.
+     */
+    public static final class Receiver {
+        private static final int CONTROL_LEN = 16 + 8 * 4; // room for four ints: excess fds are closed, not leaked
+        private final MemorySegment iov;
+        private final MemorySegment control;
+        private final MemorySegment msg;
+
+        public Receiver(Arena arena) {
+            iov = arena.allocate(16, 8);
+            control = arena.allocate(CONTROL_LEN, 8);
+            msg = arena.allocate(56, 8);
+        }
+
+        /** Reads up to {@code len} bytes into {@code buf}, taking at most one passed fd; one caller at a time. */
+        public Received recv(int socket, MemorySegment buf, long len) {
             iov.set(JAVA_LONG, 0, buf.address());
             iov.set(JAVA_LONG, 8, len);
-            int controlLen = 16 + 8 * 4; // room for four ints: excess fds are closed, not leaked
-            MemorySegment control = a.allocate(controlLen, 8);
-            MemorySegment msg = a.allocate(56, 8);
+            msg.set(JAVA_LONG, 0, 0); // no name
+            msg.set(JAVA_LONG, 8, 0);
+            msg.set(JAVA_LONG, 48, 0); // flags, which the last call set
             msg.set(JAVA_LONG, 16, iov.address());
             msg.set(JAVA_LONG, 24, 1);
             msg.set(JAVA_LONG, 32, control.address());
-            msg.set(JAVA_LONG, 40, controlLen);
+            msg.set(JAVA_LONG, 40, CONTROL_LEN);
             long n;
             do {
                 n = Syscall.raw(Syscall.RECVMSG, socket, msg.address(), MSG_CMSG_CLOEXEC, 0, 0, 0);

@@ -70,6 +70,21 @@ class QtestServerTest {
         assertEquals(0xefbeadde, machine.ram().memory().getInt(0x2000), "the bytes are in guest RAM itself");
     }
 
+    /** The replies of readX and inX, built without a Formatter, are still C's "0x%016" PRIx64 and "0x%04x". */
+    @Test
+    void hexRepliesAreQemusFormat() {
+        java.util.Random rng = new java.util.Random(7);
+        for (int i = 0; i < 2000; i++) {
+            long v = rng.nextLong() >>> rng.nextInt(64);
+            assertEquals(String.format(java.util.Locale.ROOT, "OK 0x%016x\n", v), QtestServer.hexReply(v, 16));
+            long port = v & 0xFFFF_FFFFL;
+            assertEquals(String.format(java.util.Locale.ROOT, "OK 0x%04x\n", port), QtestServer.hexReply(port, 4));
+        }
+        assertEquals("OK 0x0000\n", QtestServer.hexReply(0, 4));
+        assertEquals("OK 0xffffffffffffffff\n", QtestServer.hexReply(-1, 16));
+        assertEquals("OK 0x12345\n", QtestServer.hexReply(0x12345, 4));
+    }
+
     @Test
     void writesAreInGuestRamAndTrackedForMigration() {
         machine.setDirtyLogging(true);

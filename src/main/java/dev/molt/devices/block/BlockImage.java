@@ -25,6 +25,12 @@ import java.util.List;
  */
 public final class BlockImage implements AutoCloseable {
     public static final int SECTOR = 512;
+    /**
+     * How many requests virtio-blk serves at once, each on a thread of its own (a page-cache read is
+     * a system call that waits for nothing, so more threads than the host has cores gain nothing;
+     * a disk's requests overlap at the disk). The image's operations are safe from that many threads.
+     */
+    public static final int CONCURRENT_REQUESTS = 4;
     private static final long DIRECT_ALIGN = 4096;
     private static final long ZEROES = 64 * 1024;
     private static final int SEEK_END = 2;

@@ -12,19 +12,29 @@ import java.util.List;
  * aio=io_uring: a drive's image operations through an io_uring of its own. A request's buffers go
  * in as one batch of READ or WRITE entries (each at its own file offset, on guest RAM's own
  * addresses), flush as FSYNC with IORING_FSYNC_DATASYNC, discard and write-zeroes as FALLOCATE.
- * The device waits for the whole batch before it answers the guest, so the ring is empty whenever
- * the device is idle: a live update saves the guest only then (the transport waits for the request
- * in flight), and the new process sets up a ring of its own. The ring's fd is close-on-exec and not
- * among the preserved fds: there is nothing in it to carry.
+ * The device waits for each request's entries before it answers it, so the rings are empty whenever
+ * the device is idle: a live update saves the guest only then (the transport waits for the requests
+ * in flight), and the new process sets up rings of its own. Their fds are close-on-exec and not
+ * among the preserved fds: there is nothing in them to carry.
+ *
+ * <p>The device serves several requests at once ({@link BlockImage#CONCURRENT_REQUESTS}), each with
+ * the ring it takes for its duration: the first is made at open (where a host's refusal is said),
+ * the others when requests first overlap, at most one per concurrent request.
  */
 final class UringIo implements ImageIo {
     /** Entries per batch: a request has at most seg_max (254) data buffers; a larger batch goes in rounds. */
     static final int ENTRIES = 256;
 
-    private final IoUring ring;
+    private final String id;
+    private final int entries;
+    private final java.util.ArrayDeque<IoUring> free = new java.util.ArrayDeque<>(); // guarded by this
+    private final List<IoUring> all = new ArrayList<>(); // guarded by this
 
-    private UringIo(IoUring ring) {
-        this.ring = ring;
+    private UringIo(String id, int entries, IoUring first) {
+        this.id = id;
+        this.entries = entries;
+        free.push(first);
+        all.add(first);
     }
 
     static UringIo open(String id) {
@@ -34,7 +44,7 @@ final class UringIo implements ImageIo {
     /** A ring of {@code entries}; the host's refusal (EPERM where io_uring is disabled, ENOSYS) names aio=io_uring. */
     static UringIo open(String id, int entries) {
         try {
-            return new UringIo(new IoUring(entries));
+            return new UringIo(id, entries, new IoUring(entries));
         } catch (ErrnoException e) {
             throw refusal(id, e);
         }
@@ -57,8 +67,50 @@ final class UringIo implements ImageIo {
         return transfer(parts, IoUring.Op.WRITE);
     }
 
-    /** Every part whole: short transfers go in again for their rest, a read that meets the end of the file is EIO. */
+    /** A free ring, made if there is none and fewer than one per concurrent request exist, else waited for. */
+    private synchronized IoUring take() {
+        while (free.isEmpty()) {
+            if (all.size() < BlockImage.CONCURRENT_REQUESTS) {
+                try {
+                    IoUring ring = new IoUring(entries);
+                    all.add(ring);
+                    return ring;
+                } catch (dev.molt.sys.ErrnoException e) {
+                    if (all.isEmpty()) throw refusal(id, e); // closed meanwhile
+                    // Out of rings (memlock, fds): the requests share those there are.
+                }
+            }
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for an io_uring of drive " + id);
+            }
+        }
+        return free.pop();
+    }
+
+    private synchronized void giveBack(IoUring ring) {
+        free.push(ring);
+        notify();
+    }
+
+    /** {@code call} on a ring of this drive's that no other request uses meanwhile. */
+    private long withRing(java.util.function.ToLongFunction<IoUring> call) {
+        IoUring ring = take();
+        try {
+            return call.applyAsLong(ring);
+        } finally {
+            giveBack(ring);
+        }
+    }
+
     private long transfer(List<Part> parts, IoUring.Op op) {
+        return withRing(ring -> transfer(ring, parts, op));
+    }
+
+    /** Every part whole: short transfers go in again for their rest, a read that meets the end of the file is EIO. */
+    private static long transfer(IoUring ring, List<Part> parts, IoUring.Op op) {
         List<Part> pending = new ArrayList<>(parts);
         while (!pending.isEmpty()) {
             List<Part> batch = pending.subList(0, Math.min(pending.size(), ring.entries()));
@@ -84,16 +136,19 @@ final class UringIo implements ImageIo {
 
     @Override
     public long fdatasync(Fd fd) {
-        return ring.submitAndWait(List.of(IoUring.Sqe.fdatasync(fd)))[0];
+        return withRing(ring -> ring.submitAndWait(List.of(IoUring.Sqe.fdatasync(fd)))[0]);
     }
 
     @Override
     public long fallocate(Fd fd, int mode, long offset, long len) {
-        return ring.submitAndWait(List.of(IoUring.Sqe.fallocate(fd, mode, offset, len)))[0];
+        return withRing(ring -> ring.submitAndWait(List.of(IoUring.Sqe.fallocate(fd, mode, offset, len)))[0]);
     }
 
+    /** Called once the device is idle: every ring is free. */
     @Override
-    public void close() {
-        ring.close();
+    public synchronized void close() {
+        for (IoUring ring : all) ring.close();
+        all.clear();
+        free.clear();
     }
 }

@@ -79,6 +79,12 @@ public final class VirtioBlk implements VirtioDevice {
         return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | F_DISCARD | F_WRITE_ZEROES | (config.drive().readOnly() ? F_RO : 0);
     }
 
+    /** A batch's requests run at once, as QEMU's thread pool (aio=threads) or io_uring runs them. */
+    @Override
+    public int concurrentRequests() {
+        return BlockImage.CONCURRENT_REQUESTS;
+    }
+
     @Override
     public int queueCount() {
         return 1;
@@ -134,7 +140,7 @@ public final class VirtioBlk implements VirtioDevice {
             case T_GET_ID -> {
                 byte[] id = java.util.Arrays.copyOf(config.serial().getBytes(StandardCharsets.UTF_8), VirtioBlkConfig.SERIAL_BYTES);
                 int n = in.copyIn(mem, id);
-                for (Spans.Span s : in.take(n).parts()) writes.written(s.gpa(), s.len());
+                in.written(writes, n);
                 yield new Result(S_OK, n);
             }
             case T_DISCARD, T_WRITE_ZEROES -> zeroes(mem, type, payload);
@@ -152,7 +158,7 @@ public final class VirtioBlk implements VirtioDevice {
     private Result read(GuestMemory mem, GuestWrites writes, long sector, Spans into) {
         if (!inRange(sector, into.length())) return Result.IOERR;
         long r = image.read(segments(mem, into), sector * BlockImage.SECTOR);
-        for (Spans.Span s : into.parts()) writes.written(s.gpa(), s.len()); // even a failed read may have written part of it
+        into.written(writes, into.length()); // even a failed read may have written part of it
         return r != 0 ? Result.IOERR : new Result(S_OK, into.length());
     }
 
@@ -163,7 +169,9 @@ public final class VirtioBlk implements VirtioDevice {
 
     /** Guest RAM's own memory under the spans, for the image to read into or write from. */
     private static List<java.lang.foreign.MemorySegment> segments(GuestMemory mem, Spans spans) {
-        return spans.parts().stream().map(s -> mem.slice(s.gpa(), s.len())).toList();
+        List<java.lang.foreign.MemorySegment> out = new java.util.ArrayList<>(spans.parts().size());
+        for (Spans.Span s : spans.parts()) out.add(mem.slice(s.gpa(), s.len()));
+        return out;
     }
 
     /** Discard and write-zeroes: one segment {le64 sector, le32 num_sectors, le32 flags} (5.2.6). */

@@ -101,7 +101,7 @@ final class TapReceiver implements AutoCloseable {
                 direct = (!mergeable || room >= MAX_FRAME) && all.parts().size() < IOVECS;
                 n = read(direct ? all : Spans.NONE, mem);
                 if (n < 0) return VirtioDevice.NOT_USED;
-                if (direct) all.take(n).parts().forEach(s -> writes.written(s.gpa(), s.len())); // even a frame dropped below wrote there
+                if (direct) all.written(writes, n); // even a frame dropped below wrote there
             }
             if (n > room && mergeable && linkUp && !direct) {
                 waiting = (int) n; // more buffers will come: the driver notifies when it adds them
@@ -114,7 +114,7 @@ final class TapReceiver implements AutoCloseable {
             }
             if (!direct) {
                 all.copyFrom(mem, scratch, n);
-                all.take(n).parts().forEach(s -> writes.written(s.gpa(), s.len()));
+                all.written(writes, n);
             }
             return answer(chains, all, n, more, mem);
         }
@@ -151,7 +151,7 @@ final class TapReceiver implements AutoCloseable {
      */
     private long read(Spans into, GuestMemory mem) {
         vec.clear();
-        into.parts().forEach(s -> vec.add(mem.slice(s.gpa(), s.len())));
+        for (Spans.Span s : into.parts()) vec.add(mem.slice(s.gpa(), s.len()));
         vec.add(scratch);
         long n = vec.readFrom(tap.fd());
         if (n == -Errno.EAGAIN.value) return -1;

@@ -178,7 +178,7 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
         }
         Spans ackByte = in.drop(in.length() - 1);
         ackByte.copyIn(mem, new byte[] {(byte) ack});
-        ackByte.parts().forEach(s -> writes.written(s.gpa(), s.len()));
+        ackByte.written(writes, 1);
         return 1;
     }
 

@@ -16,10 +16,17 @@ public record DescriptorChain(int head, List<Buffer> buffers) {
     public record Buffer(long gpa, int len, boolean writable) {}
 
     public List<Buffer> readable() {
-        return buffers.stream().filter(b -> !b.writable()).toList();
+        return ofKind(false);
     }
 
     public List<Buffer> writable() {
-        return buffers.stream().filter(Buffer::writable).toList();
+        return ofKind(true);
+    }
+
+    /** A loop, not a stream: this runs for every request, and a stream's pipeline is several objects and calls more. */
+    private List<Buffer> ofKind(boolean writable) {
+        List<Buffer> out = new java.util.ArrayList<>(buffers.size());
+        for (Buffer b : buffers) if (b.writable() == writable) out.add(b);
+        return out;
     }
 }

@@ -2,6 +2,7 @@ package dev.molt.devices.virtio;
 
 import dev.molt.memory.GuestMemory;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -40,30 +41,30 @@ final class DescriptorWalk {
         int i = head;
         while (true) {
             if (steps++ == table.entries()) throw new VirtqueueException("the chain from descriptor " + head + " is longer than " + table.describe() + " (a loop)");
-            long d = table.gpa() + (long) DESC_SIZE * i;
-            long addr = mem.slice(d, DESC_SIZE).get(JAVA_LONG_UNALIGNED, 0);
-            int len = mem.slice(d + 8, 4).get(JAVA_INT_UNALIGNED, 0);
-            int flags = mem.slice(d + 12, 2).get(JAVA_SHORT_UNALIGNED, 0) & 0xFFFF;
-            int next = mem.slice(d + 14, 2).get(JAVA_SHORT_UNALIGNED, 0) & 0xFFFF;
-            String where = table.descriptor(i);
+            MemorySegment desc = mem.slice(table.gpa() + (long) DESC_SIZE * i, DESC_SIZE); // one slice for all four fields
+            long addr = desc.get(JAVA_LONG_UNALIGNED, 0);
+            int len = desc.get(JAVA_INT_UNALIGNED, 8);
+            int flags = desc.get(JAVA_SHORT_UNALIGNED, 12) & 0xFFFF;
+            int next = desc.get(JAVA_SHORT_UNALIGNED, 14) & 0xFFFF;
+            // A descriptor is named (table.descriptor) only for an error message: naming every one made a string per buffer.
             if ((flags & DESC_F_INDIRECT) != 0) {
-                table = indirect(mem, table, where, addr, len, flags, indirectAllowed);
+                table = indirect(mem, table, table.descriptor(i), addr, len, flags, indirectAllowed);
                 steps = 0;
                 i = 0;
                 continue;
             }
             boolean writable = (flags & DESC_F_WRITE) != 0;
-            if (!writable && seenWritable) throw new VirtqueueException(where + " is device-readable after a device-writable one");
+            if (!writable && seenWritable) throw new VirtqueueException(table.descriptor(i) + " is device-readable after a device-writable one");
             seenWritable |= writable;
             long unsignedLen = Integer.toUnsignedLong(len);
             if (unsignedLen > 0 && !inRam(mem, addr, unsignedLen)) {
-                throw new VirtqueueException(String.format("%s's buffer 0x%x+0x%x is outside guest RAM", where, addr, unsignedLen));
+                throw new VirtqueueException(String.format("%s's buffer 0x%x+0x%x is outside guest RAM", table.descriptor(i), addr, unsignedLen));
             }
-            if (len < 0) throw new VirtqueueException(where + " is 2 GiB or more long");
+            if (len < 0) throw new VirtqueueException(table.descriptor(i) + " is 2 GiB or more long");
             if (buffers.size() == MAX_BUFFERS) throw new VirtqueueException("the chain from descriptor " + head + " has more than " + MAX_BUFFERS + " buffers");
             buffers.add(new DescriptorChain.Buffer(addr, len, writable));
             if ((flags & DESC_F_NEXT) == 0) return new DescriptorChain(head, buffers);
-            if (next >= table.entries()) throw new VirtqueueException(where + " chains to " + next + ", outside " + table.describe());
+            if (next >= table.entries()) throw new VirtqueueException(table.descriptor(i) + " chains to " + next + ", outside " + table.describe());
             i = next;
         }
     }

@@ -19,8 +19,10 @@ public final class MoreChains {
     private final GuestMemory mem;
     private final GuestWrites writes;
     private final Lock lock;
-    private final List<DescriptorChain> taken = new ArrayList<>();
-    private int[] used = new int[0];
+    private static final int[] NONE = {};
+    /** Made when the device first takes a chain: one is made for every request, and most take none. */
+    private List<DescriptorChain> taken = List.of();
+    private int[] used = NONE;
 
     MoreChains(Virtqueue queue, GuestMemory mem, GuestWrites writes, Lock lock) {
         this.queue = queue;
@@ -38,7 +40,10 @@ public final class MoreChains {
         lock.lock();
         try {
             DescriptorChain c = queue.pop(mem, writes);
-            if (c != null) taken.add(c);
+            if (c != null) {
+                if (taken.isEmpty()) taken = new ArrayList<>();
+                taken.add(c);
+            }
             return c;
         } finally {
             lock.unlock();
@@ -53,6 +58,7 @@ public final class MoreChains {
 
     /** The chains to return after the first one ({@code head} with {@code written} bytes), in order. */
     List<Virtqueue.Used> answer(int head, int written) {
+        if (used.length == 0) return List.of(new Virtqueue.Used(head, written));
         List<Virtqueue.Used> all = new ArrayList<>();
         all.add(new Virtqueue.Used(head, written));
         for (int i = 0; i < used.length; i++) all.add(new Virtqueue.Used(taken.get(i).head(), used[i]));

@@ -1,5 +1,6 @@
 package dev.molt.devices.virtio;
 
+import dev.molt.devices.GuestWrites;
 import dev.molt.memory.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -64,6 +65,16 @@ public record Spans(List<Span> parts) {
             n -= len;
         }
         return new Spans(out);
+    }
+
+    /** Tells {@code writes} that the device wrote the first {@code n} bytes (all of them if there are fewer). */
+    public void written(GuestWrites writes, long n) {
+        for (Span s : parts) {
+            if (n <= 0) return;
+            long len = Math.min(n, s.len());
+            writes.written(s.gpa(), len);
+            n -= len;
+        }
     }
 
     /** The first {@code n} bytes copied out: for small headers, never for data. */

@@ -7,13 +7,16 @@ import dev.molt.sys.Fd;
 /**
  * A virtio device behind a transport (virtio-blk...): what it offers and how it serves one
  * request. The transport owns negotiation, status, queues and interrupts; it calls the device on
- * its I/O thread, one request at a time.
+ * its I/O thread, one request at a time, unless the device takes several at once
+ * ({@link #concurrentRequests}).
  */
 public interface VirtioDevice extends AutoCloseable {
     /**
      * What {@link #handle} answers when it has nothing for the chain yet (a receive queue and an
      * empty tap): the chain goes back to the driver's ring untaken, and the transport serves that
-     * queue again once {@link #backendFd()} is readable or the driver notifies.
+     * queue again once {@link #backendFd()} is readable, or, while the device has no backend fd to
+     * poll (null), when the driver notifies. A notify while the backend fd is polled and not
+     * readable does not serve that queue: its work is the backend's.
      */
     int NOT_USED = -1;
 
@@ -41,6 +44,17 @@ public interface VirtioDevice extends AutoCloseable {
      *     transport then marks the device as needing a reset
      */
     int handle(int queue, DescriptorChain chain, MoreChains more, GuestMemory mem, GuestWrites writes);
+
+    /**
+     * How many requests the device may serve at once, each on its own thread and answered in its own
+     * chain as it completes (virtio-blk: a batch of reads and writes in parallel, as QEMU's thread
+     * pool runs them). 1 (the default): one at a time, in order, and an answer may fill several chains.
+     * A device that takes more must be safe to call from that many threads and never answer
+     * {@link #NOT_USED} nor take chains from its {@link MoreChains}.
+     */
+    default int concurrentRequests() {
+        return 1;
+    }
 
     /** A host fd whose readiness is work for the device besides the driver's notifies (a tap's frames); null for none. */
     default Fd backendFd() {

@@ -63,9 +63,17 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     private int isr;
     private int configGeneration;
     private boolean running;
-    private boolean inFlight;
+    /** Requests being served outside the lock: reset, stop and snapshot wait for none. */
+    private int inFlight;
+    /**
+     * Threads that serve a batch's requests beside the I/O thread, for a device that takes several at
+     * once ({@link VirtioDevice#concurrentRequests}); null for one at a time.
+     */
+    private final java.util.concurrent.ExecutorService workers;
     /** A queue gave back a chain ({@link VirtioDevice#NOT_USED}): its work is the backend's, whose fd the I/O thread watches. */
     private volatile boolean awaitBackend;
+    /** Which queue that is (guarded by the lock); -1 for none. */
+    private int backendQueue = -1;
     private volatile boolean closed;
 
     /**
@@ -82,7 +90,11 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         this.kick = kick;
         this.queues = new Virtqueue[device.queueCount()];
         for (int i = 0; i < queues.length; i++) queues[i] = new Virtqueue(device.queueMaxSize());
-        this.io = Thread.ofPlatform().daemon(true).name(device.typeName() + "@" + Long.toHexString(base)).unstarted(this::ioLoop);
+        String name = device.typeName() + "@" + Long.toHexString(base);
+        int concurrent = device.concurrentRequests();
+        this.workers = concurrent <= 1 ? null
+                : java.util.concurrent.Executors.newFixedThreadPool(concurrent - 1, Thread.ofPlatform().daemon(true).name(name + "-worker-", 0).factory());
+        this.io = Thread.ofPlatform().daemon(true).name(name).unstarted(this::ioLoop);
         io.start();
     }
 
@@ -245,8 +257,9 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
     private void ioLoop() {
         while (!closed) {
             Fd backend = awaitBackend ? device.backendFd() : null;
-            if (Poll.await(kick.fd(), backend).first()) kick.clear();
-            if (!closed) serveQueues();
+            Poll.Ready ready = Poll.await(kick.fd(), backend);
+            if (ready.first()) kick.clear();
+            if (!closed) serveQueues(backend != null && !ready.second());
         }
     }
 
@@ -254,33 +267,33 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         return running && !closed && (status & DRIVER_OK) != 0 && (status & (NEEDS_RESET | FAILED)) == 0;
     }
 
-    /** Serves what the driver made available on every queue, then interrupts if the driver wants it. */
-    private void serveQueues() {
+    /**
+     * Serves what the driver made available on every queue, then interrupts if the driver wants it.
+     * With {@code backendIdle} (polled and not readable), the queue that gave its chain back for
+     * want of the backend's data is left alone: it would only give it back again (virtio-net's
+     * receive queue, woken by a transmit's notify, would read an empty tap each time).
+     */
+    private void serveQueues(boolean backendIdle) {
         lock.lock();
         boolean notify = false;
+        int stillWaiting = backendIdle ? backendQueue : -1;
         awaitBackend = false;
+        backendQueue = -1;
         try {
             for (int q = 0; q < queues.length; q++) {
                 Virtqueue vq = queues[q];
-                boolean pushed = false;
+                if (q == stillWaiting) {
+                    awaitBackend = true;
+                    backendQueue = q;
+                    continue;
+                }
+                int usedBefore = vq.usedIndex();
                 try {
-                    while (serving() && vq.ready()) {
-                        DescriptorChain chain = vq.pop(mem, writes);
-                        if (chain == null) break;
-                        MoreChains more = new MoreChains(vq, mem, writes, lock);
-                        int written = serve(q, chain, more);
-                        if (written == VirtioDevice.NOT_USED) {
-                            vq.unpop(1 + more.unused(false));
-                            awaitBackend = true;
-                            break;
-                        }
-                        vq.unpop(more.unused(true));
-                        vq.push(mem, writes, more.answer(chain.head(), written));
-                        pushed = true;
-                    }
+                    if (workers != null) serveConcurrently(q, vq);
+                    else serveInOrder(q, vq);
                 } finally {
                     // Requests answered before a broken one are still the driver's to see.
-                    if (pushed && vq.wantsInterrupt(mem)) notify = true;
+                    if (vq.usedIndex() != usedBefore && vq.wantsInterrupt(mem)) notify = true;
                 }
             }
         } catch (VirtqueueException e) {
@@ -293,21 +306,106 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         }
     }
 
+    /** One request after the other, each answered before the next is taken (a device's answer may fill several chains). */
+    private void serveInOrder(int q, Virtqueue vq) {
+        while (serving() && vq.ready()) {
+            DescriptorChain chain = vq.pop(mem, writes);
+            if (chain == null) break;
+            MoreChains more = new MoreChains(vq, mem, writes, lock);
+            int written = serve(q, chain, more);
+            if (written == VirtioDevice.NOT_USED) {
+                vq.unpop(1 + more.unused(false));
+                awaitBackend = true;
+                backendQueue = q;
+                break;
+            }
+            vq.unpop(more.unused(true));
+            vq.push(mem, writes, more.answer(chain.head(), written));
+        }
+    }
+
     /** One request, outside the lock; reset and quiesce wait for it ({@link #awaitIdle}). */
     private int serve(int queue, DescriptorChain chain, MoreChains more) {
-        inFlight = true;
+        inFlight++;
         lock.unlock();
         try {
             return device.handle(queue, chain, more, mem, writes);
         } finally {
             lock.lock();
-            inFlight = false;
+            inFlight--;
             idle.signalAll();
         }
     }
 
+    /**
+     * Every request the driver made available, served at once: each chain goes to a worker as soon
+     * as the next one is found (its I/O starts while the rest are taken), the last is served by
+     * this thread, and each is answered in the used ring as it completes (so a fast read is not
+     * held behind a slow flush, as in QEMU). The batch is done before more are taken, so the
+     * interrupt still comes once per batch. A chain that breaks the rules ends the batch where it
+     * is: those taken before it are served and answered, as one at a time would.
+     */
+    private void serveConcurrently(int q, Virtqueue vq) {
+        while (serving() && vq.ready()) {
+            DescriptorChain held = null; // the last chain taken, for this thread to serve
+            int taken = 0;
+            try {
+                for (DescriptorChain c; taken < vq.size() && (c = vq.pop(mem, writes)) != null; taken++) {
+                    inFlight++;
+                    if (held != null) dispatch(q, vq, held);
+                    held = c;
+                }
+            } finally {
+                if (held != null) serveHereAndAwaitBatch(q, vq, held);
+            }
+            if (taken == 0) break;
+        }
+    }
+
+    private void dispatch(int q, Virtqueue vq, DescriptorChain chain) {
+        try {
+            workers.execute(() -> serveAndAnswer(q, vq, chain));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            serveAndAnswer(q, vq, chain); // the transport is closing: served here, still answered
+        }
+    }
+
+    /** Called and returns holding the lock: serves {@code chain} without it, then waits for the batch's others. */
+    private void serveHereAndAwaitBatch(int q, Virtqueue vq, DescriptorChain chain) {
+        lock.unlock();
+        try {
+            serveAndAnswer(q, vq, chain);
+        } finally {
+            lock.lock();
+            awaitIdle();
+        }
+    }
+
+    /** One request of a concurrent batch, on whichever thread runs it: served, then answered under the lock. */
+    private void serveAndAnswer(int q, Virtqueue vq, DescriptorChain chain) {
+        int written = 0;
+        RuntimeException failed = null;
+        try {
+            written = device.handle(q, chain, new MoreChains(vq, mem, writes, lock), mem, writes);
+            if (written == VirtioDevice.NOT_USED) failed = new IllegalStateException(device.typeName() + " gave a chain back while serving concurrently");
+        } catch (RuntimeException e) {
+            failed = e;
+        }
+        lock.lock();
+        try {
+            if (failed != null) needsReset(failed instanceof VirtqueueException ? failed.getMessage() : "internal error: " + failed);
+            else if ((status & NEEDS_RESET) == 0) vq.push(mem, writes, chain.head(), written); // a broken driver gets nothing more
+        } catch (VirtqueueException e) {
+            needsReset(e.getMessage());
+        } finally {
+            inFlight--;
+            idle.signalAll();
+            lock.unlock();
+        }
+    }
+
     private void awaitIdle() {
-        while (inFlight) idle.awaitUninterruptibly();
+        while (inFlight > 0) idle.awaitUninterruptibly();
     }
 
     private void raise(int bits) {
@@ -389,6 +487,7 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (workers != null) workers.shutdown(); // idle (awaitIdle above): its threads end now
         device.close();
         kick.close();
         if (irq instanceof InterruptLine.Pulse p) p.irqfd().close();

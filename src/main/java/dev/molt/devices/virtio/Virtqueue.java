@@ -98,6 +98,11 @@ public final class Virtqueue {
         ready = r;
     }
 
+    /** The used ring's index as the device last published it. */
+    public int usedIndex() {
+        return usedIdx;
+    }
+
     public long descTable() {
         return descTable;
     }
