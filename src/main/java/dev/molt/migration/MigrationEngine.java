@@ -237,9 +237,11 @@ public final class MigrationEngine implements MigrationCommands {
         // The new code is loaded and made ready while the guest runs: a jar that cannot take over is
         // refused here, before anything stops.
         dev.molt.host.Generation next = null;
+        List<String> nextArgs = List.of(); // the new code's command line: prepared with it, then run with it
         if (mode == MigrationMode.X_CPR_RELOAD) {
             try {
-                next = reloader.load(settings.string("x-cpr-reload-jar"), reloader.args(mainUri));
+                nextArgs = reloader.args(mainUri);
+                next = reloader.load(settings.string("x-cpr-reload-jar"), nextArgs);
             } catch (IllegalArgumentException e) {
                 throw CommandError.generic(e.getMessage());
             }
@@ -277,7 +279,8 @@ public final class MigrationEngine implements MigrationCommands {
             worker = startWorker("migration-cpr-exec", () -> runCprExec(channel, prog, readBack));
         } else if (mode == MigrationMode.X_CPR_RELOAD) {
             dev.molt.host.Generation loaded = next;
-            worker = startWorker("migration-cpr-reload", () -> runCprReload(channel, loaded, mainUri));
+            List<String> args = nextArgs;
+            worker = startWorker("migration-cpr-reload", () -> runCprReload(channel, loaded, args, mainUri));
         } else {
             boolean stopFirst = mode == MigrationMode.CPR_REBOOT;
             worker = startWorker("migration-out", () -> runOutgoing(channel, stopFirst));
@@ -362,19 +365,9 @@ public final class MigrationEngine implements MigrationCommands {
             stopped = true;
             switchOverStarts();
             FaultPoint.CPR_EXEC_STOPPED.reached();
-            try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
-                VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
-                captured = machine.captureState(wasRunning);
-                writer.state(captured);
-                if (FaultPoint.CPR_EXEC_STATE_WRITING.armed()) {
-                    out.flush(); // what is written so far reaches the file: the test kills a molt with half a state on disk
-                    FaultPoint.CPR_EXEC_STATE_WRITING.reached();
-                }
-                writer.finish();
-                out.flush();
-                channel.confirm();
-                written = writer.id();
-            }
+            SavedState saved = saveDeviceState(channel, wasRunning, FaultPoint.CPR_EXEC_STATE_WRITING);
+            captured = saved.state();
+            written = saved.id();
             long savedAt = wallNanos();
             List<String> command = settings.cprExecCommand();
             List<CprState.PreservedFd> preserved = described(handed);
@@ -421,7 +414,7 @@ public final class MigrationEngine implements MigrationCommands {
      * its own, and wait until it says it resumes the guest. Until then nothing here is torn down: if
      * it fails, throws, or takes longer than x-cpr-reload-timeout, the guest runs on here.
      */
-    private void runCprReload(OutgoingChannel channel, dev.molt.host.Generation next, String fileUri) {
+    private void runCprReload(OutgoingChannel channel, dev.molt.host.Generation next, List<String> args, String fileUri) {
         Reloader r = reloader;
         boolean held = false, stopped = false;
         List<dev.molt.sys.Fd> duplicates = new java.util.ArrayList<>();
@@ -438,15 +431,7 @@ public final class MigrationEngine implements MigrationCommands {
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
             switchOverStarts();
-            CprState.StreamId written;
-            try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
-                VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
-                writer.state(machine.captureState(wasRunning));
-                writer.finish();
-                out.flush();
-                channel.confirm();
-                written = writer.id();
-            }
+            CprState.StreamId written = saveDeviceState(channel, wasRunning, null).id();
             long savedAt = wallNanos();
             // Duplicates: the new code owns them from its start, this code keeps its own until it is sure.
             List<CprState.PreservedFd> fds = new java.util.ArrayList<>();
@@ -457,7 +442,6 @@ public final class MigrationEngine implements MigrationCommands {
             }
             List<dev.molt.host.HeldClient> clients = r.heldClients();
             for (dev.molt.host.HeldClient c : clients) duplicates.add(new dev.molt.sys.Fd(c.fd(), "held monitor client"));
-            List<String> args = r.args(fileUri);
             CprState state = new CprState(fds, args, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
                     .withBoot(bootSource(machine.config())).withDeviceState(written);
             dev.molt.sys.Fd stateFd = CprStateFile.create();
@@ -509,6 +493,31 @@ public final class MigrationEngine implements MigrationCommands {
             if (stopped) switchOver.giveBack();
             if (cancelled) finish(MigrationStatus.CANCELLED, null);
             else fail(message(e));
+        }
+    }
+
+    /** The device state a live update saved (kept to rebuild the VM if the update fails) and its stream's identity. */
+    private record SavedState(VmState state, CprState.StreamId id) {}
+
+    /**
+     * cpr-exec and x-cpr-reload, with the guest stopped: captures the device state and writes it
+     * (no RAM pages: RAM stays in its memfd) to {@code channel}, which is closed after. With
+     * {@code midway} armed, what is written so far reaches the channel and molt stops there (the
+     * fault tests kill a molt with half a state on disk).
+     */
+    private SavedState saveDeviceState(OutgoingChannel channel, boolean wasRunning, FaultPoint midway) throws IOException {
+        try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 16)) {
+            VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
+            VmState captured = machine.captureState(wasRunning);
+            writer.state(captured);
+            if (midway != null && midway.armed()) {
+                out.flush();
+                midway.reached();
+            }
+            writer.finish();
+            out.flush();
+            channel.confirm();
+            return new SavedState(captured, writer.id());
         }
     }
 

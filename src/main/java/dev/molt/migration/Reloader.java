@@ -40,7 +40,10 @@ public interface Reloader {
     /** The reload failed: readers and acceptors go on; this implementation keeps everything. */
     void releaseReaders();
 
-    /** The new implementation's command line: this one's, taking the device state from {@code fileUri}. */
+    /**
+     * The new implementation's command line: this one's, taking the device state from
+     * {@code fileUri}. Made once per reload, before {@link #load}, which prepares the new code with it.
+     */
     List<String> args(String fileUri);
 
     /** The new implementation runs the guest: this one's threads end and its objects close without touching what was handed over. */
