@@ -41,9 +41,8 @@ final class MonitorSetup implements AutoCloseable {
     private final List<Bound> bound = new ArrayList<>();
     private final List<MonitorConfig> stdio = new ArrayList<>();
     private final List<MonitorConfig> muxed = new ArrayList<>();
-    private final List<MonitorServer> servers = new ArrayList<>();
-    /** The servers of listening sockets by their preserved name: where a reload's clients come back. */
-    private final Map<String, MonitorServer> byName = new java.util.LinkedHashMap<>();
+    /** The running servers, by their listening socket's preserved name: where a reload's clients come back. */
+    private final Map<String, MonitorServer> servers = new java.util.LinkedHashMap<>();
 
     static MonitorSetup bind(List<MonitorConfig> monitors, Map<String, ChardevConfig> chardevs) {
         return bind(monitors, chardevs, PreservedFds.fresh());
@@ -144,8 +143,7 @@ final class MonitorSetup implements AutoCloseable {
         for (Bound b : bound) {
             MonitorServer s = b.inherited() ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
                     : MonitorServer.start(monitor, b.config().protocol(), b.listener());
-            servers.add(s);
-            byName.put(b.preservedName(), s);
+            servers.put(b.preservedName(), s);
         }
         for (MonitorConfig m : stdio) {
             Terminal.makeRaw(0); // QEMU's stdio backend is raw too; the monitor echoes what is typed
@@ -170,7 +168,7 @@ final class MonitorSetup implements AutoCloseable {
      * they go on.
      */
     void stopAccepting() {
-        for (MonitorServer s : servers) s.stopAccepting();
+        for (MonitorServer s : servers.values()) s.stopAccepting();
     }
 
     /**
@@ -188,7 +186,7 @@ final class MonitorSetup implements AutoCloseable {
      */
     List<dev.molt.host.HeldClient> hold() {
         List<dev.molt.host.HeldClient> held = new ArrayList<>();
-        byName.forEach((name, server) -> {
+        servers.forEach((name, server) -> {
             for (dev.molt.monitor.HeldSession h : server.hold()) {
                 held.add(new dev.molt.host.HeldClient(name, h.connection().release(), server.protocol().name(), h.negotiated(), h.pendingInput()));
             }
@@ -203,7 +201,7 @@ final class MonitorSetup implements AutoCloseable {
     void adopt(List<dev.molt.host.HeldClient> clients) {
         for (dev.molt.host.HeldClient c : clients) {
             Fd fd = new Fd(c.fd(), "monitor client of " + c.listener());
-            MonitorServer server = byName.get(c.listener());
+            MonitorServer server = servers.get(c.listener());
             if (server == null) {
                 fd.close();
                 continue;
@@ -214,13 +212,13 @@ final class MonitorSetup implements AutoCloseable {
 
     /** After a failed exec: accepting again, first the clients that waited meanwhile. */
     void resumeAccepting() {
-        for (MonitorServer s : servers) s.resumeAccepting();
+        for (MonitorServer s : servers.values()) s.resumeAccepting();
     }
 
     /** Stops listening and disconnects socket clients; stdio sessions are left alone. Idempotent. */
     @Override
     public void close() {
-        for (MonitorServer s : servers) s.close();
+        for (MonitorServer s : servers.values()) s.close();
         servers.clear();
         for (Bound b : bound) b.listener().close(); // those no server owned yet
         bound.clear();
