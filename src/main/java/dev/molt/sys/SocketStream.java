@@ -59,11 +59,16 @@ public final class SocketStream implements AutoCloseable {
             try {
                 r = receiver.recv(fd.num(), readBuf, Math.min(len, readBuf.byteSize()));
             } catch (ErrnoException | IllegalStateException e) {
+                // This reader reads no more: a reload's pause must not wait for it to wind its session down.
+                ReadGate.get().readerEnded();
                 if (closed) return -1;
                 throw new IOException(e.getMessage(), e);
             }
             if (r.fd() >= 0) passedFds.accept(r.fd());
-            if (r.bytes() == 0) return -1;
+            if (r.bytes() == 0) {
+                ReadGate.get().readerEnded(); // the peer hung up: as above
+                return -1;
+            }
             MemorySegment.copy(readBuf, JAVA_BYTE, 0, b, off, r.bytes());
             return r.bytes();
         }
