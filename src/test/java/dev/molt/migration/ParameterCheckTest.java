@@ -38,6 +38,19 @@ class ParameterCheckTest {
         assertEquals(86_400_000L, settings.number("x-cpr-exec-resume-timeout"));
     }
 
+    /** x-cpr-reload's bound: 0 would give the new code no time at all, and above a day it is bounded as the keeper's. */
+    @Test
+    void theReloadTimeoutIsAtLeastAMillisecondAndAtMostADay() {
+        assertEquals(10_000L, settings.number("x-cpr-reload-timeout"));
+        assertEquals("Parameter 'x-cpr-reload-timeout' expects an integer in the range of 1 to 86400000 ms",
+                refused(Map.of("x-cpr-reload-timeout", 0L)));
+        assertEquals("Parameter 'x-cpr-reload-timeout' expects an integer in the range of 1 to 86400000 ms",
+                refused(Map.of("x-cpr-reload-timeout", 86_400_001L)));
+        assertEquals("Parameter 'x-cpr-reload-timeout' expects an integer in the range of 1 to 86400000 ms",
+                refused(Map.of("x-cpr-reload-timeout", -1L)), "a uint64 above 2^63 arrives negative");
+        assertEquals(10_000L, settings.number("x-cpr-reload-timeout"), "a refused change changes nothing");
+    }
+
     @Test
     void throttleParametersAreCheckedAgainstEachOtherAsQemuDoes() {
         assertEquals("Parameter 'cpu_throttle_initial' expects an integer in the range of 1 to 99", refused(Map.of("cpu-throttle-initial", 0L)));
