@@ -1,10 +1,10 @@
 package dev.molt.cli;
 
+import dev.molt.kvm.Kvm;
+
 import dev.molt.cli.VmConfig.Accel;
 import dev.molt.cli.VmConfig.MachineType;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -20,10 +20,12 @@ import java.util.Optional;
 final class AccelList {
     private AccelList() {}
 
-    /** Whether molt could open KVM's device now (the one {@code MOLT_KVM_DEVICE} names in tests). */
+    /**
+     * Whether KVM works here now (the device {@code MOLT_KVM_DEVICE} names in tests): as QEMU tries
+     * each accelerator's start, not whether a node of that name exists.
+     */
     static boolean kvmUsable() {
-        Path device = Path.of(System.getenv().getOrDefault("MOLT_KVM_DEVICE", "/dev/kvm"));
-        return Files.isReadable(device) && Files.isWritable(device);
+        return Kvm.usable(System.getenv().getOrDefault("MOLT_KVM_DEVICE", Kvm.DEVICE));
     }
 
     /**

@@ -30,6 +30,25 @@ public final class Kvm implements AutoCloseable {
         return open(DEVICE);
     }
 
+    /**
+     * Whether {@code device} is KVM that molt can use: it opens read-write and answers
+     * KVM_GET_API_VERSION with molt's version, the checks {@link #open} makes. A node that merely
+     * exists (a /dev/null bound over it, a stale node) is not KVM.
+     */
+    public static boolean usable(String device) {
+        Fd fd;
+        try {
+            fd = Posix.open(device, Posix.O_RDWR, 0);
+        } catch (ErrnoException e) {
+            return false;
+        }
+        try (fd) {
+            return Posix.ioctl(fd, "KVM_GET_API_VERSION", Ioctls.GET_API_VERSION, 0) == API_VERSION;
+        } catch (ErrnoException e) {
+            return false;
+        }
+    }
+
     public static Kvm open(String device) {
         Fd fd;
         try {
