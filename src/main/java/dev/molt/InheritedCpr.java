@@ -36,7 +36,8 @@ import java.util.Map;
  * under the old version.
  */
 final class InheritedCpr {
-    private final CprState state;
+    /** A two-phase reload's gets the stop's times once the guest stopped ({@link #awaitStop}). */
+    private volatile CprState state;
     /** The cpr-state version the previous molt wrote: going back, this molt writes no newer one. */
     private final int stateVersion;
     private final Fd stateFd;
@@ -48,6 +49,10 @@ final class InheritedCpr {
 
     /** x-cpr-reload: what the previous implementation in this process handed over; null for an exec or a transfer. */
     private dev.molt.host.Handover reload;
+    /** A two-phase x-cpr-reload: how the previous implementation says the guest stopped; null otherwise. */
+    private dev.molt.host.TwoPhaseGeneration.Stop twoPhase;
+    /** The monitor clients a two-phase reload handed over with the stop. */
+    private volatile List<dev.molt.host.HeldClient> clientsAtTheStop = List.of();
 
     /** cpr-exec: the pipe to the keeper that guards this update, until told the guest is ours (-1: none). */
     private int keeperFd;
@@ -106,6 +111,8 @@ final class InheritedCpr {
             throw new IllegalStateException("the previous molt gave up waiting (x-cpr-reload-timeout) and runs the guest");
         }
         tookOver = true;
+        // Built while the previous code read: this code's readers waited until now.
+        if (twoPhase != null) dev.molt.sys.ReadGate.get().resume();
         // Only a way back needs the state; a reload's process, which reloads again and again, must not keep one per reload.
         if (reload != null && stateFd != null) stateFd.close();
         if (keeperFd < 0) return;
@@ -170,11 +177,12 @@ final class InheritedCpr {
      * x-cpr-reload, new side: the state the previous implementation in this process handed over. Its
      * fds are this code's; if it cannot even read the state, it closes them all.
      */
-    static InheritedCpr reloaded(dev.molt.host.Handover h) {
+    static InheritedCpr reloaded(dev.molt.host.Handover h, dev.molt.host.TwoPhaseGeneration.Stop twoPhase) {
         try {
             CprStateFile.Loaded loaded = CprStateFile.read(h.cprStateFd());
             InheritedCpr cpr = new InheritedCpr(loaded.state(), loaded.version(), new Fd(h.cprStateFd(), "cpr-state"), null, WayBack.PROCESS);
             cpr.reload = h;
+            cpr.twoPhase = twoPhase;
             return cpr;
         } catch (IOException | RuntimeException e) {
             new Fd(h.cprStateFd(), "cpr-state").close();
@@ -185,7 +193,33 @@ final class InheritedCpr {
 
     /** The monitor clients a reload handed over (none for an exec or a transfer). */
     List<dev.molt.host.HeldClient> heldClients() {
-        return reload == null ? List.of() : reload.clients();
+        if (reload == null) return List.of();
+        return twoPhase != null ? clientsAtTheStop : reload.clients();
+    }
+
+    /** Whether this is a two-phase reload's: built while the guest runs under the previous code. */
+    boolean twoPhase() {
+        return twoPhase != null;
+    }
+
+    /**
+     * Two-phase reload: says this code is built, and waits until the previous code stopped the
+     * guest; returns the device state it captured (molt's migration stream, no RAM). Throws if the
+     * previous code gave up instead (it goes on with the guest).
+     */
+    byte[] awaitStop() {
+        twoPhase.built().complete(null);
+        dev.molt.host.TwoPhaseGeneration.Stopped stopped;
+        try {
+            stopped = twoPhase.stopped().join();
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException("the previous molt did not hand the guest over: " + cause.getMessage(), e);
+        }
+        clientsAtTheStop = stopped.clients();
+        long handed = dev.molt.migration.MigrationEngine.wallNanos();
+        state = state.withStop(stopped.stoppedAtWallNanos(), stopped.savedAtWallNanos(), handed);
+        return stopped.deviceState();
     }
 
     /** Null unless this process was started by a live update. */
@@ -272,6 +306,7 @@ final class InheritedCpr {
             System.err.println("molt: x-cpr-reload failed in the new molt: " + reason + "; the guest runs on in the previous one");
             dev.molt.sys.ReadGate.get().detach();
             reload.tookOver().completeExceptionally(new IllegalStateException(reason));
+            if (twoPhase != null) twoPhase.built().completeExceptionally(new IllegalStateException(reason));
             return;
         }
         if (transferChannel != null) {

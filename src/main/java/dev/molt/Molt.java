@@ -71,9 +71,12 @@ public final class Molt {
      * x-cpr-reload, new side (called by {@link ReloadEntry} on a main thread of its own): runs molt
      * on what the previous implementation in this process handed over.
      */
-    static int runReloaded(dev.molt.host.Handover handover, CommandLineParser.Result parsedBeforeTheStop) {
+    static int runReloaded(dev.molt.host.Handover handover, CommandLineParser.Result parsedBeforeTheStop,
+                           dev.molt.host.TwoPhaseGeneration.Stop twoPhase) {
         long mainAt = MigrationEngine.wallNanos();
-        InheritedCpr cpr = InheritedCpr.reloaded(handover);
+        // Started while the guest still runs: no reader of this code reads before it took the guest over.
+        if (twoPhase != null) dev.molt.sys.ReadGate.get().hold();
+        InheritedCpr cpr = InheritedCpr.reloaded(handover, twoPhase);
         // The previous code, if it stops waiting, ends this one's readers: none may read beside its own.
         handover.abort().set(() -> dev.molt.sys.ReadGate.get().detach());
         String[] args = handover.args().toArray(String[]::new);
@@ -205,6 +208,14 @@ public final class Molt {
                     if (inherited != null) inherited.rollback(migration.lastError()); // already "load of migration failed: ..."
                     m.requestExit("molt: " + migration.lastError());
                 });
+            }
+            if (inherited != null && inherited.twoPhase()) {
+                // Built while the guest ran under the previous code; the pause starts now, and holds only the state's load.
+                machine[0].prepareIncoming();
+                migration.rehearseHandOver();
+                byte[] deviceState = inherited.awaitStop();
+                migration.loadHandedOver(deviceState, inherited.inPlace(MigrationEngine.wallNanos()));
+            } else if (incoming.incoming()) {
                 MigrationEngine.CprInPlace inPlace = inherited == null ? null : inherited.inPlace(mainAt);
                 var address = incoming.mainAddress();
                 if (address.isPresent()) {
@@ -265,6 +276,8 @@ public final class Molt {
             List<Chardev> open = new ArrayList<>(chardevs.values());
             for (Chardev c : open) c.close();
             if (kvm != null) kvm.close();
+            // A failed live update's new code closes what it never got to claim (its owners closed the rest).
+            preserved.closeUnclaimed();
             dev.molt.sys.ReadGate.get().closeAfterHandOver();
             // After a reload the new code goes on with the same pidfile.
             if (pidfile != null && !dev.molt.sys.ReadGate.get().detached()) deletePidfile(pidfile);

@@ -8,7 +8,7 @@ import dev.molt.host.Handover;
  * {@value Generation#MANIFEST_ATTRIBUTE}): the previous implementation prepares it while the guest
  * runs, then runs it on a main thread of its own with what it handed over.
  */
-public final class ReloadEntry implements Generation {
+public class ReloadEntry implements Generation {
     public ReloadEntry() {}
 
     @Override
@@ -40,6 +40,8 @@ public final class ReloadEntry implements Generation {
                 String name = e.nextElement().getName();
                 // The host's classes are the running host's, whatever this jar has.
                 if (!name.startsWith("dev/molt/") || !name.endsWith(".class") || name.startsWith("dev/molt/host/")) continue;
+                // Implements a host type that an older host (molt 0.6) lacks: it loads only where the host has it.
+                if (name.equals("dev/molt/TwoPhaseReloadEntry.class") && !Reloading.hostHasTwoPhase()) continue;
                 Class.forName(name.substring(0, name.length() - ".class".length()).replace('/', '.'), true, loader);
             }
         } catch (java.io.IOException | ClassNotFoundException e) {
@@ -59,7 +61,12 @@ public final class ReloadEntry implements Generation {
 
     @Override
     public int run(Handover handover) {
+        return Molt.runReloaded(handover, parsedFor(handover), null);
+    }
+
+    /** The command line {@link #prepare} parsed, if the hand-over runs that one. */
+    final dev.molt.cli.CommandLineParser.Result parsedFor(Handover handover) {
         Parsed p = parsed;
-        return Molt.runReloaded(handover, p != null && p.args().equals(handover.args()) ? p.result() : null);
+        return p != null && p.args().equals(handover.args()) ? p.result() : null;
     }
 }

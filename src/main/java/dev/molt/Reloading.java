@@ -62,6 +62,25 @@ final class Reloading implements Reloader {
         return next;
     }
 
+    @Override
+    public boolean twoPhase(Generation next) {
+        return hostHasTwoPhase() && next instanceof dev.molt.host.TwoPhaseGeneration;
+    }
+
+    /**
+     * Whether this process's host has {@link dev.molt.host.TwoPhaseGeneration}: one started by molt
+     * 0.6, which this implementation may have been reloaded into, does not (and naming the type
+     * there would fail).
+     */
+    static boolean hostHasTwoPhase() {
+        try {
+            Class.forName("dev.molt.host.TwoPhaseGeneration", false, Generation.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
+    }
+
     private static Path runningJar() {
         try {
             return Path.of(Molt.class.getProtectionDomain().getCodeSource().getLocation().toURI());

@@ -18,10 +18,22 @@ public final class Generations {
      * {@link Handover#tookOver()}, and, when the new one failed, for this thread's end.
      */
     public static Thread thread(Generation next, Handover handover) {
+        return thread(() -> next.run(handover), handover);
+    }
+
+    /**
+     * As {@link #thread(Generation, Handover)}, for a two-phase start: the new implementation runs
+     * while the guest still runs under the old one (see {@link TwoPhaseGeneration}).
+     */
+    public static Thread thread(TwoPhaseGeneration next, Handover handover, TwoPhaseGeneration.Stop stop) {
+        return thread(() -> next.runTwoPhase(handover, stop), handover);
+    }
+
+    private static Thread thread(java.util.function.IntSupplier run, Handover handover) {
         return Thread.ofPlatform().name("main-" + NUMBER.incrementAndGet()).daemon(false).unstarted(() -> {
             int status;
             try {
-                status = next.run(handover);
+                status = run.getAsInt();
             } catch (Throwable t) {
                 if (handover.tookOver().completeExceptionally(t)) return; // the old implementation goes on with the guest
                 System.err.println("molt: " + t);

@@ -23,7 +23,10 @@ public final class ImplementationLoader {
         String entry;
         try (JarFile j = new JarFile(jar.toFile())) {
             var manifest = j.getManifest();
-            entry = manifest == null ? null : manifest.getMainAttributes().getValue(Generation.MANIFEST_ATTRIBUTE);
+            var attributes = manifest == null ? null : manifest.getMainAttributes();
+            // A two-phase entry first: this host has the type it implements (an older host reads only the other).
+            entry = attributes == null ? null : attributes.getValue(TwoPhaseGeneration.MANIFEST_ATTRIBUTE);
+            if (entry == null && attributes != null) entry = attributes.getValue(Generation.MANIFEST_ATTRIBUTE);
         } catch (IOException e) {
             throw new IllegalArgumentException("x-cpr-reload: cannot read " + jar + ": " + e.getMessage());
         }

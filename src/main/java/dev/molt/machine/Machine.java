@@ -189,6 +189,18 @@ public final class Machine implements MachineControl, AutoCloseable {
     }
 
     /**
+     * The devices' state as it is (each read under its device's lock, the guest running or not)
+     * with a blank accelerator part: for a reload's old and new code to run their capture and load
+     * paths once ahead of the pause (code's first run links what it calls, several times slower
+     * than later ones). Never loaded into a machine. Empty under KVM, whose capture needs stopped vCPUs.
+     */
+    @Override
+    public synchronized java.util.Optional<VmState> rehearsalState() {
+        if (!(accel instanceof QtestAccelerator)) return java.util.Optional.empty();
+        return java.util.Optional.of(new VmState(new AccelState.Qtest(config.cpus(), 0), devices.capture(), false));
+    }
+
+    /**
      * Builds the guest from a captured state over this machine's RAM (whose contents are already the
      * guest's), restoring the accelerator's state, then devices (kvm-x86.md §2.3). The guest runs
      * again only if it was running when captured; otherwise it stays paused.

@@ -51,6 +51,14 @@ public interface MachineControl {
     /** The whole machine state apart from RAM; the vCPUs must be stopped. */
     VmState captureState(boolean running);
 
+    /**
+     * A state of the machine as built, to run the capture and load code once ahead of a reload's
+     * pause; never loaded. Empty where it cannot be made without a stop (KVM).
+     */
+    default java.util.Optional<VmState> rehearsalState() {
+        return java.util.Optional.empty();
+    }
+
     /** The sections the machine's devices save, which an incoming stream may hold. */
     java.util.List<dev.molt.migration.vmstate.VmStateDescription<?>> deviceSections();
 

@@ -409,53 +409,92 @@ public final class MigrationEngine implements MigrationCommands {
     }
 
     /**
-     * x-cpr-reload, old side: hold this code's readers, stop the guest, write the device state, hand
+     * x-cpr-reload, old side: hold this code's readers, stop the guest, hand the device state and
      * duplicates of every live fd (and the monitor clients) to {@code next} running on a thread of
      * its own, and wait until it says it resumes the guest. Until then nothing here is torn down: if
      * it fails, throws, or takes longer than x-cpr-reload-timeout, the guest runs on here.
+     *
+     * <p>A two-phase {@code next} ({@link Reloader#twoPhase}) gets the fds and runs before the stop,
+     * building itself while the guest runs; the pause then holds only the device state's capture,
+     * in memory, and its load. Any other gets everything once the guest stopped, the state through
+     * the {@code file:} it reads as a cpr-exec's new molt does.
      */
     private void runCprReload(OutgoingChannel channel, dev.molt.host.Generation next, List<String> args, String fileUri) {
         Reloader r = reloader;
+        boolean twoPhase = r.twoPhase(next);
         boolean held = false, stopped = false;
         List<dev.molt.sys.Fd> duplicates = new java.util.ArrayList<>();
         dev.molt.host.Handover handover = null;
+        dev.molt.host.TwoPhaseGeneration.Stop stop = null;
         Thread newMain = null;
         try {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
+            long bound = settings.number("x-cpr-reload-timeout");
+            List<PreservedFds.Entry> handed = List.of();
+            if (twoPhase) {
+                handed = preservedFds.forReload();
+                CprState early = new CprState(duplicated(handed, duplicates), args, fileUri, 0, 0, 0, true)
+                        .withBoot(bootSource(machine.config()));
+                stop = new dev.molt.host.TwoPhaseGeneration.Stop(new java.util.concurrent.CompletableFuture<>(),
+                        new java.util.concurrent.CompletableFuture<>());
+                handover = handover(args, early, List.of(), duplicates);
+                newMain = dev.molt.host.Generations.thread((dev.molt.host.TwoPhaseGeneration) next, handover, stop);
+                newMain.start();
+                duplicates.clear(); // the new code's now, whatever happens to it
+                awaitBuilt(stop, handover, bound);
+            }
+            // This code's capture and stream writer, run once while the guest runs: their first run is slow.
+            rehearseHandOver();
             held = true; // set first: readers half held are released too
             r.holdReaders(java.time.Duration.ofSeconds(2));
+            // What the new code was built on must still be all there is: a console or monitor connection
+            // that came or went meanwhile would be lost to it (or kept twice).
+            if (twoPhase && !handed.equals(preservedFds.forReload())) {
+                throw new IOException("this molt's live fds changed while the new molt was built (a console or monitor"
+                        + " connection came or went); the guest runs on here: try again");
+            }
+            synchronized (switchOver) {
+                if (cancelRequested || shuttingDown) throw new IOException("cancelled");
+            }
             machine.prepareCapture();
             long stoppedAt = wallNanos();
             long stopNanos = System.nanoTime();
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
             switchOverStarts();
-            CprState.StreamId written = saveDeviceState(channel, wasRunning, null).id();
-            long savedAt = wallNanos();
-            // Duplicates: the new code owns them from its start, this code keeps its own until it is sure.
-            List<CprState.PreservedFd> fds = new java.util.ArrayList<>();
-            for (PreservedFds.Entry e : preservedFds.forReload()) {
-                dev.molt.sys.Fd copy = dev.molt.sys.Posix.dup(e.fd());
-                duplicates.add(copy);
-                fds.add(new CprState.PreservedFd(e.name(), copy.num(), e.size()));
+            if (twoPhase) {
+                byte[] state = captureDeviceState(wasRunning);
+                long savedAt = wallNanos();
+                List<dev.molt.host.HeldClient> clients = r.heldClients();
+                for (dev.molt.host.HeldClient c : clients) duplicates.add(new dev.molt.sys.Fd(c.fd(), "held monitor client"));
+                stop.stopped().complete(new dev.molt.host.TwoPhaseGeneration.Stopped(state, clients, stoppedAt, savedAt));
+                duplicates.clear();
+                // The file the migrate command named gets the state too, while the new code loads it; the new
+                // code needs it not, so a failure here is said and changes nothing.
+                try {
+                    writeDeviceState(channel, state);
+                } catch (IOException e) {
+                    System.err.println("molt: x-cpr-reload: cannot write the device state to " + fileUri + ": " + e.getMessage()
+                            + " (the new molt has it in memory: the reload goes on)");
+                }
+            } else {
+                CprState.StreamId written = saveDeviceState(channel, wasRunning, null).id();
+                long savedAt = wallNanos();
+                // Duplicates: the new code owns them from its start, this code keeps its own until it is sure.
+                List<CprState.PreservedFd> fds = duplicated(preservedFds.forReload(), duplicates);
+                List<dev.molt.host.HeldClient> clients = r.heldClients();
+                for (dev.molt.host.HeldClient c : clients) duplicates.add(new dev.molt.sys.Fd(c.fd(), "held monitor client"));
+                CprState state = new CprState(fds, args, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
+                        .withBoot(bootSource(machine.config())).withDeviceState(written);
+                synchronized (switchOver) {
+                    if (cancelRequested || shuttingDown) throw new IOException("cancelled");
+                }
+                handover = handover(args, state, clients, duplicates);
+                newMain = dev.molt.host.Generations.thread(next, handover);
+                newMain.start();
+                duplicates.clear(); // the new code's now, whatever happens to it
             }
-            List<dev.molt.host.HeldClient> clients = r.heldClients();
-            for (dev.molt.host.HeldClient c : clients) duplicates.add(new dev.molt.sys.Fd(c.fd(), "held monitor client"));
-            CprState state = new CprState(fds, args, fileUri, stoppedAt, savedAt, wallNanos(), wasRunning)
-                    .withBoot(bootSource(machine.config())).withDeviceState(written);
-            dev.molt.sys.Fd stateFd = CprStateFile.create();
-            duplicates.add(stateFd);
-            CprStateFile.writeInto(stateFd, state);
-            synchronized (switchOver) {
-                if (cancelRequested || shuttingDown) throw new IOException("cancelled");
-            }
-            handover = new dev.molt.host.Handover(args, stateFd.num(), clients, new java.util.concurrent.CompletableFuture<>(),
-                    new java.util.concurrent.atomic.AtomicReference<>());
-            newMain = dev.molt.host.Generations.thread(next, handover);
-            newMain.start();
-            duplicates.clear(); // the new code's now, whatever happens to it
-            long bound = settings.number("x-cpr-reload-timeout");
             try {
                 handover.tookOver().get(bound, java.util.concurrent.TimeUnit.MILLISECONDS);
             } catch (java.util.concurrent.TimeoutException e) {
@@ -477,6 +516,8 @@ public final class MigrationEngine implements MigrationCommands {
             }
             r.handedOver();
         } catch (Exception e) {
+            // A two-phase new code still waiting for the stop gives up (it has then taken nothing).
+            if (stop != null) stop.stopped().completeExceptionally(new IOException(message(e)));
             if (newMain != null) {
                 Runnable abort = handover.abort().get();
                 if (abort != null) abort.run(); // its readers end: none may read beside this code's once they go on
@@ -493,6 +534,43 @@ public final class MigrationEngine implements MigrationCommands {
             if (stopped) switchOver.giveBack();
             if (cancelled) finish(MigrationStatus.CANCELLED, null);
             else fail(message(e));
+        }
+    }
+
+    /** Duplicates of {@code handed} (added to {@code duplicates}), as the CPR state lists them for the new code. */
+    private static List<CprState.PreservedFd> duplicated(List<PreservedFds.Entry> handed, List<dev.molt.sys.Fd> duplicates) {
+        List<CprState.PreservedFd> fds = new java.util.ArrayList<>();
+        for (PreservedFds.Entry e : handed) {
+            dev.molt.sys.Fd copy = dev.molt.sys.Posix.dup(e.fd());
+            duplicates.add(copy);
+            fds.add(new CprState.PreservedFd(e.name(), copy.num(), e.size()));
+        }
+        return fds;
+    }
+
+    /** The hand-over to a reload's new code: {@code state} in a memfd of its own (added to {@code duplicates}). */
+    private static dev.molt.host.Handover handover(List<String> args, CprState state, List<dev.molt.host.HeldClient> clients,
+                                                   List<dev.molt.sys.Fd> duplicates) throws IOException {
+        dev.molt.sys.Fd stateFd = CprStateFile.create();
+        duplicates.add(stateFd);
+        CprStateFile.writeInto(stateFd, state);
+        return new dev.molt.host.Handover(args, stateFd.num(), clients, new java.util.concurrent.CompletableFuture<>(),
+                new java.util.concurrent.atomic.AtomicReference<>());
+    }
+
+    /**
+     * Two-phase reload: waits (at most {@code bound} ms) until the new code is built and waits for
+     * the stop; throws if it failed instead, or took longer.
+     */
+    private static void awaitBuilt(dev.molt.host.TwoPhaseGeneration.Stop stop, dev.molt.host.Handover handover, long bound)
+            throws IOException, InterruptedException {
+        try {
+            // A new code that fails says so on tookOver (and on built, unless it failed before it could).
+            java.util.concurrent.CompletableFuture.anyOf(stop.built(), handover.tookOver()).get(bound, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IOException("the new molt was not ready to take the guest over within x-cpr-reload-timeout (" + bound + " ms)");
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IOException("the new molt failed: " + message(e.getCause()));
         }
     }
 
@@ -518,6 +596,24 @@ public final class MigrationEngine implements MigrationCommands {
             out.flush();
             channel.confirm();
             return new SavedState(captured, writer.id());
+        }
+    }
+
+    /** A two-phase reload, with the guest stopped: the device state as a stream (no RAM pages), in memory. */
+    private byte[] captureDeviceState(boolean wasRunning) throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(1 << 16);
+        VmStreamCodec.Writer writer = VmStreamCodec.writer(bytes, machine.ram());
+        writer.state(machine.captureState(wasRunning));
+        writer.finish();
+        return bytes.toByteArray();
+    }
+
+    /** Writes a captured device state to {@code channel}, which is closed after. */
+    private static void writeDeviceState(OutgoingChannel channel, byte[] state) throws IOException {
+        try (channel; java.io.OutputStream out = channel.output()) {
+            out.write(state);
+            out.flush();
+            channel.confirm();
         }
     }
 
@@ -1025,12 +1121,10 @@ public final class MigrationEngine implements MigrationCommands {
                 // A guest that comes by live migration or from a file takes its disks now: the molt it left
                 // let go of them before sending its device state (a live update's new molt holds them already).
                 if (cpr == null) machine.holdHostResources(true);
-                if (cpr != null) FaultPoint.CPR_EXEC_RESTORING.reached();
-                machine.loadState(hold ? paused(state) : state, cpr != null ? cpr.tookOver() : () -> { });
-                if (cpr != null) FaultPoint.CPR_EXEC_RESUMED.reached();
                 if (cpr != null) {
-                    completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loaded);
+                    restoreInPlace(hold ? paused(state) : state, cpr, loaded);
                 } else {
+                    machine.loadState(hold ? paused(state) : state, () -> { });
                     // The guest now runs here: the network learns it (QEMU announces at this point too, and
                     // not for a live update, which keeps the guest on its host and its taps).
                     machine.announceSelf(new dev.molt.machine.SelfAnnounce(settings.number("announce-initial"),
@@ -1043,6 +1137,58 @@ public final class MigrationEngine implements MigrationCommands {
             if (exitOnError) onIncomingFailure.run();
         } finally {
             if (!keepChannel[0]) channel.close();
+        }
+    }
+
+    /** A live update's new molt, the device state read: the guest resumes (or stays as it was) here. */
+    private void restoreInPlace(VmState state, CprInPlace cpr, long loadedWallNanos) {
+        FaultPoint.CPR_EXEC_RESTORING.reached();
+        machine.loadState(state, cpr.tookOver());
+        FaultPoint.CPR_EXEC_RESUMED.reached();
+        completedCprExec(cpr.state(), cpr.jvmStartWallNanos(), loadedWallNanos);
+    }
+
+    /**
+     * A two-phase x-cpr-reload's new code, built and the guest still running under the previous
+     * one: runs the capture, the stream's writer and reader once over the machine as built (nothing
+     * is loaded), so that the pause does not wait for their first run's linking. The old code does
+     * the same before it stops the guest (its devices' state read under their locks, as a capture
+     * does). Says nothing of a failure: the same steps in the pause do it for real, and report.
+     */
+    public void rehearseHandOver() {
+        try {
+            var state = machine.rehearsalState();
+            if (state.isEmpty()) return;
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(1 << 16);
+            VmStreamCodec.Writer writer = VmStreamCodec.writer(bytes, machine.ram());
+            writer.state(state.get());
+            writer.finish();
+            VmStreamCodec.read(new java.io.ByteArrayInputStream(bytes.toByteArray()), machine.ram(), new MigrationStats(), false,
+                    machine.deviceSections());
+        } catch (IOException | RuntimeException e) {
+            // Only the time it would have saved is lost.
+        }
+    }
+
+    /**
+     * A two-phase x-cpr-reload's new code: the device state the previous code captured in memory
+     * once the guest stopped, loaded on the calling thread (no channel, no thread: the guest waits).
+     * A failure is an incoming migration's (see {@link #allowIncoming}).
+     */
+    public void loadHandedOver(byte[] deviceState, CprInPlace cpr) {
+        synchronized (this) {
+            cprIncoming = cpr;
+            begin(true);
+            incomingStarted = true;
+        }
+        try {
+            setStatus(MigrationStatus.ACTIVE);
+            VmState state = VmStreamCodec.read(new java.io.ByteArrayInputStream(deviceState), machine.ram(), stats, false,
+                    machine.deviceSections()).state();
+            restoreInPlace(state, cpr, wallNanos());
+        } catch (Exception e) {
+            fail("load of migration failed: " + message(e));
+            onIncomingFailure.run();
         }
     }
 

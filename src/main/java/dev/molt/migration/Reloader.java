@@ -25,6 +25,12 @@ public interface Reloader {
     Generation load(String jar, List<String> args);
 
     /**
+     * Whether {@code next} builds itself while the guest still runs
+     * ({@link dev.molt.host.TwoPhaseGeneration}, which only a molt 0.7 host or later has).
+     */
+    boolean twoPhase(Generation next);
+
+    /**
      * Stops accepting monitor clients and holds every reader of this implementation between two
      * reads (the guest still runs); undone by {@link #releaseReaders}.
      */

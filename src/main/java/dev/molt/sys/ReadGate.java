@@ -113,6 +113,16 @@ public final class ReadGate {
         }
     }
 
+    /**
+     * A new code built while the previous one still reads: its readers wait from their start
+     * until {@link #resume} (it took the guest over) or {@link #detach} (it gave up).
+     */
+    public synchronized void hold() {
+        if (state == State.DETACHED) return; // the previous code gave up on this one already: its readers end at once
+        state = State.PAUSED;
+        wake().signal();
+    }
+
     /** After a pause: the readers go on (the reload failed; this code keeps its fds). */
     public synchronized void resume() {
         if (state != State.PAUSED) return;

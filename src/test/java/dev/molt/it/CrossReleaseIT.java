@@ -115,19 +115,29 @@ class CrossReleaseIT {
 
     /**
      * x-cpr-reload between releases, both ways, in one process: a guest started under a release is
-     * reloaded into today's jar and back into the release's, its qtest and QMP connections going on.
-     * Releases before v0.6.0 cannot be reloaded from or into (they have no reload entry; QtestReloadIT
-     * checks the refusal).
+     * reloaded into today's jar and back into the release's, its qtest and QMP connections going on;
+     * and one started under today's molt (whose host has two-phase starts, which the release's
+     * reload entry lacks) into the release's and back. Releases before v0.6.0 cannot be reloaded
+     * from or into (they have no reload entry; QtestReloadIT checks the refusal).
      */
-    @ParameterizedTest(name = "x-cpr-reload: {0} to today's molt and back")
+    @ParameterizedTest(name = "x-cpr-reload: {0} to today's molt and back, and today's to {0} and back")
     @ValueSource(strings = {"v0.6.0"})
     void reloadToTodayAndBack(String tag, @TempDir Path dir) throws Exception {
         Path old = release(tag);
         Path oldJar = old.getParent().resolve("../target/molt.jar").normalize(), todaysJar = QtestReloadIT.moltJar();
-        try (QtestVm vm = QtestVm.start(dir, List.of(), old, QtestVm.args(dir, "64M")); QmpClient q = vm.qmp()) {
+        reloads(dir.resolve("from-release"), old, List.of(todaysJar, oldJar));
+        reloads(dir.resolve("from-today"), Project.launcher(), List.of(oldJar, todaysJar));
+        System.out.printf("[molt-it] releases: x-cpr-reload %s -> today -> %s and today -> %s -> today, each in one PID,"
+                + " the same qtest and QMP connections%n", tag, tag, tag);
+    }
+
+    /** Starts molt from {@code launcher} and reloads it into each of {@code jars} in turn. */
+    private static void reloads(Path dir, Path launcher, List<Path> jars) throws Exception {
+        Files.createDirectories(dir);
+        try (QtestVm vm = QtestVm.start(dir, List.of(), launcher, QtestVm.args(dir, "64M")); QmpClient q = vm.qmp()) {
             vm.writePattern(23, BASE, LEN);
             long pid = vm.process.pid();
-            for (Path jar : List.of(todaysJar, oldJar)) {
+            for (Path jar : jars) {
                 Map<String, Object> p = q.execute("migrate-set-parameters", Map.of("mode", "x-cpr-reload", "x-cpr-reload-jar", jar.toString()));
                 assertTrue(p.containsKey("return"), p.toString());
                 assertTrue(q.execute("migrate", Map.of("uri", "file:" + dir.resolve("vm.state"))).containsKey("return"));
@@ -135,7 +145,6 @@ class CrossReleaseIT {
                 assertEquals(pid, vm.process.pid());
                 assertEquals(-1, vm.firstBadPage(23, BASE, LEN), "RAM byte for byte after the reload into " + jar);
             }
-            System.out.printf("[molt-it] releases: x-cpr-reload %s -> today -> %s in PID %d, the same qtest and QMP connections%n", tag, tag, pid);
         }
     }
 

@@ -191,6 +191,82 @@ class QtestReloadIT {
         }
     }
 
+    /**
+     * A new molt built while the guest runs (two-phase) that fails: before the stop the guest never
+     * stops at all; after it the old molt resumes it. Either way the same connections go on.
+     */
+    @Test
+    void aTwoPhaseNewMoltThatFailsLeavesTheGuestRunningOnTheOldOne(@TempDir Path dir) throws Exception {
+        List<String> args = QtestVm.args(dir, "128M");
+        Path state = dir.resolve("vm.state");
+        try (QtestVm vm = QtestVm.start(dir, args); QmpClient q = vm.qmp()) {
+            vm.writePattern(4, BASE, LEN);
+            long pid = vm.process.pid();
+            for (String faulty : List.of("TwoPhaseRefusesItsCommandLine", "TwoPhaseTooSlowToBuild", "TwoPhaseRefusesTheState",
+                    "TwoPhaseTooSlowAfterTheStop")) {
+                boolean beforeTheStop = faulty.contains("CommandLine") || faulty.contains("Build");
+                Map<String, Object> r = reload(q, faultyJar(dir, faulty), state, Map.of("x-cpr-reload-timeout", 1000));
+                assertTrue(r.containsKey("return"), r.toString());
+                try {
+                    GuestIT.waitFor(() -> "failed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+                } catch (AssertionError e) {
+                    throw new AssertionError(faulty + ": " + q.returned("query-migrate") + "; molt said: " + vm.process.stderr(), e);
+                }
+                String error = String.valueOf(q.returned("query-migrate").get("error-desc"));
+                assertTrue(error.contains(switch (faulty) {
+                    case "TwoPhaseRefusesItsCommandLine" -> "-no-such-option";
+                    case "TwoPhaseTooSlowToBuild" -> "was not ready to take the guest over within x-cpr-reload-timeout (1000 ms)";
+                    case "TwoPhaseRefusesTheState" -> "the new molt failed";
+                    default -> "did not resume the guest within x-cpr-reload-timeout (1000 ms)";
+                }), faulty + ": " + error);
+                assertEquals(beforeTheStop ? List.of() : List.of("STOP", "RESUME"),
+                        q.pendingEvents().stream().filter(e -> e.equals("STOP") || e.equals("RESUME")).toList(),
+                        faulty + ": the guest " + (beforeTheStop ? "never stops" : "stops and resumes on the old molt"));
+                while (q.nextEvent(java.time.Duration.ZERO) != null) { } // this case's events are seen
+                assertEquals("running", q.returned("query-status").get("status"), faulty);
+                assertEquals(pid, vm.process.pid());
+                assertEquals(-1, vm.firstBadPage(4, BASE, LEN), faulty + ": RAM, over the same qtest connection");
+            }
+            Thread.sleep(3000); // the slow ones give up on their own
+            Map<String, Object> m = reloadAndAwait(vm);
+            assertEquals(-1, vm.firstBadPage(4, BASE, LEN));
+            System.out.printf("[molt-it] qtest: two-phase x-cpr-reload after 4 failed ones: downtime %s ms %s%n", m.get("downtime"),
+                    m.get("x-cpr-downtime-breakdown"));
+            assertFalse(vm.process.stderr().contains("Exception in thread"), vm.process.stderr());
+        }
+    }
+
+    /**
+     * A console connection that comes while a two-phase new molt is built would be lost to it: the
+     * reload is refused before the guest stops, and the next one hands the connection over.
+     */
+    @Test
+    void aConnectionThatComesWhileTheNewMoltIsBuiltRefusesTheReload(@TempDir Path dir) throws Exception {
+        Path console = dir.resolve("console.sock");
+        List<String> args = new java.util.ArrayList<>(QtestVm.args(dir, "64M"));
+        int serial = args.indexOf("-serial");
+        args.set(serial + 1, "chardev:con0");
+        args.addAll(List.of("-chardev", "socket,id=con0,path=" + console + ",server=on,wait=off"));
+        try (QtestVm vm = QtestVm.start(dir, args); QmpClient q = vm.qmp()) {
+            vm.writePattern(6, BASE, LEN);
+            Map<String, Object> r = reload(q, faultyJar(dir, "TwoPhaseSlowToBuild"), dir.resolve("vm.state"), Map.of());
+            assertTrue(r.containsKey("return"), r.toString());
+            Thread.sleep(300); // the new molt builds for a second and a half
+            try (var client = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(console))) {
+                GuestIT.waitFor(() -> "failed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+                String error = String.valueOf(q.returned("query-migrate").get("error-desc"));
+                assertTrue(error.contains("live fds changed while the new molt was built"), error);
+                assertFalse(q.pendingEvents().contains("STOP"), "the guest never stopped: " + q.pendingEvents());
+                assertEquals("running", q.returned("query-status").get("status"));
+                Thread.sleep(2000); // the slow one gives up
+                reloadAndAwait(vm); // with the client connected all along: handed over
+                assertEquals(-1, vm.firstBadPage(6, BASE, LEN));
+                assertTrue(client.isConnected());
+            }
+            assertFalse(vm.process.stderr().contains("Exception in thread"), vm.process.stderr());
+        }
+    }
+
     /** A jar with no Molt-Generation attribute. */
     private static Path plainJar(Path dir) throws IOException {
         Path jar = dir.resolve("plain.jar");
@@ -208,7 +284,15 @@ class QtestReloadIT {
         Path jar = dir.resolve(kind + ".jar");
         try (JarFile in = new JarFile(moltJar().toFile())) {
             Manifest mf = new Manifest(in.getManifest());
-            mf.getMainAttributes().putValue("Molt-Generation", "dev.molt.it.reload.FaultyGenerations$" + kind);
+            // A two-phase kind is what a molt that has the two-phase type loads; any other replaces the
+            // one-phase entry, and the jar then offers no two-phase one.
+            String name = "dev.molt.it.reload.FaultyGenerations$" + kind;
+            if (kind.startsWith("TwoPhase")) {
+                mf.getMainAttributes().putValue("Molt-Generation-Two-Phase", name);
+            } else {
+                mf.getMainAttributes().putValue("Molt-Generation", name);
+                mf.getMainAttributes().remove(new Attributes.Name("Molt-Generation-Two-Phase"));
+            }
             try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar), mf)) {
                 for (var e = in.entries(); e.hasMoreElements(); ) {
                     JarEntry entry = e.nextElement();

@@ -89,4 +89,37 @@ class ReadGateTest {
             gate.closeAfterHandOver();
         }
     }
+
+    /** A two-phase reload's new code: readers built while the old code still reads wait until it takes over. */
+    @Test
+    void readersOfACodeBuiltAheadWaitFromTheirStartUntilItTakesOver(@TempDir Path dir) throws Exception {
+        ReadGate gate = new ReadGate();
+        gate.hold();
+        Path path = dir.resolve("s");
+        try (Fd listening = UnixListen.at(path); Fd client = UnixSocket.connect(path.toString()); Fd served = UnixSocket.accept(listening)) {
+            BlockingQueue<String> got = new LinkedBlockingQueue<>();
+            Thread t = reader(gate, served, got, new CountDownLatch(0));
+            send(client, "for the old code");
+            assertNull(got.poll(300, TimeUnit.MILLISECONDS), "a reader of a code not yet in charge read");
+            gate.resume(); // took the guest over
+            assertEquals("for the old code", got.poll(5, TimeUnit.SECONDS));
+            gate.detach();
+            t.join(5000);
+            assertFalse(t.isAlive());
+            gate.closeAfterHandOver();
+        }
+    }
+
+    /** A new code the old one gave up on before it was built: its gate stays detached, its readers end at once. */
+    @Test
+    void holdingAGateAlreadyDetachedLeavesItDetached() {
+        ReadGate gate = new ReadGate();
+        gate.detach();
+        gate.hold();
+        assertTrue(gate.detached());
+        try (EventFd unused = new EventFd("unused")) {
+            assertFalse(gate.awaitReadable(unused.fd()));
+        }
+        gate.closeAfterHandOver();
+    }
 }

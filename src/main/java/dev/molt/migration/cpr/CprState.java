@@ -57,6 +57,12 @@ public record CprState(List<PreservedFd> fds, List<String> previousCommand, Stri
                 keeperPid, boot, deviceState);
     }
 
+    /** The stop's times, known only after the state was written (a two-phase reload hands them over later). */
+    public CprState withStop(long stoppedAt, long savedAt, long handedAt) {
+        return new CprState(fds, previousCommand, previousIncoming, stoppedAt, savedAt, handedAt, wasRunning, keeperFd, keeperPid, boot,
+                deviceState);
+    }
+
     public CprState withBoot(BootSource newBoot) {
         return new CprState(fds, previousCommand, previousIncoming, stoppedAtNanos, savedAtNanos, execAtNanos, wasRunning, keeperFd,
                 keeperPid, newBoot, deviceState);
