@@ -27,6 +27,15 @@ public final class EthFrames {
         return mac;
     }
 
+    /** IEEE's local experimental EtherType: no stack answers or sends it, so a test's probes are the only such frames. */
+    public static final int ETHERTYPE_PROBE = 0x88B5;
+
+    /** A minimum-size frame of {@link #ETHERTYPE_PROBE} to {@code dstMac}, its first payload byte {@code marker}, from a made-up address. */
+    public static byte[] probe(byte[] dstMac, int marker) {
+        return ByteBuffer.allocate(60).put(dstMac).put(new byte[] {0x02, 0, 0, 0, 0, 0x77}).putShort((short) ETHERTYPE_PROBE)
+                .put((byte) marker).array();
+    }
+
     public static int type(byte[] frame) {
         return (frame[12] & 0xFF) << 8 | frame[13] & 0xFF;
     }

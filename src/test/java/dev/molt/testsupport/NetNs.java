@@ -125,6 +125,23 @@ public final class NetNs implements AutoCloseable {
         return new Capture(link, ethertype);
     }
 
+    /**
+     * Sends {@code frames}, in order, out of {@code link} here as they are (a packet socket): for a
+     * tap, what the VMM reading it receives, whatever their destination.
+     */
+    public void inject(String link, List<byte[]> frames) throws Exception {
+        List<String> cmd = new ArrayList<>(execPrefix());
+        cmd.addAll(List.of("python3", "-c", """
+                import socket, sys
+                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+                s.bind((sys.argv[1], 0))
+                for f in sys.argv[2:]:
+                    s.send(bytes.fromhex(f))
+                """, link));
+        for (byte[] f : frames) cmd.add(java.util.HexFormat.of().formatHex(f));
+        check(cmd.toArray(String[]::new));
+    }
+
     /** The command prefix that runs a program in this namespace. */
     public List<String> execPrefix() {
         return List.of("ip", "netns", "exec", name);

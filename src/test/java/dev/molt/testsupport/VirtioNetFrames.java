@@ -1,5 +1,10 @@
 package dev.molt.testsupport;
 
+import dev.molt.devices.net.MacAddress;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -57,10 +62,13 @@ public final class VirtioNetFrames {
     /** VIRTIO_NET_OK and VIRTIO_NET_ERR, the control queue's answers. */
     public static final int CTRL_OK = 0, CTRL_ERR = 1;
 
-    /** Sends a control command (class, command, data) and returns the device's ack byte. */
+    /**
+     * Sends a control command (class, command, data) and returns the device's ack byte. A command
+     * of more than 1 KiB (a long MAC table) goes after the transmit buffers, the end of the layout.
+     */
     public int control(int cls, int cmd, byte[] data) throws Exception {
-        long cmdAt = area + 0x3400, ackAt = area + 0x3800;
         byte[] command = new byte[2 + data.length];
+        long cmdAt = command.length <= 0x400 ? area + 0x3400 : txBufs + (long) QUEUE * bufSize, ackAt = area + 0x3800;
         command[0] = (byte) cls;
         command[1] = (byte) cmd;
         System.arraycopy(data, 0, command, 2, data.length);
@@ -163,6 +171,25 @@ public final class VirtioNetFrames {
     /** The used lengths of the buffers the last received frame filled, in order. */
     public List<Integer> lastLengths() {
         return lastLengths;
+    }
+
+    /** VIRTIO_NET_CTRL_MAC_TABLE_SET's data: the unicast table, then the multicast one, each a le32 count and the addresses. */
+    public static byte[] macTable(List<MacAddress> unicast, List<MacAddress> multicast) {
+        ByteBuffer b = ByteBuffer.allocate(8 + MacAddress.BYTES * (unicast.size() + multicast.size())).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(unicast.size());
+        unicast.forEach(m -> b.put(m.bytes()));
+        b.putInt(multicast.size());
+        multicast.forEach(m -> b.put(m.bytes()));
+        return b.array();
+    }
+
+    /** The markers of the {@link EthFrames#probe probes} received until the one marked {@code last}, other frames skipped. */
+    public List<Integer> probesUntil(int last) throws Exception {
+        List<Integer> markers = new ArrayList<>();
+        while (markers.isEmpty() || markers.getLast() != last) {
+            markers.add(receive(fr -> EthFrames.type(fr) == EthFrames.ETHERTYPE_PROBE, 30_000).frame()[EthFrames.ETH] & 0xFF);
+        }
+        return markers;
     }
 
     /** Received frames until one matches, skipping others (IPv6 router solicitations, say). */

@@ -9,6 +9,8 @@ public record MacAddress(long bits) {
     /** QEMU's default addresses: 52:54:00:12:34:56, :57... (qemu_macaddr_default_if_unset). */
     static final long QEMU_DEFAULT_BASE = 0x5254_0012_3400L;
     public static final int QEMU_DEFAULT_FIRST = 0x56;
+    /** ff:ff:ff:ff:ff:ff. */
+    public static final MacAddress BROADCAST = new MacAddress(0xFFFF_FFFF_FFFFL);
 
     public MacAddress {
         if ((bits & ~0xFFFF_FFFF_FFFFL) != 0) throw new IllegalArgumentException("not a 48-bit address: " + Long.toHexString(bits));
@@ -44,6 +46,11 @@ public record MacAddress(long bits) {
     /** The last byte if this is one of QEMU's default addresses (52:54:00:12:34:xx). */
     public Optional<Integer> qemuDefaultIndex() {
         return (bits & ~0xFFL) == QEMU_DEFAULT_BASE ? Optional.of((int) (bits & 0xFF)) : Optional.empty();
+    }
+
+    /** The group bit (the first byte's lowest, the first on the wire): multicast, broadcast among them. */
+    public boolean multicast() {
+        return (bits & 1L << 40) != 0;
     }
 
     public byte[] bytes() {

@@ -12,6 +12,7 @@ import dev.molt.sys.IoVec;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -31,10 +32,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * chains if they hold it; if not, it waits there (and the tap is not read) until the driver adds
  * buffers, as QEMU's frame waits in its queue. A tap cannot say how long its next frame is
  * (no FIONREAD), hence the two ways.
+ *
+ * <p>A frame the guest's {@link RxFilter} refuses is dropped as soon as it is read, before it can
+ * wait for buffers. One read straight into the chains is then in guest RAM already, but never made
+ * visible: no used entry, and the same chains take the next frame. What it leaves in them beyond
+ * the next frame's length is no leak: the filter is the guest's own choice (it may turn PROMISC on).
  */
 final class TapReceiver implements AutoCloseable {
     /** num_buffers' offset in virtio_net_hdr_v1. */
     static final int NUM_BUFFERS = 10;
+    /** Where a frame's destination address ends: the vnet header, then the address. */
+    static final int DESTINATION_END = TapBackend.VNET_HDR + MacAddress.BYTES;
     /** The largest frame a tap gives: the vnet header, a 64 KiB GSO packet, Ethernet and a VLAN tag. */
     static final int MAX_FRAME = TapBackend.VNET_HDR + 65535 + 14 + 4;
     /** Room for that frame, where the tail of one too long for the chains goes, or a frame waits: native, never the heap. */
@@ -48,6 +56,7 @@ final class TapReceiver implements AutoCloseable {
     private final MemorySegment scratch = arena.allocate(SCRATCH, 64);
     private final IoVec vec = new IoVec(IOVECS);
     private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong filtered = new AtomicLong();
     private volatile boolean failed;
     /** The length of a frame waiting in {@link #scratch} for receive buffers (mergeable only), 0 for none. */
     private volatile int waiting;
@@ -70,6 +79,10 @@ final class TapReceiver implements AutoCloseable {
         return dropped.get();
     }
 
+    long filtered() {
+        return filtered.get();
+    }
+
     /** A reset (or a driver that changed its mind about mergeable buffers): a frame that waited is lost, as QEMU purges its queue. */
     void reset() {
         if (waiting != 0) dropped.incrementAndGet();
@@ -79,9 +92,11 @@ final class TapReceiver implements AutoCloseable {
     /**
      * Receives one frame into {@code chain} (and with {@code mergeable} chains after it from
      * {@code more}); returns the bytes written into {@code chain}, or {@link VirtioDevice#NOT_USED}
-     * when there is no frame (or not room enough for the one waiting).
+     * when there is no frame (or not room enough for the one waiting). Frames {@code filter} refuses
+     * ({@code own} being the NIC's address) are skipped.
      */
-    int receive(DescriptorChain chain, MoreChains more, boolean mergeable, boolean linkUp, GuestMemory mem, GuestWrites writes) {
+    int receive(DescriptorChain chain, MoreChains more, boolean mergeable, boolean linkUp, RxFilter filter, MacAddress own,
+                GuestMemory mem, GuestWrites writes) {
         List<Spans> chains = new ArrayList<>();
         chains.add(writable(chain));
         if (failed && waiting == 0) return VirtioDevice.NOT_USED;
@@ -102,6 +117,10 @@ final class TapReceiver implements AutoCloseable {
                 n = read(direct ? all : Spans.NONE, mem);
                 if (n < 0) return VirtioDevice.NOT_USED;
                 if (direct) all.written(writes, n); // even a frame dropped below wrote there
+                if (!filter.on(RxFilter.Mode.PROMISC) && !(n >= DESTINATION_END && filter.accepts(destination(direct, all, room, mem), own))) {
+                    filtered.incrementAndGet();
+                    continue;
+                }
             }
             if (n > room && mergeable && linkUp && !direct) {
                 waiting = (int) n; // more buffers will come: the driver notifies when it adds them
@@ -118,6 +137,18 @@ final class TapReceiver implements AutoCloseable {
             }
             return answer(chains, all, n, more, mem);
         }
+    }
+
+    /**
+     * The destination address of the frame just read: in the chains when it was read straight into
+     * them (the native buffer after them holding the rest), else in the native buffer.
+     */
+    private MacAddress destination(boolean direct, Spans all, long room, GuestMemory mem) {
+        byte[] head = new byte[DESTINATION_END];
+        int inChains = direct ? (int) Math.min(room, DESTINATION_END) : 0;
+        System.arraycopy(all.copyOut(mem, inChains), 0, head, 0, inChains);
+        MemorySegment.copy(scratch, ValueLayout.JAVA_BYTE, 0, head, inChains, DESTINATION_END - inChains);
+        return MacAddress.of(Arrays.copyOfRange(head, TapBackend.VNET_HDR, DESTINATION_END));
     }
 
     /** How the frame's {@code n} bytes fall over the chains: num_buffers in its header, the lengths to the transport. */

@@ -40,23 +40,34 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     // Feature bits (5.1.3).
     static final long F_CSUM = 1L << 0, F_GUEST_CSUM = 1L << 1, F_MAC = 1L << 5, F_GUEST_TSO4 = 1L << 7, F_GUEST_TSO6 = 1L << 8,
             F_GUEST_UFO = 1L << 10, F_HOST_TSO4 = 1L << 11, F_HOST_TSO6 = 1L << 12, F_HOST_UFO = 1L << 14, F_MRG_RXBUF = 1L << 15,
-            F_STATUS = 1L << 16, F_CTRL_VQ = 1L << 17, F_CTRL_RX = 1L << 18, F_GUEST_ANNOUNCE = 1L << 21, F_CTRL_MAC_ADDR = 1L << 23;
+            F_STATUS = 1L << 16, F_CTRL_VQ = 1L << 17, F_CTRL_RX = 1L << 18, F_CTRL_RX_EXTRA = 1L << 20, F_GUEST_ANNOUNCE = 1L << 21,
+            F_CTRL_MAC_ADDR = 1L << 23;
     static final int S_LINK_UP = 1, S_ANNOUNCE = 2;
     /** The control queue's answers (5.1.6.5). */
     static final int CTRL_OK = 0, CTRL_ERR = 1;
-    /** The most a control command may carry: a MAC table of QEMU's 64 entries each way fits many times over. */
-    static final int CTRL_MAX = 4096;
+    /**
+     * The most a control command may carry. Linux's MAC_TABLE_SET lists every address of the
+     * interface, however many (QEMU keeps 64 and records the rest as an overflow): 64 KiB holds
+     * over 10000, where 4 KiB held 680 and a guest in more multicast groups would lose them all.
+     */
+    static final int CTRL_MAX = 64 * 1024;
     /** mac and status (struct virtio_net_config up to status: the fields the offered features make valid). */
     static final int CONFIG_SIZE = 8;
     /** A self-announce RARP frame: Ethernet's minimum without the FCS. */
     static final int RARP_FRAME = 60;
 
-    /** What moves with the guest besides the transport's state: the address the guest was given and the link. */
-    public record State(MacAddress mac, boolean linkUp) {}
+    /** What moves with the guest besides the transport's state: the address the guest was given, the link and the receive filter. */
+    public record State(MacAddress mac, boolean linkUp, RxFilter filter) {}
 
+    /**
+     * The filter is a subsection, present only when the driver changed it from its reset state: a
+     * stream without it (molt 0.6.0's, or a guest that never programmed it) loads with that state,
+     * promiscuous, which takes every frame as those molts did.
+     */
     public static final VmStateDescription<State> VMSTATE = VmStateDescription.of("virtio-net", 1, b -> b
             .u64("mac", s -> s.mac().bits()).bool("link-up", State::linkUp)
-            .construct(v -> new State(new MacAddress(v.u64("mac")), v.bool("link-up"))));
+            .subsection(RxFilter.VMSTATE, s -> !s.filter().equals(RxFilter.RESET), State::filter)
+            .construct(v -> new State(new MacAddress(v.u64("mac")), v.bool("link-up"), v.subsection(RxFilter.VMSTATE).orElse(RxFilter.RESET))));
 
     private final VirtioNetConfig config;
     private final TapBackend tap;
@@ -69,6 +80,8 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     private volatile long negotiated;
     /** VIRTIO_NET_S_ANNOUNCE: the device asked the guest to announce itself and it has not acknowledged yet. */
     private volatile boolean announcePending;
+    /** What the guest takes from the tap: replaced whole by a control command, read by the receive queue. */
+    private volatile RxFilter filter = RxFilter.RESET;
 
     public VirtioNet(VirtioNetConfig config, TapBackend tap, int slot) {
         this.config = config;
@@ -91,7 +104,7 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     @Override
     public long features() {
         long f = F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_GUEST_TSO6 | F_HOST_TSO4 | F_HOST_TSO6 | F_MRG_RXBUF | F_STATUS
-                | F_CTRL_VQ | F_CTRL_RX | F_GUEST_ANNOUNCE | F_CTRL_MAC_ADDR;
+                | F_CTRL_VQ | F_CTRL_RX | F_CTRL_RX_EXTRA | F_GUEST_ANNOUNCE | F_CTRL_MAC_ADDR;
         return tap.hasUfo() ? f | F_GUEST_UFO | F_HOST_UFO : f;
     }
 
@@ -117,7 +130,11 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     /** The guest's offloads become the tap's: the kernel may then hand it frames without checksums and GSO frames. */
     @Override
     public void setFeatures(long negotiated) {
-        if (negotiated == 0) announcePending = false; // a reset
+        if (negotiated == 0) { // a reset: QEMU's virtio_net_reset also forgets the filter and the MAC the driver set
+            announcePending = false;
+            filter = RxFilter.RESET;
+            mac = config.mac();
+        }
         this.negotiated = negotiated;
         rx.reset();
         int flags = 0;
@@ -140,7 +157,7 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     @Override
     public int handle(int queue, DescriptorChain chain, MoreChains more, GuestMemory mem, GuestWrites writes) {
         return switch (queue) {
-            case RX -> rx.receive(chain, more, (negotiated & F_MRG_RXBUF) != 0, linkUp, mem, writes);
+            case RX -> rx.receive(chain, more, (negotiated & F_MRG_RXBUF) != 0, linkUp, filter, mac, mem, writes);
             case TX -> transmit(chain, mem);
             default -> control(chain, mem, writes);
         };
@@ -183,15 +200,24 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     }
 
     /**
-     * What a control command does. molt delivers every frame the tap gives (no filter by MAC, as
-     * QEMU's promiscuous default), so the rx mode and the MAC table are checked and acknowledged,
-     * and the guest's own stack drops what is not its own; the MAC the guest sets is the one the
-     * configuration space shows, self-announces send and migration moves.
+     * What a control command does. The rx modes and the MAC table make the receive filter (a mode
+     * of CTRL_RX_EXTRA's only when the driver took that feature); the MAC the guest sets is the one
+     * the filter takes as the NIC's, the configuration space shows, self-announces send and
+     * migration moves.
      */
     private int apply(ControlCommand c) {
         return switch (c) {
-            case ControlCommand.RxMode r -> (negotiated & F_CTRL_RX) != 0 ? CTRL_OK : CTRL_ERR;
-            case ControlCommand.MacTable t -> (negotiated & F_CTRL_RX) != 0 ? CTRL_OK : CTRL_ERR;
+            case ControlCommand.RxMode r -> {
+                long needs = r.mode().extra() ? F_CTRL_RX | F_CTRL_RX_EXTRA : F_CTRL_RX;
+                if ((negotiated & needs) != needs) yield CTRL_ERR;
+                filter = filter.with(r.mode(), r.on());
+                yield CTRL_OK;
+            }
+            case ControlCommand.MacTable t -> {
+                if ((negotiated & F_CTRL_RX) == 0) yield CTRL_ERR;
+                filter = filter.withTable(t.unicast(), t.multicast());
+                yield CTRL_OK;
+            }
             case ControlCommand.SetMac m -> {
                 if ((negotiated & F_CTRL_MAC_ADDR) == 0) yield CTRL_ERR;
                 mac = m.mac();
@@ -235,6 +261,15 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     /** Frames dropped because they were longer than the receive chain (or the link was down). */
     public long rxDropped() {
         return rx.dropped();
+    }
+
+    /** Frames from the tap the guest's receive filter refused (rx mode, MAC table): dropped before it saw them. */
+    public long rxFiltered() {
+        return rx.filtered();
+    }
+
+    public RxFilter rxFilter() {
+        return filter;
     }
 
     /** Frames the tap refused. */
@@ -284,14 +319,15 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
 
     @Override
     public State snapshot() {
-        return new State(mac, linkUp);
+        return new State(mac, linkUp, filter);
     }
 
-    /** The guest keeps the address it was given and its link state, as QEMU's virtio-net migrates them. */
+    /** The guest keeps the address it was given, its link state and its filter, as QEMU's virtio-net migrates them. */
     @Override
     public void restore(State s) {
         mac = s.mac();
         linkUp = s.linkUp();
+        filter = s.filter();
     }
 
     @Override

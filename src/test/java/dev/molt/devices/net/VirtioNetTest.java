@@ -32,8 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class VirtioNetTest {
     private static final long BASE = 0xFEB0_0000L, AREA = 0x10000;
     static final long VERSION_1 = VirtioDriver.VERSION_1, MAC = 1L << 5, STATUS = 1L << 16, CSUM = 1, GUEST_CSUM = 2,
-            GUEST_TSO4 = 1L << 7, MRG_RXBUF = 1L << 15, CTRL_VQ = 1L << 17, CTRL_RX = 1L << 18, GUEST_ANNOUNCE = 1L << 21,
-            CTRL_MAC_ADDR = 1L << 23;
+            GUEST_TSO4 = 1L << 7, MRG_RXBUF = 1L << 15, CTRL_VQ = 1L << 17, CTRL_RX = 1L << 18, CTRL_RX_EXTRA = 1L << 20,
+            GUEST_ANNOUNCE = 1L << 21, CTRL_MAC_ADDR = 1L << 23;
     static final byte[] GUEST_IP = EthFrames.ip("10.99.0.2"), HOST_IP = EthFrames.ip("10.99.0.1");
     static final MacAddress GUEST_MAC = MacAddress.parse("52:54:00:ab:cd:01").orElseThrow();
 
@@ -113,9 +113,9 @@ class VirtioNetTest {
             assertTrue((offered & bit) != 0, "offers bit " + Long.numberOfTrailingZeros(bit) + " in " + Long.toHexString(offered));
         }
         assertEquals(1L << 28 | 1L << 29, offered & (1L << 28 | 1L << 29), "indirect descriptors and event index");
-        long merged = MRG_RXBUF | CTRL_VQ | CTRL_RX | GUEST_ANNOUNCE | CTRL_MAC_ADDR;
-        assertEquals(merged, offered & merged, "mergeable buffers and the control queue with rx mode, announce and MAC");
-        assertEquals(0, offered & (1L << 19 | 1L << 20 | 1L << 22), "no VLAN filter, no extra rx modes, no multiqueue");
+        long merged = MRG_RXBUF | CTRL_VQ | CTRL_RX | CTRL_RX_EXTRA | GUEST_ANNOUNCE | CTRL_MAC_ADDR;
+        assertEquals(merged, offered & merged, "mergeable buffers and the control queue with rx modes (QEMU's extra ones too), announce and MAC");
+        assertEquals(0, offered & (1L << 19 | 1L << 22), "no VLAN filter, no multiqueue");
         int lo = d.readl(0x100), hi = d.readl(0x104);
         byte[] mac = {(byte) lo, (byte) (lo >>> 8), (byte) (lo >>> 16), (byte) (lo >>> 24), (byte) hi, (byte) (hi >>> 8)};
         assertArrayEquals(GUEST_MAC.bytes(), mac);
@@ -215,7 +215,7 @@ class VirtioNetTest {
         assertEquals(VirtioNetFrames.CTRL_OK, f.control(0, 0, new byte[] {1}), "PROMISC on");
         assertEquals(VirtioNetFrames.CTRL_OK, f.control(0, 1, new byte[] {0}), "ALLMULTI off");
         assertEquals(VirtioNetFrames.CTRL_ERR, f.control(0, 0, new byte[] {1, 1}), "PROMISC with two bytes");
-        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(0, 2, new byte[] {1}), "ALLUNI: CTRL_RX_EXTRA was not offered");
+        assertEquals(VirtioNetFrames.CTRL_ERR, f.control(0, 2, new byte[] {1}), "ALLUNI: the driver did not take CTRL_RX_EXTRA");
         byte[] table = java.nio.ByteBuffer.allocate(4 + 6 + 4 + 12).order(java.nio.ByteOrder.LITTLE_ENDIAN)
                 .putInt(1).put(new byte[] {2, 0, 0, 0, 0, 1}).putInt(2).put(new byte[12]).array();
         assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 0, table), "MAC_TABLE_SET, one unicast and two multicast");
@@ -241,6 +241,144 @@ class VirtioNetTest {
         f.ctrl().add(List.of(new VirtioDriver.Buf(AREA + 0x3400, 3, false)));
         f.ctrl().notifyQueue();
         awaitNeedsReset(f, "a control command without an ack byte");
+    }
+
+    // ---- the receive filter ----
+
+    static final MacAddress OTHER = MacAddress.parse("52:54:00:ab:cd:02").orElseThrow(), LISTED = MacAddress.parse("52:54:00:ab:cd:03").orElseThrow();
+    static final MacAddress GROUP = MacAddress.parse("01:00:5e:00:00:fb").orElseThrow(), OTHER_GROUP = MacAddress.parse("33:33:00:00:00:01").orElseThrow();
+    /** Sends probes to {@code to} out of the namespace into molt's tap, in order, marked from {@link #nextMarker}. */
+    private void inject(MacAddress... to) throws Exception {
+        List<byte[]> frames = new java.util.ArrayList<>();
+        for (MacAddress m : to) frames.add(EthFrames.probe(m.bytes(), nextMarker++));
+        ns.inject(tapName, frames);
+    }
+
+    private int nextMarker = 1;
+
+    private static void rxMode(VirtioNetFrames f, RxFilter.Mode mode, boolean on) throws Exception {
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(0, mode.ordinal(), new byte[] {(byte) (on ? 1 : 0)}), mode + (on ? " on" : " off"));
+    }
+
+    @Test
+    void theFilterTheDriverProgramsDecidesWhichFramesReachIt() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | CTRL_VQ | CTRL_RX | CTRL_RX_EXTRA | CTRL_MAC_ADDR);
+        f.postRx(16);
+        inject(OTHER, GUEST_MAC); // 1, 2
+        assertEquals(List.of(1, 2), f.probesUntil(2), "promiscuous until the driver says otherwise");
+        rxMode(f, RxFilter.Mode.PROMISC, false);
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 0, VirtioNetFrames.macTable(List.of(LISTED), List.of(GROUP))), "MAC_TABLE_SET");
+        inject(OTHER, LISTED, GROUP, OTHER_GROUP, MacAddress.BROADCAST, GUEST_MAC); // 3..8
+        assertEquals(List.of(4, 5, 7, 8), f.probesUntil(8), "the table's, broadcast and the NIC's own");
+        assertEquals(2, device.rxFiltered());
+        rxMode(f, RxFilter.Mode.ALLMULTI, true);
+        rxMode(f, RxFilter.Mode.NOBCAST, true);
+        inject(OTHER_GROUP, MacAddress.BROADCAST, GUEST_MAC); // 9..11
+        assertEquals(List.of(9, 11), f.probesUntil(11), "ALLMULTI, NOBCAST");
+        rxMode(f, RxFilter.Mode.NOUNI, true);
+        inject(GUEST_MAC, LISTED, GROUP); // 12..14
+        assertEquals(List.of(14), f.probesUntil(14), "NOUNI");
+        rxMode(f, RxFilter.Mode.NOUNI, false);
+        rxMode(f, RxFilter.Mode.ALLUNI, true);
+        rxMode(f, RxFilter.Mode.NOMULTI, true);
+        inject(OTHER, GROUP, GUEST_MAC); // 15..17
+        assertEquals(List.of(15, 17), f.probesUntil(17), "ALLUNI, NOMULTI");
+        assertEquals(2 + 1 + 2 + 1, device.rxFiltered());
+        assertEquals(0, device.rxDropped(), "filtered is not dropped for want of room");
+        // The NIC's own address is the one the driver set.
+        rxMode(f, RxFilter.Mode.ALLUNI, false);
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 1, OTHER.bytes()), "MAC_ADDR_SET");
+        inject(GUEST_MAC, OTHER); // 18, 19
+        assertEquals(List.of(19), f.probesUntil(19));
+        // A reset forgets it all, as QEMU's: promiscuous again, the configured MAC.
+        f.init(VERSION_1 | MAC | CTRL_VQ | CTRL_RX);
+        f.postRx(16);
+        assertEquals(RxFilter.RESET, device.rxFilter());
+        assertEquals(GUEST_MAC, device.mac());
+        inject(OTHER, OTHER_GROUP); // 20, 21
+        assertEquals(List.of(20, 21), f.probesUntil(21));
+        for (RxFilter.Mode m : List.of(RxFilter.Mode.ALLUNI, RxFilter.Mode.NOMULTI, RxFilter.Mode.NOUNI, RxFilter.Mode.NOBCAST)) {
+            assertEquals(VirtioNetFrames.CTRL_ERR, f.control(0, m.ordinal(), new byte[] {1}), m + " without CTRL_RX_EXTRA");
+        }
+        assertEquals(RxFilter.RESET, device.rxFilter(), "refused commands change nothing");
+    }
+
+    @Test
+    void malformedTablesAreAnsweredErrAndChangeNothing() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | CTRL_VQ | CTRL_RX);
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 0, VirtioNetFrames.macTable(List.of(LISTED), List.of(GROUP))));
+        RxFilter programmed = device.rxFilter();
+        byte[] good = VirtioNetFrames.macTable(List.of(LISTED), List.of(GROUP, OTHER_GROUP));
+        List<byte[]> bad = List.of(new byte[0], new byte[3], Arrays.copyOf(good, good.length - 1), Arrays.copyOf(good, good.length + 5),
+                java.nio.ByteBuffer.allocate(14).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(-1).put(LISTED.bytes()).putInt(0).array(),
+                java.nio.ByteBuffer.allocate(14).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(0x2AAA_AAAB).put(GROUP.bytes()).array(),
+                new byte[VirtioNet.CTRL_MAX]); // more than a command may carry, with its class and command bytes
+        for (byte[] data : bad) {
+            assertEquals(VirtioNetFrames.CTRL_ERR, f.control(1, 0, data), data.length + " bytes");
+            assertEquals(programmed, device.rxFilter());
+        }
+        // 200 unicast and 50 multicast addresses: not an error but QEMU's overflow, in one command of 1510 bytes.
+        List<MacAddress> many = java.util.stream.IntStream.range(0, 250).mapToObj(i -> new MacAddress((i < 200 ? 0x02L : 0x01L) << 40 | i)).toList();
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 0, VirtioNetFrames.macTable(many.subList(0, 200), many.subList(200, 250))));
+        assertTrue(device.rxFilter().uniOverflow() && !device.rxFilter().multiOverflow(), device.rxFilter().toString());
+        assertEquals(many.subList(200, 250), device.rxFilter().multicast(), "the multicast entries take the room");
+        // 1000 multicast addresses (6 KiB, more than the 4 KiB a command could carry before): the multicast overflow.
+        List<MacAddress> groups = java.util.stream.IntStream.range(0, 1000).mapToObj(i -> new MacAddress(0x01L << 40 | i)).toList();
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 0, VirtioNetFrames.macTable(List.of(LISTED), groups)));
+        assertTrue(!device.rxFilter().uniOverflow() && device.rxFilter().multiOverflow(), device.rxFilter().toString());
+        assertEquals(List.of(LISTED), device.rxFilter().unicast());
+        assertEquals(0, f.rx().readl(0x70) & VirtioDriver.NEEDS_RESET, "the device goes on");
+    }
+
+    /**
+     * With mergeable buffers a refused frame is dropped before it waits for buffers and before it
+     * reaches guest RAM when the ring is short (read into the native buffer), and when it was read
+     * straight into the chains, no used entry shows it and they take the next frame.
+     */
+    @Test
+    void withMergeableBuffersARefusedFrameNeverReachesTheGuest() throws Exception {
+        for (int chains : new int[] {2, 48}) {
+            VirtioNetFrames f = frames(2048, VERSION_1 | MAC | MRG_RXBUF | CTRL_VQ | CTRL_RX);
+            byte[] canary = new byte[64 * 2048];
+            Arrays.fill(canary, (byte) 0x5A);
+            ram.write(AREA + 0x8000, canary); // the receive buffers
+            f.postRx(chains);
+            rxMode(f, RxFilter.Mode.PROMISC, false);
+            long filtered = device.rxFiltered();
+            int before = f.rx().usedIdx();
+            inject(OTHER, GROUP, OTHER_GROUP);
+            long deadline = System.currentTimeMillis() + 10_000;
+            while (device.rxFiltered() < filtered + 3) {
+                assertTrue(System.currentTimeMillis() < deadline, "the refused frames were not filtered with " + chains + " chains");
+                Thread.sleep(5);
+            }
+            assertEquals(before, f.rx().usedIdx(), "no used entry for a refused frame, " + chains + " chains");
+            if (chains == 2) assertArrayEquals(canary, ram.read(AREA + 0x8000, canary.length), "the short ring's buffers untouched");
+            int marker = nextMarker;
+            inject(GUEST_MAC);
+            VirtioNetFrames.Received r = f.receive(fr -> EthFrames.type(fr) == EthFrames.ETHERTYPE_PROBE, 10_000);
+            assertArrayEquals(EthFrames.probe(GUEST_MAC.bytes(), marker), r.frame(), "the next frame, whole, " + chains + " chains");
+            assertEquals(1, r.numBuffers());
+            assertEquals((before + 1) & 0xFFFF, f.rx().usedIdx());
+            assertEquals(0, device.rxDropped());
+        }
+    }
+
+    @Test
+    void theFilterMovesWithTheDeviceState() throws Exception {
+        VirtioNetFrames f = frames(2048, VERSION_1 | MAC | CTRL_VQ | CTRL_RX | CTRL_RX_EXTRA);
+        rxMode(f, RxFilter.Mode.PROMISC, false);
+        rxMode(f, RxFilter.Mode.NOBCAST, true);
+        assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 0, VirtioNetFrames.macTable(List.of(LISTED), List.of(GROUP))));
+        VirtioNet.State s = device.snapshot();
+        byte[] saved = VirtioNet.VMSTATE.encode(s);
+        f.init(VERSION_1 | MAC | CTRL_VQ | CTRL_RX); // a reset: the filter gone
+        assertEquals(RxFilter.RESET, device.rxFilter());
+        device.restore(VirtioNet.VMSTATE.decode(saved, 1));
+        assertEquals(s.filter(), device.rxFilter());
+        f.postRx(16);
+        inject(OTHER, LISTED, GROUP, MacAddress.BROADCAST, GUEST_MAC);
+        assertEquals(List.of(2, 3, 5), f.probesUntil(5), "the table, NOBCAST and the NIC's own address after the restore");
     }
 
     @Test
