@@ -38,6 +38,18 @@ final class MachineMonitorTarget implements MonitorTarget, MachineObserver {
         this.events = events;
         this.version = version;
         this.migration = migration;
+        NicFilters.announceChanges(nics(), events);
+    }
+
+    private List<VirtioNet> nics() {
+        List<VirtioNet> nics = new ArrayList<>();
+        for (VirtioMmio t : machine.virtioTransports()) if (t.device() instanceof VirtioNet nic) nics.add(nic);
+        return nics;
+    }
+
+    @Override
+    public List<RxFilterInfo> rxFilters(Optional<String> name) {
+        return NicFilters.query(nics(), name);
     }
 
     // ---- commands ----

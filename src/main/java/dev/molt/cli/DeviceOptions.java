@@ -14,15 +14,19 @@ final class DeviceOptions {
     final BlockOptions block = new BlockOptions();
     final NetOptions net = new NetOptions();
     private int count;
+    /** -device options without id= so far: QEMU files them as /machine/peripheral-anon/device[N]. */
+    private int anonymous;
 
     void device(String location, String value) {
         int position = count++;
         QemuOpts.parse(location, value, "driver").read(r -> {
             String driver = r.requireString("driver");
             java.util.Optional<String> id = r.string("id");
+            // The device's canonical QOM path, as QEMU's qdev names a -device (NIC_RX_FILTER_CHANGED's "path").
+            String qomPath = id.map(i -> "/machine/peripheral/" + i).orElseGet(() -> "/machine/peripheral-anon/device[" + anonymous++ + "]");
             switch (driver) {
                 case "virtio-blk-device" -> block.device(r, location, position);
-                case "virtio-net-device" -> net.device(r, location, position, id);
+                case "virtio-net-device" -> net.device(r, location, position, id, qomPath);
                 case "virtio-blk-pci", "virtio-blk", "virtio-net-pci", "virtio-net" -> throw r.error("driver", "'" + driver
                         + "' needs PCI, which molt's microvm does not have: use " + (driver.startsWith("virtio-blk") ? "virtio-blk-device" : "virtio-net-device")
                         + " (virtio-mmio)");

@@ -19,7 +19,7 @@ import java.util.Set;
  */
 final class NetOptions {
     private final Map<String, NetdevConfig> netdevs = new LinkedHashMap<>();
-    private record DeviceArg(String netdev, Optional<MacAddress> mac, Optional<String> id, String location, int position) {}
+    private record DeviceArg(String netdev, Optional<MacAddress> mac, Optional<String> id, String qomPath, String location, int position) {}
     private final List<DeviceArg> devices = new ArrayList<>();
 
     void netdev(String location, String value) {
@@ -90,12 +90,12 @@ final class NetOptions {
         return bytes > 0 && bytes < dev.molt.sys.Tun.IFNAMSIZ && name.chars().noneMatch(c -> c == '/' || c == ':' || Character.isWhitespace(c));
     }
 
-    /** {@code -device virtio-net-device,netdev=ID[,mac=..]}, the {@code position}-th -device. */
-    void device(QemuOpts.Reader r, String location, int position, Optional<String> id) {
+    /** {@code -device virtio-net-device,netdev=ID[,mac=..]}, the {@code position}-th -device, at {@code qomPath}. */
+    void device(QemuOpts.Reader r, String location, int position, Optional<String> id, String qomPath) {
         String netdev = r.string("netdev").orElseThrow(() -> r.error("virtio-net-device: netdev property not set (molt's NICs need a -netdev tap)"));
         Optional<MacAddress> mac = r.string("mac").map(m -> MacAddress.parse(m).orElseThrow(() ->
                 r.error("mac", "Property 'virtio-net-device.mac' doesn't take value '" + m + "'"))); // QEMU's text
-        devices.add(new DeviceArg(netdev, mac, id, location, position));
+        devices.add(new DeviceArg(netdev, mac, id, qomPath, location, position));
     }
 
     /**
@@ -122,7 +122,7 @@ final class NetOptions {
             });
             mac.qemuDefaultIndex().ifPresent(defaultsTaken::add);
             String name = d.id().isPresent() ? d.id().get() : "virtio-net-device." + unnamed++;
-            nics.put(d.position(), new VirtioNetConfig(netdev, mac, name));
+            nics.put(d.position(), new VirtioNetConfig(netdev, mac, name, d.qomPath()));
         }
         return nics;
     }

@@ -11,6 +11,7 @@ public final class Events {
     public static final String RESET = "RESET";
     public static final String MIGRATION = "MIGRATION";
     public static final String MIGRATION_PASS = "MIGRATION_PASS";
+    public static final String NIC_RX_FILTER_CHANGED = "NIC_RX_FILTER_CHANGED";
 
     /** An event and the members of its data, as {@code query-qmp-schema} reports them. */
     record Definition(String name, List<Param> data) {}
@@ -24,7 +25,9 @@ public final class Events {
             new Definition(RESUME, List.of()),
             new Definition(RESET, List.of(Param.required("guest", ArgType.Scalar.BOOLEAN), Param.required("reason", SHUTDOWN_CAUSE))),
             new Definition(MIGRATION, List.of(Param.required("status", new ArgType.EnumOf(MigrationSchema.STATUSES)))),
-            new Definition(MIGRATION_PASS, List.of(Param.required("pass", ArgType.Scalar.INTEGER))));
+            new Definition(MIGRATION_PASS, List.of(Param.required("pass", ArgType.Scalar.INTEGER))),
+            new Definition(NIC_RX_FILTER_CHANGED, List.of(Param.optional("name", ArgType.Scalar.STRING),
+                    Param.required("path", ArgType.Scalar.STRING))));
 
     private Events() {}
 
@@ -53,5 +56,13 @@ public final class Events {
     /** {@code {"pass": n}}: the n-th pass over dirty RAM has started. */
     public static Event migrationPass(long pass) {
         return new Event(MIGRATION_PASS, Json.object("pass", pass));
+    }
+
+    /**
+     * {@code {"name": nic, "path": qom-path}}: the guest changed a NIC's receive filter or address
+     * (once until query-rx-filter reads it, qapi/net.json).
+     */
+    public static Event nicRxFilterChanged(String name, String path) {
+        return new Event(NIC_RX_FILTER_CHANGED, Json.object("name", name, "path", path));
     }
 }

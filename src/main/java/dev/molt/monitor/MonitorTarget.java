@@ -79,6 +79,29 @@ public interface MonitorTarget {
     }
 
     /**
+     * {@code query-rx-filter}: the receive filter of every NIC, or of the one named {@code name}
+     * (its net client name); a name that is a netdev's or nobody's is an error, in QEMU's words.
+     */
+    default List<RxFilterInfo> rxFilters(java.util.Optional<String> name) {
+        if (name.isPresent()) throw CommandError.generic("invalid net client name: " + name.get()); // QEMU's text
+        return List.of();
+    }
+
+    /**
+     * A NIC's receive filter as QEMU's RxFilterInfo has it. The rx states are QAPI RxState names
+     * ("normal", "none", "all"); the tables are MAC strings ("52:54:00:12:34:56").
+     */
+    record RxFilterInfo(String name, boolean promiscuous, String multicast, String unicast, String vlan, boolean broadcastAllowed,
+                        boolean multicastOverflow, boolean unicastOverflow, String mainMac, List<Long> vlanTable,
+                        List<String> unicastTable, List<String> multicastTable) {
+        public RxFilterInfo {
+            vlanTable = List.copyOf(vlanTable);
+            unicastTable = List.copyOf(unicastTable);
+            multicastTable = List.copyOf(multicastTable);
+        }
+    }
+
+    /**
      * One memory backend, as query-memdev reports it. {@code policy} is QEMU's HostMemPolicy name
      * ("default", "preferred", "bind", "interleave").
      */

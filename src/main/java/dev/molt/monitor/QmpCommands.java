@@ -33,6 +33,9 @@ final class QmpCommands {
         add(QmpCommand.query("query-kvm", QmpTypes.KVM_INFO, (a, c) -> Json.object("enabled", target.kvmEnabled(), "present", target.kvmPresent())));
         add(QmpCommand.query("query-cpus-fast", QmpTypes.CPU_INFO_FAST_LIST, (a, c) -> cpusFast(target)));
         add(QmpCommand.query("query-memdev", QmpTypes.MEMDEV_LIST, (a, c) -> target.memdevs().stream().map(QmpCommands::memdev).toList()));
+        add(QmpCommand.query("query-rx-filter", QmpTypes.RX_FILTER_INFO_LIST,
+                (a, c) -> target.rxFilters(a.optStr("name")).stream().map(QmpCommands::rxFilter).toList(),
+                Param.optional("name", STRING)));
         add(QmpCommand.of("stop", (a, c) -> {
             target.stop();
             return null;
@@ -109,6 +112,22 @@ final class QmpCommands {
                     "target", "x86_64"));
         }
         return cpus;
+    }
+
+    private static Object rxFilter(MonitorTarget.RxFilterInfo f) {
+        return Json.object(
+                "name", f.name(),
+                "promiscuous", f.promiscuous(),
+                "multicast", f.multicast(),
+                "unicast", f.unicast(),
+                "vlan", f.vlan(),
+                "broadcast-allowed", f.broadcastAllowed(),
+                "multicast-overflow", f.multicastOverflow(),
+                "unicast-overflow", f.unicastOverflow(),
+                "main-mac", f.mainMac(),
+                "vlan-table", f.vlanTable(),
+                "unicast-table", f.unicastTable(),
+                "multicast-table", f.multicastTable());
     }
 
     private static Object memdev(MonitorTarget.MemdevInfo m) {

@@ -69,7 +69,8 @@ final class QmpSchema {
             case ArgType.ListOf l -> {
                 String element = name(l.element());
                 String n = "[" + element + "]";
-                types.add(Json.object("name", n, "element-type", element, "meta-type", "array"));
+                // Two element types may share a schema name (every integer width is "int"): one entry.
+                if (arrays.add(n)) types.add(Json.object("name", n, "element-type", element, "meta-type", "array"));
                 yield n;
             }
             case ArgType.Struct s -> {
@@ -87,6 +88,9 @@ final class QmpSchema {
         names.put(type, name);
         return name;
     }
+
+    /** The array types already listed, by name. */
+    private final java.util.Set<String> arrays = new java.util.HashSet<>();
 
     /** Names {@code type} by the next number (built-ins and arrays are named otherwise). */
     private String define(ArgType type, Function<String, Object> entry) {

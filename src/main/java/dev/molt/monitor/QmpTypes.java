@@ -66,6 +66,23 @@ final class QmpTypes {
             required("host-nodes", listOf(ArgType.Unsigned.UINT16)),
             required("policy", enumOf("default", "preferred", "bind", "interleave"))));
 
+    /** QAPI RxState. */
+    static final ArgType RX_STATE = enumOf("normal", "none", "all");
+
+    static final ArgType RX_FILTER_INFO_LIST = listOf(struct(
+            required("name", STRING),
+            required("promiscuous", BOOLEAN),
+            required("multicast", RX_STATE),
+            required("unicast", RX_STATE),
+            required("vlan", RX_STATE),
+            required("broadcast-allowed", BOOLEAN),
+            required("multicast-overflow", BOOLEAN),
+            required("unicast-overflow", BOOLEAN),
+            required("main-mac", STRING),
+            required("vlan-table", listOf(INTEGER)),
+            required("unicast-table", listOf(STRING)),
+            required("multicast-table", listOf(STRING))));
+
     static final ArgType ADDFD_INFO = struct(required("fdset-id", INTEGER), required("fd", INTEGER));
 
     static final ArgType FDSET_INFO_LIST = listOf(struct(

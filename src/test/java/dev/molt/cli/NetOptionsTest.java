@@ -27,12 +27,14 @@ class NetOptionsTest {
                 "-device", "virtio-net-device,netdev=n2", "-netdev", "tap,id=n2,ifname=tap-b,script=no,downscript=no,vhost=off");
         assertEquals(4, c.virtioDevices().size());
         assertEquals(new VirtioNetConfig(new NetdevConfig("n1", new NetdevConfig.Source.InheritedFd(7), false), mac("52:54:00:12:34:56"),
-                "virtio-net-device.0"), c.virtioDevices().get(0), "QEMU's first default MAC and NIC name");
+                "virtio-net-device.0", "/machine/peripheral-anon/device[0]"), c.virtioDevices().get(0), "QEMU's first default MAC and NIC name");
         assertInstanceOf(VirtioBlkConfig.class, c.virtioDevices().get(1), "slots in -device order, whatever the kind");
-        assertEquals(new VirtioNetConfig(new NetdevConfig("n0", new NetdevConfig.Source.Ifname("tap-a"), false), mac("52:54:00:aa:bb:cc"), "nic0"),
-                c.virtioDevices().get(2));
+        assertEquals(new VirtioNetConfig(new NetdevConfig("n0", new NetdevConfig.Source.Ifname("tap-a"), false), mac("52:54:00:aa:bb:cc"), "nic0",
+                "/machine/peripheral/nic0"), c.virtioDevices().get(2));
         assertEquals(mac("52:54:00:12:34:57"), ((VirtioNetConfig) c.virtioDevices().get(3)).mac(), "the next default");
         assertEquals("virtio-net-device.1", ((VirtioNetConfig) c.virtioDevices().get(3)).name());
+        assertEquals("/machine/peripheral-anon/device[2]", ((VirtioNetConfig) c.virtioDevices().get(3)).qomPath(),
+                "the third -device without an id (the disk counts)");
         assertEquals(List.of(), run("-netdev", "tap,id=n0,fd=3").virtioDevices(), "a netdev no device uses is not opened");
     }
 

@@ -299,6 +299,52 @@ class QtestVirtioNetIT {
         }
     }
 
+    /**
+     * What libvirt's trustGuestRxFilters reads: NIC_RX_FILTER_CHANGED once when the guest changes
+     * its filter, not again until query-rx-filter read it, and query-rx-filter's answer as QEMU's
+     * (tables newest first, "broadcast-allowed" being QEMU's nobcast flag, every VLAN listed without
+     * CTRL_VLAN), with QEMU's errors. The first answer is QEMU 10.2's for the same -netdev and -device.
+     */
+    @Test
+    void queryRxFilterAndItsEventAsLibvirtReadsThem(@TempDir Path dir) throws Exception {
+        try (Net net = new Net(dir, "mt0")) {
+            List<String> args = QtestVm.args(dir, "64M", all(nicArgs("mt0")));
+            try (QtestVm vm = QtestVm.start(dir, net.ns.execPrefix(), args); QmpClient q = vm.qmp()) {
+                assertEquals(List.of(Map.ofEntries(Map.entry("name", "virtio-net-device.0"), Map.entry("promiscuous", true),
+                        Map.entry("multicast", "normal"), Map.entry("unicast", "normal"), Map.entry("vlan", "all"),
+                        Map.entry("broadcast-allowed", false), Map.entry("multicast-overflow", false), Map.entry("unicast-overflow", false),
+                        Map.entry("main-mac", GUEST_MAC), Map.entry("vlan-table", java.util.stream.IntStream.rangeClosed(0, 4095)
+                                .mapToObj(v -> (Object) (long) (4095 - v)).toList()), Map.entry("unicast-table", List.of()),
+                        Map.entry("multicast-table", List.of()))), q.execute("query-rx-filter").get("return"), "after reset: QEMU's defaults");
+                VirtioNetFrames f = new VirtioNetFrames(new QtestBus(vm), SLOT0, AREA, 2048);
+                f.init(FEATURES | CTRL_RX | 1L << 20); // and CTRL_RX_EXTRA, for NOBCAST
+                programFilter(f);
+                Map<String, Object> e = q.event("NIC_RX_FILTER_CHANGED", QtestVm.T);
+                assertEquals(Map.of("name", "virtio-net-device.0", "path", "/machine/peripheral-anon/device[0]"), e.get("data"));
+                assertEquals(VirtioNetFrames.CTRL_OK, f.control(1, 0, VirtioNetFrames.macTable(
+                        List.of(PROBED.get(1), PROBED.get(0)), List.of(PROBED.get(3), PROBED.get(2)))), "a second table");
+                assertEquals(null, q.nextEvent(java.time.Duration.ofMillis(300)), "no second event before a query");
+                @SuppressWarnings("unchecked")
+                Map<String, Object> info = ((List<Map<String, Object>>) q.execute("query-rx-filter", Map.of("name", "virtio-net-device.0"))
+                        .get("return")).getFirst();
+                assertEquals(false, info.get("promiscuous"));
+                assertEquals(List.of("52:54:00:ab:cd:02", "52:54:00:ab:cd:03"), info.get("unicast-table"), "newest first, as QEMU lists them");
+                assertEquals(List.of("33:33:00:00:00:01", "01:00:5e:00:00:fb"), info.get("multicast-table"));
+                assertEquals(VirtioNetFrames.CTRL_OK, f.control(0, 5, new byte[] {1}), "NOBCAST on");
+                assertEquals("virtio-net-device.0", ((Map<?, ?>) q.event("NIC_RX_FILTER_CHANGED", QtestVm.T).get("data")).get("name"),
+                        "told again once queried");
+                @SuppressWarnings("unchecked")
+                Map<String, Object> nobcast = ((List<Map<String, Object>>) q.execute("query-rx-filter").get("return")).getFirst();
+                assertEquals(true, nobcast.get("broadcast-allowed"), "QEMU reports its nobcast flag under this name");
+                assertEquals("net client(n0) isn't a NIC", String.valueOf(((Map<?, ?>) q.execute("query-rx-filter", Map.of("name", "n0"))
+                        .get("error")).get("desc")));
+                assertEquals("invalid net client name: nope", String.valueOf(((Map<?, ?>) q.execute("query-rx-filter", Map.of("name", "nope"))
+                        .get("error")).get("desc")));
+                System.out.println("[molt-it] qtest: query-rx-filter and NIC_RX_FILTER_CHANGED as QEMU answers them");
+            }
+        }
+    }
+
     /** The probes' destinations: another NIC's, the table's unicast, another group, the table's group, the NIC's own. */
     private static final List<MacAddress> PROBED = List.of(MacAddress.parse("52:54:00:ab:cd:02").orElseThrow(),
             MacAddress.parse("52:54:00:ab:cd:03").orElseThrow(), MacAddress.parse("33:33:00:00:00:01").orElseThrow(),

@@ -79,6 +79,14 @@ final class FakeTarget implements MonitorTarget {
         return List.of(new MemdevInfo("m0", 1L << 30, true, true, false, true, "default"));
     }
 
+    /** One NIC with a table, so that query-rx-filter's answer is checked against its declared type. */
+    @Override
+    public List<RxFilterInfo> rxFilters(java.util.Optional<String> name) {
+        if (name.isPresent() && !name.get().equals("nic0")) return MonitorTarget.super.rxFilters(name);
+        return List.of(new RxFilterInfo("nic0", false, "normal", "all", "all", false, false, true, "52:54:00:12:34:56", List.of(),
+                List.of("52:54:00:12:34:57"), List.of("33:33:00:00:00:01")));
+    }
+
     @Override
     public boolean kvmPresent() {
         return true;

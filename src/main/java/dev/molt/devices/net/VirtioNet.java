@@ -82,6 +82,10 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
     private volatile boolean announcePending;
     /** What the guest takes from the tap: replaced whole by a control command, read by the receive queue. */
     private volatile RxFilter filter = RxFilter.RESET;
+    /** Told when the guest changed its filter or address, once until {@link #rxFilterQueried} (QEMU's rxfilter_notify). */
+    private volatile Runnable onRxFilterChanged = () -> { };
+    /** QEMU's rxfilter_notify_enabled: on at the start, off once told, on again when queried (no event flood). */
+    private final java.util.concurrent.atomic.AtomicBoolean rxFilterNotify = new java.util.concurrent.atomic.AtomicBoolean(true);
 
     public VirtioNet(VirtioNetConfig config, TapBackend tap, int slot) {
         this.config = config;
@@ -206,6 +210,13 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
      * migration moves.
      */
     private int apply(ControlCommand c) {
+        int status = applyCommand(c);
+        // As QEMU: a filter or address the guest changed is told (once until queried); the announce ack is not such a change.
+        if (status == CTRL_OK && !(c instanceof ControlCommand.AnnounceAck) && rxFilterNotify.getAndSet(false)) onRxFilterChanged.run();
+        return status;
+    }
+
+    private int applyCommand(ControlCommand c) {
         return switch (c) {
             case ControlCommand.RxMode r -> {
                 long needs = r.mode().extra() ? F_CTRL_RX | F_CTRL_RX_EXTRA : F_CTRL_RX;
@@ -270,6 +281,31 @@ public final class VirtioNet implements VirtioDevice, Snapshottable<VirtioNet.St
 
     public RxFilter rxFilter() {
         return filter;
+    }
+
+    /** What runs (on the device's I/O thread: it must not block) when the guest changes its filter or address, once per query. */
+    public void onRxFilterChanged(Runnable action) {
+        onRxFilterChanged = action;
+    }
+
+    /** query-rx-filter read the filter: the next change is told again. */
+    public void rxFilterQueried() {
+        rxFilterNotify.set(true);
+    }
+
+    /** The NIC's canonical QOM path (NIC_RX_FILTER_CHANGED's "path"). */
+    public String qomPath() {
+        return config.qomPath();
+    }
+
+    /** The NIC's name (QEMU's net client name). */
+    public String name() {
+        return config.name();
+    }
+
+    /** The id of the netdev (tap) it sends through. */
+    public String netdevId() {
+        return config.netdev().id();
     }
 
     /** Frames the tap refused. */

@@ -12,12 +12,15 @@ import java.util.Optional;
  *
  * @param name the NIC's name, as QEMU names its net client: the -device id, else
  *     {@code virtio-net-device.N} (N counting this kind's NICs without an id); {@code set_link} takes it
+ * @param qomPath the device's canonical path as QEMU's qdev names it ({@code /machine/peripheral/ID}, or
+ *     {@code /machine/peripheral-anon/device[N]} for the N-th -device without an id), which NIC_RX_FILTER_CHANGED reports
  */
-public record VirtioNetConfig(NetdevConfig netdev, MacAddress mac, String name) implements VirtioDeviceConfig {
+public record VirtioNetConfig(NetdevConfig netdev, MacAddress mac, String name, String qomPath) implements VirtioDeviceConfig {
     public VirtioNetConfig {
         Objects.requireNonNull(netdev, "netdev");
         Objects.requireNonNull(mac, "mac");
         Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(qomPath, "qomPath");
     }
 
     @Override

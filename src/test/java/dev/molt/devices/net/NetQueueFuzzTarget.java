@@ -73,7 +73,7 @@ public final class NetQueueFuzzTarget implements FuzzTarget<NetQueueFuzzTarget.C
         }));
         String tapName = NetNs.tapName("mtz");
         TapBackend tap = TapBackend.open(new NetdevConfig("fz", new NetdevConfig.Source.Ifname(tapName), false), Optional.empty());
-        net = new VirtioNet(new VirtioNetConfig(tap.config(), MacAddress.qemuDefault(0x56), "fuzz"), tap, 0);
+        net = new VirtioNet(new VirtioNetConfig(tap.config(), MacAddress.qemuDefault(0x56), "fuzz", "/machine/peripheral/fuzz"), tap, 0);
         NetNs.check("ip", "netns", "exec", ns.name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
         ns.adopt(tapName, "10.98.0.1/24");
         ns.ip("neigh", "add", "10.98.0.2", "lladdr", "52:54:00:12:34:56", "dev", tapName);

@@ -54,7 +54,7 @@ class VirtioNetTest {
         ns = NetNs.create("net-unit");
         tapName = NetNs.tapName("mt");
         TapBackend tap = TapBackend.open(new NetdevConfig("n0", new NetdevConfig.Source.Ifname(tapName), false), Optional.empty());
-        device = new VirtioNet(new VirtioNetConfig(tap.config(), GUEST_MAC, "nic0"), tap, 0);
+        device = new VirtioNet(new VirtioNetConfig(tap.config(), GUEST_MAC, "nic0", "/machine/peripheral/nic0"), tap, 0);
         ns.ip("link", "set", "lo", "up");
         NetNs.check("ip", "netns", "exec", ns.name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1");
         ns.adopt(tapName, "10.99.0.1/24"); // the fd stays attached: the interface moved, not the file
