@@ -79,13 +79,20 @@ class QtestReloadSoakIT {
                 assertTrue(max(late, Sample::threads) <= max(early, Sample::threads), "threads: " + curve);
                 assertTrue(max(late, Sample::fds) <= max(early, Sample::fds), "fds: " + curve);
                 assertTrue(max(late, Sample::metaspaceKb) <= max(early, Sample::metaspaceKb) + 512, "metaspace: " + curve);
-                assertTrue(max(late, Sample::heapKb) <= max(early, Sample::heapKb) + 2048, "heap after GC: " + curve);
+                // The heap after a full GC is a sawtooth (soft references kept, then cleared, over some 40
+                // reloads): a leak raises its floor, which must not move; its peaks may differ by a tooth.
+                assertTrue(min(late, Sample::heapKb) <= min(early, Sample::heapKb) + 2048, "heap after GC, its floor: " + curve);
+                assertTrue(max(late, Sample::heapKb) <= max(early, Sample::heapKb) + 8192, "heap after GC, its peaks: " + curve);
             }
         }
     }
 
     private static long max(List<Sample> samples, java.util.function.ToLongFunction<Sample> f) {
         return samples.stream().mapToLong(f).max().orElseThrow();
+    }
+
+    private static long min(List<Sample> samples, java.util.function.ToLongFunction<Sample> f) {
+        return samples.stream().mapToLong(f).min().orElseThrow();
     }
 
     private static byte[] stamp(long value, int page) {
