@@ -15,7 +15,12 @@ final class SoftDirtyLog {
     private static final int PAGE_SHIFT = 12;
 
     private List<GuestRegion> regions = List.of();
-    private long[][] dirty; // null while off
+    /**
+     * Null while off. Volatile so that {@link #mark} needs no lock while off: a device's threads mark
+     * every write they make, several at once, and contended they would queue on this monitor. A write
+     * whose mark finds the log off was made before it was turned on, so the first pass copies it.
+     */
+    private volatile long[][] dirty;
 
     synchronized void start(List<GuestRegion> regions) {
         this.regions = List.copyOf(regions);
@@ -33,8 +38,14 @@ final class SoftDirtyLog {
     }
 
     /** Records that {@code [gpa, gpa + len)} was written; a no-op while off. */
-    synchronized void mark(long gpa, long len) {
+    void mark(long gpa, long len) {
         if (dirty == null || len <= 0) return;
+        markLogged(gpa, len);
+    }
+
+    private synchronized void markLogged(long gpa, long len) {
+        long[][] dirty = this.dirty;
+        if (dirty == null) return; // turned off meanwhile
         for (int i = 0; i < regions.size(); i++) {
             GuestRegion r = regions.get(i);
             long from = Math.max(gpa, r.gpa());

@@ -70,6 +70,17 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
      * once ({@link VirtioDevice#concurrentRequests}); null for one at a time.
      */
     private final java.util.concurrent.ExecutorService workers;
+    /** How many workers a batch wakes at most: the device's concurrent requests but this thread's one. */
+    private final int helpers;
+    /**
+     * The chains of the batch being served, which this thread and the workers it woke take one at a
+     * time from {@code batchNext} (exclusive end {@code batchEnd}, all of queue {@code batchQueue});
+     * guarded by the lock, empty ({@code batchNext == batchEnd}) between batches.
+     */
+    private final DescriptorChain[] batch;
+    private int batchNext, batchEnd, batchQueue;
+    /** A worker's part of a batch (one object: a lambda made per batch would be an allocation each time). */
+    private final Runnable helpWithBatch = this::serveBatch;
     /** A queue gave back a chain ({@link VirtioDevice#NOT_USED}): its work is the backend's, whose fd the I/O thread watches. */
     private volatile boolean awaitBackend;
     /** Which queue that is (guarded by the lock); -1 for none. */
@@ -94,6 +105,8 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
         int concurrent = device.concurrentRequests();
         this.workers = concurrent <= 1 ? null
                 : java.util.concurrent.Executors.newFixedThreadPool(concurrent - 1, Thread.ofPlatform().daemon(true).name(name + "-worker-", 0).factory());
+        this.helpers = concurrent - 1;
+        this.batch = workers == null ? null : new DescriptorChain[device.queueMaxSize()];
         this.io = Thread.ofPlatform().daemon(true).name(name).unstarted(this::ioLoop);
         io.start();
     }
@@ -332,75 +345,96 @@ public final class VirtioMmio implements MmioDevice, Snapshottable<VirtioMmioSta
             return device.handle(queue, chain, more, mem, writes);
         } finally {
             lock.lock();
-            inFlight--;
-            idle.signalAll();
+            if (--inFlight == 0) idle.signalAll();
         }
     }
 
     /**
-     * Every request the driver made available, served at once: each chain goes to a worker as soon
-     * as the next one is found (its I/O starts while the rest are taken), the last is served by
-     * this thread, and each is answered in the used ring as it completes (so a fast read is not
-     * held behind a slow flush, as in QEMU). The batch is done before more are taken, so the
-     * interrupt still comes once per batch. A chain that breaks the rules ends the batch where it
-     * is: those taken before it are served and answered, as one at a time would.
+     * Every request the driver made available, served at once: this thread takes the batch's chains,
+     * then wakes up to {@link #helpers} workers (one per chain beyond the first), and it and they
+     * each take the next chain not yet taken, serve it and answer it in the used ring as it completes
+     * (so a fast read is not held behind a slow flush, as in QEMU), until none is left. A batch wakes
+     * each worker once, not once per request: a read from the page cache takes a few microseconds, a
+     * hand-off to another thread more. A request that blocks holds back only its own thread; the
+     * others go on with the batch. The batch is done before more are taken, so the interrupt still
+     * comes once per batch. A chain that breaks the rules ends the batch where it is: those taken
+     * before it are served and answered, as one at a time would.
      */
     private void serveConcurrently(int q, Virtqueue vq) {
         while (serving() && vq.ready()) {
-            DescriptorChain held = null; // the last chain taken, for this thread to serve
             int taken = 0;
             try {
                 for (DescriptorChain c; taken < vq.size() && (c = vq.pop(mem, writes)) != null; taken++) {
                     inFlight++;
-                    if (held != null) dispatch(q, vq, held);
-                    held = c;
+                    batch[taken] = c;
                 }
             } finally {
-                if (held != null) serveHereAndAwaitBatch(q, vq, held);
+                if (taken > 0) serveBatchAndAwait(q, taken);
             }
             if (taken == 0) break;
         }
     }
 
-    private void dispatch(int q, Virtqueue vq, DescriptorChain chain) {
+    /** Called and returns holding the lock: serves the {@code count} chains in {@link #batch} with the workers it wakes. */
+    private void serveBatchAndAwait(int q, int count) {
+        batchNext = 0;
+        batchEnd = count;
+        batchQueue = q;
+        lock.unlock(); // a worker woken while this thread holds the lock would only wait for it
         try {
-            workers.execute(() -> serveAndAnswer(q, vq, chain));
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            serveAndAnswer(q, vq, chain); // the transport is closing: served here, still answered
-        }
-    }
-
-    /** Called and returns holding the lock: serves {@code chain} without it, then waits for the batch's others. */
-    private void serveHereAndAwaitBatch(int q, Virtqueue vq, DescriptorChain chain) {
-        lock.unlock();
-        try {
-            serveAndAnswer(q, vq, chain);
+            for (int i = 0; i < Math.min(helpers, count - 1); i++) {
+                try {
+                    workers.execute(helpWithBatch);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    break; // the transport is closing: this thread serves the batch alone
+                }
+            }
+            serveBatch();
         } finally {
             lock.lock();
             awaitIdle();
         }
     }
 
-    /** One request of a concurrent batch, on whichever thread runs it: served, then answered under the lock. */
-    private void serveAndAnswer(int q, Virtqueue vq, DescriptorChain chain) {
-        int written = 0;
-        RuntimeException failed = null;
-        try {
-            written = device.handle(q, chain, new MoreChains(vq, mem, writes, lock), mem, writes);
-            if (written == VirtioDevice.NOT_USED) failed = new IllegalStateException(device.typeName() + " gave a chain back while serving concurrently");
-        } catch (RuntimeException e) {
-            failed = e;
-        }
+    /**
+     * Takes the batch's next chain, serves it without the lock and answers it, until the batch has
+     * none left (on this thread or a worker): one hold of the lock answers a request and takes the next.
+     */
+    private void serveBatch() {
         lock.lock();
+        try {
+            while (batchNext < batchEnd) {
+                DescriptorChain chain = batch[batchNext];
+                batch[batchNext++] = null;
+                int q = batchQueue;
+                Virtqueue vq = queues[q];
+                lock.unlock();
+                int written = 0;
+                RuntimeException failed = null;
+                try {
+                    written = device.handle(q, chain, new MoreChains(vq, mem, writes, lock), mem, writes);
+                    if (written == VirtioDevice.NOT_USED) failed = new IllegalStateException(device.typeName() + " gave a chain back while serving concurrently");
+                } catch (RuntimeException e) {
+                    failed = e;
+                } finally {
+                    lock.lock();
+                }
+                answer(vq, chain, written, failed);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Under the lock: a request of a concurrent batch is done, answered in the used ring (or the device needs a reset). */
+    private void answer(Virtqueue vq, DescriptorChain chain, int written, RuntimeException failed) {
         try {
             if (failed != null) needsReset(failed instanceof VirtqueueException ? failed.getMessage() : "internal error: " + failed);
             else if ((status & NEEDS_RESET) == 0) vq.push(mem, writes, chain.head(), written); // a broken driver gets nothing more
         } catch (VirtqueueException e) {
             needsReset(e.getMessage());
         } finally {
-            inFlight--;
-            idle.signalAll();
-            lock.unlock();
+            if (--inFlight == 0) idle.signalAll(); // awaitIdle waits for none: woken once, not at every answer
         }
     }
 

@@ -21,9 +21,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The transport serving a batch of requests at once for a device that takes several
- * ({@link VirtioDevice#concurrentRequests}): they overlap, each is answered as it completes, and
- * stopping the device (a migration's or live update's drain) waits for every one in flight.
- * The device here holds each request until the test lets it go, which a disk cannot be made to do.
+ * ({@link VirtioDevice#concurrentRequests}): they overlap, each is answered as it completes, a slow
+ * one holds back none of the others, no more than that many are served at once, and stopping the
+ * device (a migration's or live update's drain) waits for every one in flight. The device here
+ * holds each request until the test lets it go, which a disk cannot be made to do.
  */
 class ConcurrentRequestsTest {
     private static final long BASE = 0xFEB0_0000L, RINGS = 0x1000, DATA = 0x10000;
@@ -108,6 +109,36 @@ class ConcurrentRequestsTest {
             assertEquals(List.of(new VirtioDriver.Used(heads[i], 1)), used);
             assertEquals((byte) heads[i], ram.read(DATA + i, 1)[0]);
         }
+        assertEquals(CONCURRENT, device.mostInside.get());
+    }
+
+    @Test
+    void aSlowRequestHoldsBackNoneOfTheOthers() throws Exception {
+        VirtioDriver driver = start();
+        int n = 12;
+        int[] heads = new int[n];
+        for (int i = 0; i < n; i++) heads[i] = driver.add(List.of(new VirtioDriver.Buf(DATA + i, 1, true)));
+        for (int i = 1; i < n; i++) device.gate(heads[i]).countDown(); // all but the first are done at once
+        driver.notifyQueue();
+        // One at a time, the others would wait behind the first, which is held until they are all answered.
+        java.util.Set<Integer> answered = new java.util.HashSet<>();
+        for (VirtioDriver.Used u : driver.awaitUsed(n - 1, 10_000)) answered.add(u.id());
+        java.util.Set<Integer> others = new java.util.HashSet<>();
+        for (int i = 1; i < n; i++) others.add(heads[i]);
+        assertEquals(others, answered);
+        device.gate(heads[0]).countDown();
+        assertEquals(List.of(new VirtioDriver.Used(heads[0], 1)), driver.awaitUsed(1, 10_000));
+    }
+
+    @Test
+    void noMoreThanTheDevicesConcurrentRequestsAtOnce() throws Exception {
+        VirtioDriver driver = start();
+        int[] heads = batch(driver, 2 * CONCURRENT);
+        assertTrue(device.allInside.await(10, TimeUnit.SECONDS));
+        Thread.sleep(200);
+        assertEquals(CONCURRENT, device.inside.get(), "the rest wait for a thread");
+        for (int i = 0; i < 2 * CONCURRENT; i++) device.gate(heads[i]).countDown();
+        assertEquals(2 * CONCURRENT, driver.awaitUsed(2 * CONCURRENT, 10_000).size());
         assertEquals(CONCURRENT, device.mostInside.get());
     }
 
