@@ -5,8 +5,16 @@
 # is updated by stop + migrate to a file (exec:cat) + a new QEMU with -incoming exec:cat FILE.
 # Under -accel qtest (with --qtest, or by itself where KVM is unusable) no guest CPU runs: it measures
 # the VMM side of the pause, molt beside QEMU 10.2 (../shared/tools/build-qemu.sh builds it; MOLT_QEMU
-# names another) in the same run: a pattern in guest RAM, cpr-exec, the pattern read back; and molt's
-# x-cpr-reload (a new molt loaded into the same process, docs/live-update.md) beside them.
+# names another) in the same run: a pattern in guest RAM, cpr-exec, the pattern read back; molt's
+# x-cpr-reload (a new molt loaded into the same process, docs/live-update.md) beside them; and
+# cpr-transfer for both (a new process started first with a main and a cpr -incoming channel, the old one
+# told migrate with both, the pattern read back from the new process; its PID differs by design).
+# Each row: migrate until the updated VMM says running on QMP (query-status, a fresh connection
+# polled; cpr-transfer: one connection kept), its RESUME event's timestamp ([n/m]: a client saw it in
+# only n of m runs), the downtime it reports in query-migrate (cpr-transfer: the new
+# process's, and the old one's, which is QEMU's only), and the runs whose RAM came back equal (cpr-exec and
+# x-cpr-reload: in the same PID; cpr-transfer: in a new PID, the old one still alive). cpr-transfer's
+# total: from starting the new process until it says running.
 # Usage: bench/cpr.sh [--qtest] [runs] [sizes...]   (default: 5 runs; 1G 4G 16G; 1 and 2 vCPUs)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,21 +33,34 @@ fi
 if [ -n "$qtest" ]; then
   . "$root/bench/lib/qtest_vmms.sh"
   qtest_vmms_find
-  kinds=(molt molt-reload "${kinds[@]:1}") # x-cpr-reload beside cpr-exec (molt's own mode: QEMU has none)
+  # x-cpr-reload beside cpr-exec (molt's own mode: QEMU has none); cpr-transfer for both
+  if [ ${#kinds[@]} -gt 1 ]; then kinds=(molt molt-reload molt-transfer qemu qemu-transfer); else kinds=(molt molt-reload molt-transfer); fi
   for size in "${sizes[@]}"; do
     qtest_vmms_run "$root/scripts/lib/qtest_update.py" "$size" "$runs" "$work"
-    echo "== qtest, cpr-exec (molt-reload: x-cpr-reload), -m $size (64 MiB pattern checked byte for byte), $runs runs each: median (min .. max) ms =="
+    echo "== qtest, -m $size (64 MiB pattern checked byte for byte), $runs runs each: median (min .. max) ms; load $(cut -d' ' -f1-3 /proc/loadavg) =="
     for k in "${kinds[@]}"; do
-      case $k in molt) label=molt ;; molt-reload) label="molt x-cpr-reload" ;; *) label=qemu-10.2 ;; esac
+      case $k in
+        molt) label="molt cpr-exec" ;; molt-reload) label="molt x-cpr-reload" ;; molt-transfer) label="molt cpr-transfer" ;;
+        qemu) label="qemu-10.2 cpr-exec" ;; qemu-transfer) label="qemu-10.2 cpr-transfer" ;;
+      esac
       python3 - "$work/$k" "$label" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-ok = [r for r in rows if not r.get("failed") and r["ram_equal"] and r["pid_before"] == r["pid_after"]]
-def cell(key):
+transfer = sys.argv[2].endswith("cpr-transfer")
+ok = [r for r in rows if not r.get("failed") and r["ram_equal"] and (r["pid_before"] != r["pid_after"] and r["alive"]
+      and r["src_migrate_status"] == "completed" if transfer else r["pid_before"] == r["pid_after"])]
+def cell(key): # [n/m]: the value was there in only n of the m good runs (a RESUME no client saw)
     v = [r[key] for r in ok if r.get(key) is not None]
-    return "%.1f (%.1f .. %.1f)" % (statistics.median(v), min(v), max(v)) if v else "-"
-print("  %-17s migrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal"
-      % (sys.argv[2], cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), len(ok), len(rows)))
+    some = "" if len(v) == len(ok) else " [%d/%d]" % (len(v), len(ok))
+    return "%.1f (%.1f .. %.1f)%s" % (statistics.median(v), min(v), max(v), some) if v else "-"
+if transfer:
+    print("  %-22s migrate->running on QMP %s; RESUME event %s; reported downtime: new process %s, old process %s;"
+          " start->running %s; %d/%d runs new PID and RAM equal"
+          % (sys.argv[2], cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), cell("src_downtime_ms"),
+             cell("total_ms"), len(ok), len(rows)))
+else:
+    print("  %-22s migrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal"
+          % (sys.argv[2], cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), len(ok), len(rows)))
 PY
     done
   done

@@ -1,7 +1,8 @@
 # Sourced by the benchmarks' -accel qtest modes: molt beside QEMU 10.2 in one run, each run of one
 # script (scripts/lib/qtest_*.py, one JSON line per run) interleaved across the VMMs.
 # qtest_vmms_find: sets qemu, fw and kinds (molt, and qemu if built), prints the host line. A benchmark
-# may add molt-reload to kinds: molt updated by x-cpr-reload (QTEST_UPDATE_MODE) instead.
+# may add to kinds molt-reload (molt updated by x-cpr-reload instead, QTEST_UPDATE_MODE), molt-transfer
+# and qemu-transfer (cpr-transfer to a new process started first, QTEST_UPDATE_MODE=cpr-transfer).
 # qtest_vmms_run SCRIPT SIZE RUNS WORK: appends each run's JSON line (or {"failed": true}) to WORK/KIND.
 
 qtest_vmms_find() {
@@ -20,7 +21,9 @@ qtest_vmms_run() {
       case $k in
         molt) python3 "$script" "$root/bin/molt" "$work/run" "$size" 64 ;;
         molt-reload) QTEST_UPDATE_MODE=x-cpr-reload python3 "$script" "$root/bin/molt" "$work/run" "$size" 64 ;;
+        molt-transfer) QTEST_UPDATE_MODE=cpr-transfer python3 "$script" "$root/bin/molt" "$work/run" "$size" 64 ;;
         qemu) python3 "$script" "$qemu" "$work/run" "$size" 64 -L "$fw" ;;
+        qemu-transfer) QTEST_UPDATE_MODE=cpr-transfer python3 "$script" "$qemu" "$work/run" "$size" 64 -L "$fw" ;;
       esac >>"$work/$k" || echo '{"failed": true}' >>"$work/$k"
     done
   done
