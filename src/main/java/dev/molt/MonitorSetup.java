@@ -139,9 +139,12 @@ final class MonitorSetup implements AutoCloseable {
      * Starts accepting clients and the stdio sessions. Clients already waiting on an inherited
      * socket connected during the live update: they get the events emitted before they were served.
      */
-    void start(Monitor monitor, Map<String, dev.molt.chardev.Chardev> openChardevs) {
+    void start(Monitor monitor, Map<String, dev.molt.chardev.Chardev> openChardevs, boolean tookAGuestOver) {
         for (Bound b : bound) {
-            MonitorServer s = b.inherited() ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
+            // Clients that waited while nobody accepted (a live update's new molt serves only once the guest
+            // resumed; a cpr-transfer's bound its sockets before it read the cpr channel) get the events
+            // they missed, RESUME among them: QEMU's monitors run before its incoming starts.
+            MonitorServer s = b.inherited() || tookAGuestOver ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
                     : MonitorServer.start(monitor, b.config().protocol(), b.listener());
             servers.put(b.preservedName(), s);
         }

@@ -970,8 +970,10 @@ public final class MigrationEngine implements MigrationCommands {
         m.put("status", status.qapiName);
         if (cpuThrottle > 0) m.put("cpu-throttle-percentage", (long) cpuThrottle);
         if (status == MigrationStatus.COMPLETED) {
-            m.put("setup-time", setupMillis);
-            m.put("downtime", downtimeMillis);
+            // A destination knows neither (QEMU's reports none): only a live update's new molt, which measured
+            // the pause across the processes, has them.
+            if (setupMillis >= 0) m.put("setup-time", setupMillis);
+            if (downtimeMillis >= 0) m.put("downtime", downtimeMillis);
             m.put("total-time", totalMillis);
         } else if (status.inProgress()) {
             m.put("setup-time", setupMillis < 0 ? 0L : setupMillis);

@@ -48,10 +48,11 @@ public final class MonitorServer implements AutoCloseable {
     }
 
     /**
-     * Starts accepting on a listener this process inherited across exec. The clients already
-     * waiting connected while no molt accepted (during the live update), so after capabilities
-     * negotiation they get the events this process emitted before (QEMU would have sent them
-     * RESUME too), as far as {@link EventBus} retains them.
+     * Starts accepting on a listener that clients could reach while no molt accepted: one this
+     * process inherited across exec, or any of a live update's new molt (which serves only once
+     * the guest resumed). The clients already waiting connected during the live update, so after
+     * capabilities negotiation they get the events this process emitted before (QEMU would have
+     * sent them RESUME too), as far as {@link EventBus} retains them.
      */
     public static MonitorServer startInherited(Monitor monitor, Protocol protocol, Listener listener) {
         MonitorServer server = new MonitorServer(monitor, protocol, listener);

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -166,6 +167,10 @@ class QtestMigrationIT {
             List<String> newArgs = QtestVm.named(dir, "new", "128M", "-incoming", "unix:" + dir.resolve("main.sock"), "-incoming", cpr);
             try (MoltProcess neu = MoltProcess.start(newArgs.toArray(String[]::new))) {
                 GuestIT.waitFor(() -> Files.exists(dir.resolve("cpr.sock")) || !neu.alive(), QtestVm.T);
+                // A management tool's client on the new molt's QMP socket, connected before the migration (the
+                // socket is bound already): served once the guest runs there, it must still hear RESUME.
+                java.nio.channels.SocketChannel early = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+                early.connect(java.net.UnixDomainSocketAddress.of(dir.resolve("new.qmp")));
                 try (QmpClient q = old.qmp()) {
                     assertTrue(q.execute("migrate-set-parameters", Map.of("mode", "cpr-transfer")).containsKey("return"));
                     assertTrue(q.execute("migrate", Map.of("channels", channels)).containsKey("return"));
@@ -179,6 +184,14 @@ class QtestMigrationIT {
                         assertEquals("0x5555aaaa5555aaaa", old.qtest.ok("readq 0x100000"));
                     }
                     assertTrue(CprExecIT.fds(neu.pid()).values().stream().anyMatch(f -> f.startsWith("/memfd:microvm.ram")));
+                    try (QmpClient waited = QmpClient.over(early)) {
+                        assertTrue(waited.execute("qmp_capabilities").containsKey("return"));
+                        waited.event("RESUME", QtestVm.T);
+                        Map<String, Object> there = waited.returned("query-migrate");
+                        assertEquals("completed", there.get("status"), there.toString());
+                        assertFalse(there.containsKey("downtime") || there.containsKey("setup-time"),
+                                "a destination knows neither, as QEMU's: " + there);
+                    }
                     System.out.printf("[molt-it] qtest: cpr-transfer old pid %d -> new pid %d, downtime %s ms, RAM shared by fd%n",
                             old.process.pid(), neu.pid(), done.get("downtime"));
                 }
