@@ -1081,9 +1081,10 @@ public final class MigrationEngine implements MigrationCommands {
             machine.prepareIncoming(); // while the source has not sent anything yet: outside the guest's pause
             java.io.InputStream accepted = channel.accept();
             setStatus(MigrationStatus.ACTIVE); // as QEMU: "setup" until the source connected
-            // Not buffered: the reader buffers in native memory, and reads RAM pages from a descriptor-backed
-            // channel straight into it (StreamInput).
-            try (java.io.InputStream in = accepted) {
+            // A descriptor-backed channel is not buffered: the reader buffers in native memory and reads RAM
+            // pages straight into it (StreamInput). Anything else (exec:) is read through a buffer, as before.
+            try (java.io.InputStream in = accepted instanceof dev.molt.sys.NativeSource ? accepted
+                    : new java.io.BufferedInputStream(accepted, 1 << 20)) {
                 VmStreamCodec.Loaded loaded = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam(),
                         machine.deviceSections());
                 if (cpr != null) checkIsTheUpdatesState(cpr.state(), loaded.id(), channel.describe());
