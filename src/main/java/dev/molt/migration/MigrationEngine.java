@@ -1083,7 +1083,10 @@ public final class MigrationEngine implements MigrationCommands {
             machine.prepareIncoming(); // while the source has not sent anything yet: outside the guest's pause
             java.io.InputStream accepted = channel.accept();
             setStatus(MigrationStatus.ACTIVE); // as QEMU: "setup" until the source connected
-            try (java.io.InputStream in = new java.io.BufferedInputStream(accepted, 1 << 20)) {
+            // A descriptor-backed channel is not buffered: the reader buffers in native memory and reads RAM
+            // pages straight into it (StreamInput). Anything else (exec:) is read through a buffer, as before.
+            try (java.io.InputStream in = accepted instanceof dev.molt.sys.NativeSource ? accepted
+                    : new java.io.BufferedInputStream(accepted, 1 << 20)) {
                 VmStreamCodec.Loaded loaded = VmStreamCodec.read(in, machine.ram(), stats, cpr == null && !ignoresSharedRam(),
                         machine.deviceSections());
                 if (cpr != null) checkIsTheUpdatesState(cpr.state(), loaded.id(), channel.describe());
@@ -1218,7 +1221,7 @@ public final class MigrationEngine implements MigrationCommands {
         boolean stopped = false, letGo = false;
         RateLimiter limiter = new RateLimiter(settings.number("max-bandwidth"));
         try (channel; java.io.OutputStream out = new java.io.BufferedOutputStream(channel.output(), 1 << 20);
-             VmStreamCodec.Writer writer = VmStreamCodec.writer(out, machine.ram());
+             VmStreamCodec.Writer writer = VmStreamCodec.writer(out, channel.output(), machine.ram());
              RamSender ram = new RamSender(machine, writer, limiter, stats, () -> cancelRequested)) {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
@@ -1236,6 +1239,8 @@ public final class MigrationEngine implements MigrationCommands {
             long stopAt = System.nanoTime();
             boolean wasRunning = stopForSwitchOver();
             stopped = true;
+            // The guest cannot change its pages now: they go from guest RAM to the channel without a copy.
+            writer.pagesInPlace(true);
             // Live precopy's last dirty pages go in "device", as QEMU's ram_save_complete; cpr-reboot's
             // whole RAM copy, with the guest stopped from the start, is still "active" there.
             if (precopy) switchOverStarts();

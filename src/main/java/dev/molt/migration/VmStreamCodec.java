@@ -16,6 +16,7 @@ import dev.molt.migration.vmstate.StateStreamReader;
 import dev.molt.migration.vmstate.StateStreamWriter;
 import dev.molt.migration.vmstate.VmStateDescription;
 import dev.molt.migration.vmstate.VmStateException;
+import dev.molt.sys.NativeSink;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -37,8 +38,8 @@ final class VmStreamCodec {
         private final StateStreamWriter out;
         private final List<GuestRegion> regions;
 
-        Writer(OutputStream stream, GuestRam ram, boolean withRam) throws IOException {
-            this.out = new StateStreamWriter(stream);
+        Writer(OutputStream stream, NativeSink direct, GuestRam ram) throws IOException {
+            this.out = new StateStreamWriter(stream, direct);
             this.regions = ram.memory().regions();
             out.ramLayout(RamLayoutState.of(ram));
         }
@@ -56,6 +57,11 @@ final class VmStreamCodec {
         @Override
         public void endOfPass() throws IOException {
             out.endOfPass();
+        }
+
+        /** The guest is stopped (true) or may run (false): see {@link StateStreamWriter#pagesInPlace}. */
+        void pagesInPlace(boolean stopped) throws IOException {
+            out.pagesInPlace(stopped);
         }
 
         void state(VmState s) throws IOException {
@@ -98,12 +104,21 @@ final class VmStreamCodec {
 
         @Override
         public void close() {
-            // The underlying stream belongs to the channel.
+            out.close(); // the underlying stream belongs to the channel
         }
     }
 
     static Writer writer(OutputStream out, GuestRam ram) throws IOException {
-        return new Writer(out, ram, true);
+        return new Writer(out, null, ram);
+    }
+
+    /**
+     * A writer whose RAM pages go to {@code channel} (the stream {@code out} buffers) by gather
+     * writes, without a copy through the Java heap, when the channel can take native memory
+     * ({@link NativeSink}: unix, tcp, fd: and file: channels); through {@code out} otherwise (exec:).
+     */
+    static Writer writer(OutputStream out, OutputStream channel, GuestRam ram) throws IOException {
+        return new Writer(out, channel instanceof NativeSink n ? n : null, ram);
     }
 
     /**

@@ -17,7 +17,11 @@ public final class IoVec implements AutoCloseable {
     private final MemorySegment entries;
     private final int capacity;
     private int count;
+    /** The first entry not yet transferred ({@link #advance}). */
+    private int start;
     private long bytes;
+    /** sendmsg(2)'s struct msghdr, pointing at the entries from {@link #start}. */
+    private MemorySegment msghdr;
 
     public IoVec(int capacity) {
         this.capacity = capacity;
@@ -26,6 +30,7 @@ public final class IoVec implements AutoCloseable {
 
     public IoVec clear() {
         count = 0;
+        start = 0;
         bytes = 0;
         return this;
     }
@@ -40,11 +45,17 @@ public final class IoVec implements AutoCloseable {
         return true;
     }
 
+    /** The entries not yet consumed by {@link #advance}. */
     public int count() {
-        return count;
+        return count - start;
     }
 
-    /** The bytes all entries cover. */
+    /** Room for this many more entries. */
+    public int free() {
+        return capacity - count;
+    }
+
+    /** The bytes the entries cover (less what {@link #advance} consumed). */
     public long bytes() {
         return bytes;
     }
@@ -59,10 +70,49 @@ public final class IoVec implements AutoCloseable {
         return transfer(Syscall.WRITEV, fd);
     }
 
+    /**
+     * sendmsg(2) of the entries with {@code flags} (MSG_NOSIGNAL, so that a vanished peer is an EPIPE
+     * and never a SIGPIPE): bytes sent, or {@code -errno}. For sockets; EINTR is retried.
+     */
+    public long sendTo(Fd fd, int flags) {
+        if (msghdr == null) msghdr = arena.allocate(56, 8); // name, namelen, iov, iovlen, control, controllen, flags
+        msghdr.fill((byte) 0);
+        msghdr.set(JAVA_LONG, 16, entries.address() + (long) ENTRY * start);
+        msghdr.set(JAVA_LONG, 24, count - start);
+        long r;
+        do {
+            r = Syscall.raw(Syscall.SENDMSG, fd.num(), msghdr.address(), flags, 0, 0, 0);
+        } while (r == -Errno.EINTR.value);
+        return r;
+    }
+
+    /**
+     * Consumes the first {@code n} bytes (what a short write transferred): whole entries are dropped,
+     * a partly transferred one is moved past its transferred bytes, so the next call goes on where
+     * this one stopped.
+     */
+    public void advance(long n) {
+        if (n < 0 || n > bytes) throw new IllegalArgumentException("advance " + n + " past the " + bytes + " bytes left");
+        bytes -= n;
+        while (n > 0) {
+            long at = (long) ENTRY * start;
+            long len = entries.get(JAVA_LONG, at + 8);
+            if (n >= len) {
+                n -= len;
+                start++;
+            } else {
+                entries.set(JAVA_LONG, at, entries.get(JAVA_LONG, at) + n);
+                entries.set(JAVA_LONG, at + 8, len - n);
+                n = 0;
+            }
+        }
+        while (start < count && entries.get(JAVA_LONG, (long) ENTRY * start + 8) == 0) start++;
+    }
+
     private long transfer(int nr, Fd fd) {
         long r;
         do {
-            r = Syscall.raw(nr, fd.num(), entries.address(), count, 0, 0, 0);
+            r = Syscall.raw(nr, fd.num(), entries.address() + (long) ENTRY * start, count - start, 0, 0, 0);
         } while (r == -Errno.EINTR.value);
         return r;
     }

@@ -2,6 +2,9 @@ package dev.molt.migration.channel;
 
 import dev.molt.sys.Errno;
 import dev.molt.sys.Fd;
+import dev.molt.sys.IoVec;
+import dev.molt.sys.NativeSink;
+import dev.molt.sys.NativeSource;
 import dev.molt.sys.Syscall;
 
 import java.io.IOException;
@@ -17,7 +20,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 /**
  * A stream over a raw descriptor: files, pipes and sockets (unix and tcp). Raw rather than Java's
  * channels so that the descriptor stays reachable: cpr-transfer passes fds over the unix socket,
- * and a socket can be made from an inherited or passed number.
+ * and a socket can be made from an inherited or passed number. Its streams also move native memory
+ * directly ({@link NativeSource}, {@link NativeSink}): migrated RAM goes between guest memory and the
+ * descriptor without a copy through the Java heap.
  */
 final class FdStream implements MigrationStream {
     private static final int CHUNK = 1 << 16;
@@ -142,6 +147,31 @@ final class FdStream implements MigrationStream {
         }
     }
 
+    /** read(2) straight into native memory (the RAM a migration receives). */
+    private long readNative(MemorySegment into) throws IOException {
+        if (into.byteSize() == 0) return 0;
+        synchronized (readLock) {
+            if (aborted) throw cancelled();
+            long r = Native.retrying(Syscall.READ, fd.num(), into.address(), into.byteSize(), 0, 0);
+            if (aborted) throw cancelled();
+            if (r < 0) throw Native.ioError("Unable to read from '" + description + "'", "read", (int) -r);
+            return r == 0 ? -1 : r;
+        }
+    }
+
+    /** writev(2), or sendmsg(2) with MSG_NOSIGNAL on a socket, of native memory, until all of it is written. */
+    private void writeNative(IoVec entries) throws IOException {
+        synchronized (writeLock) {
+            while (entries.bytes() > 0) {
+                if (aborted) throw cancelled();
+                long r = socket ? entries.sendTo(fd, MSG_NOSIGNAL) : entries.writeTo(fd);
+                if (aborted) throw cancelled();
+                if (r < 0) throw Native.ioError("Unable to write to '" + description + "'", socket ? "sendmsg" : "writev", (int) -r);
+                entries.advance(r);
+            }
+        }
+    }
+
     private void write(byte[] b, int off, int len) throws IOException {
         Objects.checkFromIndexSize(off, len, b.length);
         synchronized (writeLock) {
@@ -167,7 +197,12 @@ final class FdStream implements MigrationStream {
                 : Native.retrying(Syscall.WRITE, fd.num(), address, len, 0, 0);
     }
 
-    private final class In extends InputStream {
+    private final class In extends InputStream implements NativeSource {
+        @Override
+        public long readNative(MemorySegment into) throws IOException {
+            return FdStream.this.readNative(into);
+        }
+
         @Override
         public int read() throws IOException {
             byte[] one = new byte[1];
@@ -180,7 +215,12 @@ final class FdStream implements MigrationStream {
         }
     }
 
-    private final class Out extends OutputStream {
+    private final class Out extends OutputStream implements NativeSink {
+        @Override
+        public void writeNative(IoVec entries) throws IOException {
+            FdStream.this.writeNative(entries);
+        }
+
         @Override
         public void write(int b) throws IOException {
             FdStream.this.write(new byte[] {(byte) b}, 0, 1);

@@ -1,6 +1,10 @@
 package dev.molt.migration.vmstate;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * The page-record codec for "ram" sections. A RAM section's payload is a sequence of records:
@@ -24,6 +28,8 @@ public final class RamPages {
     static final MemorySegment ZERO_PAGE = MemorySegment.ofArray(new byte[RamLayoutState.PAGE_SIZE]).asReadOnly();
     /** flags + block + offset. */
     static final int RECORD_HEADER_BYTES = 1 + 4 + 8;
+    static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private RamPages() {}
 
@@ -59,22 +65,31 @@ public final class RamPages {
      * hands them to the sink. A 1 GiB guest is 262,144 records, and an object for each (and a slice
      * per page) kept the receiver behind the sender: the backlog it had to work off after the last
      * section counted in the guest's pause.
+     *
+     * <p>The payload is native memory as the receiver read it from the channel (or a heap array's
+     * segment): each page the sink gets is a slice of it, copied once into guest RAM.
      */
-    static void apply(PayloadReader in, RamLayoutState layout, RamPageSink sink) {
-        Where section = Where.section(in.section());
-        int start = in.position();
-        int records = check(in, layout, section);
-        in.position(start);
+    static void apply(String name, MemorySegment payload, RamLayoutState layout, RamPageSink sink) {
+        Where section = Where.section(name);
+        int records = check(name, payload, layout, section);
+        long p = 0;
         for (int i = 0; i < records; i++) {
-            int flags = in.u8(null);
+            int flags = payload.get(JAVA_BYTE, p) & 0xFF;
             try {
                 if (flags == END_OF_PASS) {
+                    p++;
                     sink.endOfPass();
                     continue;
                 }
-                int block = (int) in.u32(null);
-                long offset = in.u64(null);
-                sink.page(block, offset, flags == ZERO ? null : in.segment(null, RamLayoutState.PAGE_SIZE));
+                int block = payload.get(U32, p + 1);
+                long offset = payload.get(U64, p + 5);
+                p += RECORD_HEADER_BYTES;
+                MemorySegment data = null;
+                if (flags == DATA) {
+                    data = payload.asSlice(p, RamLayoutState.PAGE_SIZE);
+                    p += RamLayoutState.PAGE_SIZE;
+                }
+                sink.page(block, offset, data);
             } catch (VmStateException e) {
                 throw e;
             } catch (RuntimeException e) {
@@ -83,86 +98,49 @@ public final class RamPages {
         }
     }
 
-    /** Reads every record of the payload, refusing the first bad one by name; returns how many there are. */
-    private static int check(PayloadReader in, RamLayoutState layout, Where section) {
+    /**
+     * Reads every record of the payload, refusing the first bad one by name; returns how many there
+     * are. Whole, well-formed records are read in place; anything else (END_OF_PASS, a short or bad
+     * record) is read the slow way, from a heap copy of what is left, which names a problem.
+     */
+    private static int check(String name, MemorySegment payload, RamLayoutState layout, Where section) {
         int records = 0;
-        while (in.remaining() > 0) {
-            // Fast path for a whole, well-formed record: no field names are built. Anything short or
-            // out of place is read again the slow way, which names it.
-            int start = in.position();
-            if (in.remaining() >= RECORD_HEADER_BYTES) {
-                int flags = in.u8(null);
+        long p = 0, size = payload.byteSize();
+        while (p < size) {
+            if (size - p >= RECORD_HEADER_BYTES) {
+                int flags = payload.get(JAVA_BYTE, p) & 0xFF;
                 if (flags == ZERO || flags == DATA) {
-                    long block = in.u32(null), offset = in.u64(null);
-                    if (inLayout(layout, block, offset) && (flags == ZERO || in.remaining() >= RamLayoutState.PAGE_SIZE)) {
-                        if (flags == DATA) in.position(in.position() + RamLayoutState.PAGE_SIZE);
+                    long block = Integer.toUnsignedLong(payload.get(U32, p + 1)), offset = payload.get(U64, p + 5);
+                    long length = RECORD_HEADER_BYTES + (flags == DATA ? RamLayoutState.PAGE_SIZE : 0);
+                    if (inLayout(layout, block, offset) && size - p >= length) {
+                        p += length;
                         records++;
                         continue;
                     }
                 }
-                in.position(start);
             }
-            Where w = section.field("page").element(records);
-            int flags = in.u8(w.field("flags").fieldOrNull());
-            switch (flags) {
-                case ZERO, DATA -> {
-                    long block = in.u32(w.field("block").fieldOrNull());
-                    long offset = in.u64(w.field("offset").fieldOrNull());
-                    check(layout, block, offset, w);
-                    if (flags == DATA) in.segment(w.field("data").fieldOrNull(), RamLayoutState.PAGE_SIZE);
-                }
-                case END_OF_PASS -> { }
-                default -> throw w.field("flags").error(String.format(
-                        "bad flags 0x%02x (expected ZERO 0x01, DATA 0x02 or END_OF_PASS 0x04)", flags));
-            }
+            int rest = (int) Math.min(size - p, RECORD_HEADER_BYTES + RamLayoutState.PAGE_SIZE);
+            PayloadReader in = new PayloadReader(name, payload.asSlice(p, rest).toArray(JAVA_BYTE), 0, rest);
+            checkRecord(in, layout, section.field("page").element(records));
+            p += in.position();
             records++;
         }
         return records;
     }
 
-    /** The writer's side: page records collected into one section payload. */
-    static final class Batch {
-        private final PayloadWriter out = new PayloadWriter(MAX_BATCH_PAGES * (RECORD_HEADER_BYTES + RamLayoutState.PAGE_SIZE) + 16);
-        private int records;
-        private int pages;
-
-        void page(RamLayoutState layout, int block, long offset, MemorySegment data) {
-            // The position is named only for an error: built for every page, its strings cost more than the page's
-            // zero check (a 1 GiB guest is 262,144 of them).
-            if (!inLayout(layout, Integer.toUnsignedLong(block), offset)) {
-                check(layout, Integer.toUnsignedLong(block), offset, Where.section(SECTION).field("page").element(records));
+    /** One record the slow way, naming its first problem. */
+    private static void checkRecord(PayloadReader in, RamLayoutState layout, Where w) {
+        int flags = in.u8(w.field("flags").fieldOrNull());
+        switch (flags) {
+            case ZERO, DATA -> {
+                long block = in.u32(w.field("block").fieldOrNull());
+                long offset = in.u64(w.field("offset").fieldOrNull());
+                check(layout, block, offset, w);
+                if (flags == DATA) in.segment(w.field("data").fieldOrNull(), RamLayoutState.PAGE_SIZE);
             }
-            if (data != null && data.byteSize() != RamLayoutState.PAGE_SIZE) {
-                throw new IllegalArgumentException("a page is " + RamLayoutState.PAGE_SIZE + " bytes, not " + data.byteSize());
-            }
-            boolean zero = data == null || isZero(data);
-            out.u8(zero ? ZERO : DATA).u32(Integer.toUnsignedLong(block)).u64(offset);
-            if (!zero) out.segment(data);
-            records++;
-            pages++;
-        }
-
-        void endOfPass() {
-            out.u8(END_OF_PASS);
-            records++;
-        }
-
-        boolean full() {
-            return pages >= MAX_BATCH_PAGES;
-        }
-
-        boolean isEmpty() {
-            return records == 0;
-        }
-
-        PayloadWriter payload() {
-            return out;
-        }
-
-        void clear() {
-            out.reset();
-            records = 0;
-            pages = 0;
+            case END_OF_PASS -> { }
+            default -> throw w.field("flags").error(String.format(
+                    "bad flags 0x%02x (expected ZERO 0x01, DATA 0x02 or END_OF_PASS 0x04)", flags));
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.molt.migration.vmstate;
 
 import java.io.InputStream;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -16,7 +17,7 @@ import java.util.Set;
  * differs from this VM's, a checksum mismatch.
  *
  * <pre>{@code
- * var r = new StateStreamReader(new BufferedInputStream(in), StreamLimits.DEFAULT);  // checks the header
+ * var r = new StateStreamReader(in, StreamLimits.DEFAULT);     // checks the header
  * r.acceptRam(RamLayoutState.of(ram), RamPageSink.into(ram));  // layout compared, pages applied as they come
  * Serial16550.State uart = r.expect(Serial16550.VMSTATE, 0);
  * CpuState cpu0 = r.expect(CPU, 0);
@@ -31,7 +32,9 @@ import java.util.Set;
  * the guest before {@link #finish()} (or {@link #next()} returning empty) succeeded.
  *
  * <p>Reads exactly the stream's bytes and no more (the caller's buffered stream may hold more).
- * Not thread-safe; give it a buffered stream, as headers are read a few bytes at a time.
+ * Not thread-safe. It buffers (in native memory) by itself: a descriptor-backed channel's stream
+ * ({@link dev.molt.sys.NativeSource}) is best given as it is, so that RAM pages are read from the
+ * descriptor straight into native memory and copied once, into guest RAM.
  */
 public final class StateStreamReader {
     /** What the reader does with a section of a given name. */
@@ -159,11 +162,19 @@ public final class StateStreamReader {
                 throw new VmStateException(name, null, "payload length " + Long.toUnsignedString(length)
                         + " exceeds the limit " + limits.maxSectionBytes());
             }
+            if (handler instanceof Pages) {
+                // Pages stay in native memory, read there straight from the channel where it can.
+                MemorySegment payload = input.segment((int) length, sp);
+                if (payload == null) payload = MemorySegment.ofArray(input.bytes((int) length, sp));
+                last = name;
+                takePages(name, instance, payload);
+                continue;
+            }
             byte[] payload = input.bytes((int) length, sp);
             last = name;
             switch (handler) {
                 case Layout l -> takeLayout(name, instance, version, payload);
-                case Pages p -> takePages(name, instance, payload);
+                case Pages p -> throw new AssertionError("handled above");
                 case Described d -> {
                     if (!seen.add(name + '#' + instance)) throw new VmStateException(name, null, "instance " + instance + " appears twice");
                     return Optional.of(new Section(name, (int) instance, (int) version, payload));
@@ -231,11 +242,11 @@ public final class StateStreamReader {
         layoutSeen = true;
     }
 
-    private void takePages(String name, long instance, byte[] payload) {
+    private void takePages(String name, long instance, MemorySegment payload) {
         if (instance != 0) throw new VmStateException(name, null, "instance " + instance + " (there is only instance 0)");
         if (!layoutSeen) throw new VmStateException(name, null, "RAM pages before the RAM layout");
         if (sink == null) throw new VmStateException(name, null, "RAM pages in a stream whose receiver keeps its RAM in place");
-        RamPages.apply(new PayloadReader(name, payload, 0, payload.length), localLayout, sink);
+        RamPages.apply(name, payload, localLayout, sink);
     }
 
     /** The stream's verified CRC32C, once its end was read: with {@link #bytesRead()}, what identifies it. */

@@ -1,5 +1,7 @@
 package dev.molt.migration.vmstate;
 
+import dev.molt.sys.NativeSink;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
@@ -22,19 +24,34 @@ import java.util.zip.CRC32C;
  *
  * Values are validated against their description as they are saved: a value the loader would
  * refuse throws {@link VmStateException} here instead of reaching the stream.
+ *
+ * <p>RAM pages are batched in native memory ({@link RamBatch}); given a {@link NativeSink} (the
+ * channel's own stream under the buffered one), each "ram" section goes out with one gather write,
+ * the pages never copied through the Java heap.
  */
 public final class StateStreamWriter {
     private final OutputStream out;
+    private final NativeSink direct;
     private final CRC32C crc = new CRC32C();
     private final PayloadWriter header = new PayloadWriter(300);
     private RamLayoutState layout;
-    private RamPages.Batch pages;
+    private RamBatch pages;
     private long written;
     private boolean finished;
 
     /** Writes the header (magic, format version) at once. */
     public StateStreamWriter(OutputStream out) throws IOException {
+        this(out, null);
+    }
+
+    /**
+     * As {@link #StateStreamWriter(OutputStream)}; "ram" sections go to {@code direct} (after
+     * {@code out} is flushed) when it is not null: {@code direct} must be the stream {@code out}
+     * buffers, so that the bytes stay in order.
+     */
+    public StateStreamWriter(OutputStream out, NativeSink direct) throws IOException {
         this.out = out;
+        this.direct = direct;
         header.bytes(StreamFormat.MAGIC_BYTES).u32(StreamFormat.FORMAT_VERSION);
         emit(header.array(), header.size());
     }
@@ -67,7 +84,23 @@ public final class StateStreamWriter {
     public void ramLayout(RamLayoutState ramLayout) throws IOException {
         section(RamLayoutState.DESCRIPTION, 0, ramLayout);
         layout = ramLayout;
-        pages = new RamPages.Batch();
+        pages = new RamBatch();
+    }
+
+    /**
+     * Whether the guest is stopped, so that its pages cannot change until they are written: then
+     * DATA pages are sent from guest memory in place, not copied (see {@link RamBatch}). Set it
+     * after stopping the guest and clear it before the guest runs again.
+     */
+    public void pagesInPlace(boolean stopped) throws IOException {
+        ram();
+        flushPages();
+        pages.inPlace(stopped);
+    }
+
+    /** Frees the native iovec array (the stream stays open). */
+    public void close() {
+        if (pages != null) pages.close();
     }
 
     /**
@@ -116,7 +149,7 @@ public final class StateStreamWriter {
         return written;
     }
 
-    private RamPages.Batch ram() {
+    private RamBatch ram() {
         open();
         if (layout == null) throw new IllegalStateException("RAM pages before ramLayout(...)");
         return pages;
@@ -124,18 +157,22 @@ public final class StateStreamWriter {
 
     private void flushPages() throws IOException {
         if (pages == null || pages.isEmpty()) return;
-        PayloadWriter p = pages.payload();
-        frame(RamPages.SECTION, 0, RamPages.VERSION, p.array(), p.size());
-        pages.clear();
+        sectionHeader(RamPages.SECTION, 0, RamPages.VERSION, pages.payloadBytes());
+        if (direct != null) out.flush(); // what is buffered goes first
+        written += pages.writeTo(header.array(), header.size(), crc, out, direct);
     }
 
     private void frame(String name, int instanceId, int version, byte[] payload, int length) throws IOException {
+        sectionHeader(name, instanceId, version, length);
+        emit(header.array(), header.size());
+        emit(payload, length);
+    }
+
+    private void sectionHeader(String name, int instanceId, int version, long length) {
         header.reset();
         header.u8(StreamFormat.RECORD_SECTION);
         StreamFormat.writeName(header, name);
         header.u32(Integer.toUnsignedLong(instanceId)).u32(Integer.toUnsignedLong(version)).u64(length);
-        emit(header.array(), header.size());
-        emit(payload, length);
     }
 
     private void emit(byte[] b, int length) throws IOException {
