@@ -298,7 +298,9 @@ public final class Molt {
             }
         }
         System.out.flush();
-        monitor.drainOutput(Duration.ofMillis(200));
+        // Bounded for a client that reads nothing; otherwise what it is owed goes out now, in order (a
+        // reload's old sessions write nothing after the hand-over: see Reloader.muteMonitors).
+        monitor.drainOutput(Duration.ofSeconds(1));
     }
 
     /**

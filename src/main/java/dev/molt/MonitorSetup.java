@@ -197,6 +197,13 @@ final class MonitorSetup implements AutoCloseable {
         return held;
     }
 
+    /** After a reload's hand-over: the old sessions write nothing more (the new code owns the connections); bytes dropped. */
+    long abandonOutput() {
+        long dropped = 0;
+        for (MonitorServer s : servers.values()) dropped += s.abandonOutput();
+        return dropped;
+    }
+
     /**
      * After a reload: the clients the previous code served go on here, each on the server of the
      * socket it came through. One whose socket this command line has no more is hung up on.

@@ -124,6 +124,15 @@ final class Reloading implements Reloader {
     }
 
     @Override
+    public void muteMonitors() {
+        long dropped = monitors.abandonOutput();
+        if (dropped > 0) {
+            System.err.println("molt: x-cpr-reload: " + dropped + " bytes of monitor replies and events could not be written before the"
+                    + " hand-over (a client not reading): dropped, so that nothing arrives after the new molt's own");
+        }
+    }
+
+    @Override
     public void handedOver() {
         ReadGate.get().detach();
         machine.requestHandedOver();

@@ -507,6 +507,7 @@ public final class MigrationEngine implements MigrationCommands {
                 throw new IOException("the new molt failed: " + message(e.getCause()));
             }
             // The guest runs under the new code: this code lets go, without closing what it handed over.
+            r.muteMonitors();
             synchronized (switchOver) {
                 switchOver.commit();
                 activeChannel = null;

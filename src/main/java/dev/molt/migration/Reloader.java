@@ -52,6 +52,13 @@ public interface Reloader {
      */
     List<String> args(String fileUri);
 
+    /**
+     * The new implementation took the guest over: this one's monitor sessions write nothing more,
+     * not even what they still queue (it would land among the new code's replies, out of order).
+     * Called at once, before anything of this code reports the end of the migration.
+     */
+    void muteMonitors();
+
     /** The new implementation runs the guest: this one's threads end and its objects close without touching what was handed over. */
     void handedOver();
 }

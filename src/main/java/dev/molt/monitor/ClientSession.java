@@ -78,6 +78,11 @@ abstract sealed class ClientSession implements MonitorSession permits QmpSession
         return java.util.Optional.of(new HeldSession(dev.molt.sys.Posix.dup(s.fd()), negotiatedForHold(), pendingInput()));
     }
 
+    @Override
+    public final long abandonOutput() {
+        return connection instanceof SocketConnection ? out.abandon() : 0; // only socket clients are handed over
+    }
+
     /** The session's own last steps, before its output is drained and closed. */
     void beforeEnd() {
     }

@@ -155,6 +155,13 @@ public final class MonitorServer implements AutoCloseable {
         return held;
     }
 
+    /** A reload handed the clients over: their sessions here write nothing more. Returns the bytes still queued, dropped. */
+    public long abandonOutput() {
+        long dropped = 0;
+        for (MonitorSession s : sessions) dropped += s.abandonOutput();
+        return dropped;
+    }
+
     /** Serves a client the previous implementation served on this socket, from where it stood. */
     public void adopt(HeldSession held) {
         Connection connection = new SocketConnection(held.connection());

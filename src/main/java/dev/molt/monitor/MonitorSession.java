@@ -17,6 +17,11 @@ public interface MonitorSession extends AutoCloseable {
         return java.util.Optional.empty();
     }
 
+    /** After a reload handed the connection over: writes nothing more; returns the bytes dropped (see {@link OutputQueue#abandon}). */
+    default long abandonOutput() {
+        return 0;
+    }
+
     /** Waits at most {@code timeout} for the session to end; true if it has. */
     boolean awaitEnd(Duration timeout) throws InterruptedException;
 }

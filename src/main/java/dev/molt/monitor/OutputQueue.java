@@ -94,6 +94,25 @@ final class OutputQueue {
         }
     }
 
+    /**
+     * The connection went to a reload's new code: nothing more is written from here (a late write
+     * would land among the new code's replies, out of order), and what is still queued is dropped.
+     * Returns how many bytes were.
+     */
+    long abandon() {
+        lock.lock();
+        try {
+            long dropped = queuedBytes;
+            queue.clear();
+            queuedBytes = 0;
+            closed = true;
+            changed.signalAll();
+            return dropped;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Stops the writer once the queue is empty; later messages are dropped. */
     void close() {
         lock.lock();
