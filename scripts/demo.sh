@@ -5,7 +5,8 @@
 # on with consecutive numbers and its memory check stays "ok".
 # Where KVM is unusable it says so in one line and shows the same update under -accel qtest: no guest
 # CPU runs, a pattern is written into guest RAM through qtest, cpr-exec, and the pattern is read back
-# byte for byte from the same PID.
+# byte for byte from the same PID; then x-cpr-reload (a new molt loaded into the same process, which
+# KVM guests cannot take yet), the pattern read back over the same qtest connection.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/build.sh"

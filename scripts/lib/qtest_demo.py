@@ -2,7 +2,9 @@
 """The demo under -accel qtest, for hosts without KVM: molt runs a machine whose 1 GiB of RAM is a
 shared memfd, no guest CPU runs, and the test's side of QEMU's qtest protocol writes a 256 MiB
 pattern into guest RAM. molt then live-updates itself with cpr-exec: the same PID execs a new molt,
-which maps the RAM back from the inherited memfd; the pattern is read back byte for byte.
+which maps the RAM back from the inherited memfd; the pattern is read back byte for byte. Then with
+x-cpr-reload: the new molt is loaded into the same process, built while the machine runs, and takes
+it over with the same qtest and QMP connections; the pattern is read back again on them.
 Usage: qtest_demo.py MOLT"""
 import json, os, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +61,25 @@ try:
           % (proc.pid, started(proc.pid), os.path.getsize(state)))
     print("== read the %d MiB back through the new molt's qtest: sha256 %s, %s ==" % (size >> 20, qtest.digest(back),
           "byte for byte the same" if same else "DIFFERENT"))
+    if not same or proc.poll() is not None:
+        print(open(f"{run}/molt.err").read(), file=sys.stderr)
+        sys.exit(1)
+    print("== x-cpr-reload: migrate_set_parameter mode x-cpr-reload; migrate file:%s (the same process, no exec) ==" % state)
+    g = q.connect(qmp_sock)
+    r = q.execute(g, "migrate-set-parameters", **{"mode": "x-cpr-reload"})
+    if "error" in r: raise SystemExit("migrate-set-parameters: " + r["error"]["desc"])
+    r = q.execute(g, "migrate", uri="file:" + state)
+    if "error" in r: raise SystemExit("migrate: " + r["error"]["desc"])
+    for _ in range(600):
+        m = q.execute(g, "query-migrate")["return"] # the same QMP connection, served by the new code once it took over
+        if m.get("status") in ("completed", "failed"): break
+        time.sleep(0.05)
+    if m.get("status") != "completed": raise SystemExit("x-cpr-reload: " + str(m))
+    print("reload completed: the machine paused for %s ms (%s)" % (m["downtime"], m.get("x-cpr-downtime-breakdown")))
+    back = new.read(base, size) # the same qtest connection too
+    same = back == data
+    print("molt PID after the reload:  %d (started %s); read back over the same qtest connection: sha256 %s, %s"
+          % (proc.pid, started(proc.pid), qtest.digest(back), "byte for byte the same" if same else "DIFFERENT"))
     if not same or proc.poll() is not None:
         print(open(f"{run}/molt.err").read(), file=sys.stderr)
         sys.exit(1)
