@@ -136,15 +136,15 @@ final class MonitorSetup implements AutoCloseable {
     }
 
     /**
-     * Starts accepting clients and the stdio sessions. Clients already waiting on an inherited
-     * socket connected during the live update: they get the events emitted before they were served.
+     * Starts accepting clients and the stdio sessions. With {@code tookAGuestOver} (a live update's
+     * new molt, the only one with inherited sockets), clients already waiting connected while nobody
+     * accepted: its sockets listened during the update (inherited), or were bound before the guest
+     * came (a cpr-transfer's, before it read the cpr channel). They get the events they missed,
+     * RESUME among them: QEMU's monitors run before its incoming starts.
      */
     void start(Monitor monitor, Map<String, dev.molt.chardev.Chardev> openChardevs, boolean tookAGuestOver) {
         for (Bound b : bound) {
-            // Clients that waited while nobody accepted (a live update's new molt serves only once the guest
-            // resumed; a cpr-transfer's bound its sockets before it read the cpr channel) get the events
-            // they missed, RESUME among them: QEMU's monitors run before its incoming starts.
-            MonitorServer s = b.inherited() || tookAGuestOver ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
+            MonitorServer s = tookAGuestOver ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
                     : MonitorServer.start(monitor, b.config().protocol(), b.listener());
             servers.put(b.preservedName(), s);
         }

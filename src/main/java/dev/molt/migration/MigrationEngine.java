@@ -602,11 +602,21 @@ public final class MigrationEngine implements MigrationCommands {
 
     /** A two-phase reload, with the guest stopped: the device state as a stream (no RAM pages), in memory. */
     private byte[] captureDeviceState(boolean wasRunning) throws IOException {
+        return encoded(machine.captureState(wasRunning));
+    }
+
+    /** {@code state} as a device-state stream (no RAM pages), in memory: what a two-phase reload hands over. */
+    private byte[] encoded(VmState state) throws IOException {
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(1 << 16);
         VmStreamCodec.Writer writer = VmStreamCodec.writer(bytes, machine.ram());
-        writer.state(machine.captureState(wasRunning));
+        writer.state(state);
         writer.finish();
         return bytes.toByteArray();
+    }
+
+    /** The device state in {@code stream} ({@link #encoded}'s form), checked against this machine. */
+    private VmState decoded(byte[] stream, MigrationStats into) {
+        return VmStreamCodec.read(new java.io.ByteArrayInputStream(stream), machine.ram(), into, false, machine.deviceSections()).state();
     }
 
     /** Writes a captured device state to {@code channel}, which is closed after. */
@@ -1165,12 +1175,7 @@ public final class MigrationEngine implements MigrationCommands {
         try {
             var state = machine.rehearsalState();
             if (state.isEmpty()) return;
-            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(1 << 16);
-            VmStreamCodec.Writer writer = VmStreamCodec.writer(bytes, machine.ram());
-            writer.state(state.get());
-            writer.finish();
-            VmStreamCodec.read(new java.io.ByteArrayInputStream(bytes.toByteArray()), machine.ram(), new MigrationStats(), false,
-                    machine.deviceSections());
+            decoded(encoded(state.get()), new MigrationStats());
         } catch (IOException | RuntimeException e) {
             // Only the time it would have saved is lost.
         }
@@ -1189,8 +1194,7 @@ public final class MigrationEngine implements MigrationCommands {
         }
         try {
             setStatus(MigrationStatus.ACTIVE);
-            VmState state = VmStreamCodec.read(new java.io.ByteArrayInputStream(deviceState), machine.ram(), stats, false,
-                    machine.deviceSections()).state();
+            VmState state = decoded(deviceState, stats);
             restoreInPlace(state, cpr, wallNanos());
         } catch (Exception e) {
             fail("load of migration failed: " + message(e));

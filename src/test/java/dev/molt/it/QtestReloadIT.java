@@ -170,10 +170,7 @@ class QtestReloadIT {
             }
             // Fail after the guest stopped: the old molt resumes it; the same connections go on.
             for (String faulty : List.of("RefusesItsCommandLine", "Throws", "TooSlow")) {
-                Map<String, Object> r = reload(q, faultyJar(dir, faulty), state, Map.of("x-cpr-reload-timeout", 1000));
-                assertTrue(r.containsKey("return"), r.toString());
-                GuestIT.waitFor(() -> "failed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
-                String error = String.valueOf(q.returned("query-migrate").get("error-desc"));
+                String error = failedReload(vm, q, faultyJar(dir, faulty), state);
                 assertTrue(error.contains(switch (faulty) {
                     case "RefusesItsCommandLine" -> "-no-such-option";
                     case "Throws" -> "a bug in the new molt";
@@ -206,14 +203,7 @@ class QtestReloadIT {
             for (String faulty : List.of("TwoPhaseRefusesItsCommandLine", "TwoPhaseTooSlowToBuild", "TwoPhaseRefusesTheState",
                     "TwoPhaseTooSlowAfterTheStop")) {
                 boolean beforeTheStop = faulty.contains("CommandLine") || faulty.contains("Build");
-                Map<String, Object> r = reload(q, faultyJar(dir, faulty), state, Map.of("x-cpr-reload-timeout", 1000));
-                assertTrue(r.containsKey("return"), r.toString());
-                try {
-                    GuestIT.waitFor(() -> "failed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
-                } catch (AssertionError e) {
-                    throw new AssertionError(faulty + ": " + q.returned("query-migrate") + "; molt said: " + vm.process.stderr(), e);
-                }
-                String error = String.valueOf(q.returned("query-migrate").get("error-desc"));
+                String error = failedReload(vm, q, faultyJar(dir, faulty), state);
                 assertTrue(error.contains(switch (faulty) {
                     case "TwoPhaseRefusesItsCommandLine" -> "-no-such-option";
                     case "TwoPhaseTooSlowToBuild" -> "was not ready to take the guest over within x-cpr-reload-timeout (1000 ms)";
@@ -266,6 +256,21 @@ class QtestReloadIT {
             }
             assertFalse(vm.process.stderr().contains("Exception in thread"), vm.process.stderr());
         }
+    }
+
+    /**
+     * Reloads {@code vm} into {@code jar} (x-cpr-reload-timeout 1 s), which must fail after migrate
+     * took it: waits for "failed" and returns query-migrate's error-desc.
+     */
+    private static String failedReload(QtestVm vm, QmpClient q, Path jar, Path state) throws Exception {
+        Map<String, Object> r = reload(q, jar, state, Map.of("x-cpr-reload-timeout", 1000));
+        assertTrue(r.containsKey("return"), r.toString());
+        try {
+            GuestIT.waitFor(() -> "failed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+        } catch (AssertionError e) {
+            throw new AssertionError(jar.getFileName() + ": " + q.returned("query-migrate") + "; molt said: " + vm.process.stderr(), e);
+        }
+        return String.valueOf(q.returned("query-migrate").get("error-desc"));
     }
 
     /** A jar with no Molt-Generation attribute. */

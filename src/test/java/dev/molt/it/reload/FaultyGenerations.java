@@ -20,9 +20,12 @@ import java.util.List;
 public final class FaultyGenerations {
     private FaultyGenerations() {}
 
-    /** The real molt, each method overridable: a faulty one changes one thing. */
+    /**
+     * The real molt, each method overridable: a faulty one changes one thing. (The real one is the
+     * two-phase entry, whose one-phase {@code run} is {@link ReloadEntry}'s.)
+     */
     private abstract static class Faulty implements Generation {
-        final ReloadEntry real = new ReloadEntry();
+        final TwoPhaseReloadEntry real = new TwoPhaseReloadEntry();
 
         @Override public int interfaceVersion() { return real.interfaceVersion(); }
         @Override public String version() { return real.version(); }
@@ -88,13 +91,7 @@ public final class FaultyGenerations {
     }
 
     /** The real two-phase molt, each method overridable. */
-    private abstract static class FaultyTwoPhase implements TwoPhaseGeneration {
-        final TwoPhaseReloadEntry real = new TwoPhaseReloadEntry();
-
-        @Override public int interfaceVersion() { return real.interfaceVersion(); }
-        @Override public String version() { return real.version(); }
-        @Override public void prepare(List<String> args) { real.prepare(args); }
-        @Override public int run(Handover h) { return real.run(h); }
+    private abstract static class FaultyTwoPhase extends Faulty implements TwoPhaseGeneration {
         @Override public int runTwoPhase(Handover h, Stop stop) { return real.runTwoPhase(h, stop); }
 
         /** Runs the real one with {@code change} applied to the state the old molt hands over at the stop. */
