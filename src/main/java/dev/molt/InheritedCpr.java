@@ -197,6 +197,11 @@ final class InheritedCpr {
         return twoPhase != null ? clientsAtTheStop : reload.clients();
     }
 
+    /** Whether this is a reload's (a new code in the same process), not an exec's or a transfer's. */
+    boolean reloaded() {
+        return reload != null;
+    }
+
     /** Whether this is a two-phase reload's: built while the guest runs under the previous code. */
     boolean twoPhase() {
         return twoPhase != null;

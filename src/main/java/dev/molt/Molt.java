@@ -231,7 +231,7 @@ public final class Molt {
                 machine[0].boot();
             }
             monitor = new Monitor(target, events, migration, passedFds);
-            monitors.start(monitor, chardevs, received[0] != null);
+            monitors.start(monitor, chardevs, received[0] != null, inherited != null && inherited.reloaded());
             if (inherited != null) monitors.adopt(inherited.heldClients()); // a reload's clients, on the same connections
             // The qtest channel is not carried across a live update (nor in QEMU): the new molt
             // connects or listens afresh, once the guest is resumed, as the monitors start.

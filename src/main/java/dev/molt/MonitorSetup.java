@@ -3,10 +3,13 @@ package dev.molt;
 import dev.molt.chardev.ChardevConfig;
 import dev.molt.chardev.ChardevException;
 import dev.molt.chardev.StdioChardev;
+import dev.molt.host.HeldClient;
 import dev.molt.monitor.Connection;
+import dev.molt.monitor.HeldSession;
 import dev.molt.monitor.Monitor;
 import dev.molt.monitor.MonitorConfig;
 import dev.molt.monitor.MonitorServer;
+import dev.molt.monitor.MonitorSession;
 import dev.molt.monitor.Protocol;
 import dev.molt.monitor.SocketListener;
 import dev.molt.sys.Fd;
@@ -15,6 +18,7 @@ import dev.molt.sys.Terminal;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,11 +39,20 @@ import java.util.Map;
 final class MonitorSetup implements AutoCloseable {
     /** The CPR-state names of monitors' listening sockets start with this. */
     static final String PRESERVED_PREFIX = "monitor:";
+    /**
+     * What a reload calls the client of the monitor on stdio, followed by its protocol: there is one
+     * stdio, and no socket it came through.
+     */
+    static final String STDIO_CLIENT = "stdio:";
 
     private record Bound(MonitorConfig config, String preservedName, SocketListener listener, boolean inherited) {}
 
     private final List<Bound> bound = new ArrayList<>();
+    /** At most one: the command line refuses stdio for two chardevs. */
     private final List<MonitorConfig> stdio = new ArrayList<>();
+    /** The stdio monitor's session, once started (or adopted from the previous code of a reload). */
+    private MonitorSession stdioSession;
+    private Monitor monitor;
     private final List<MonitorConfig> muxed = new ArrayList<>();
     /** The running servers, by their listening socket's preserved name: where a reload's clients come back. */
     private final Map<String, MonitorServer> servers = new java.util.LinkedHashMap<>();
@@ -140,9 +153,12 @@ final class MonitorSetup implements AutoCloseable {
      * new molt, the only one with inherited sockets), clients already waiting connected while nobody
      * accepted: its sockets listened during the update (inherited), or were bound before the guest
      * came (a cpr-transfer's, before it read the cpr channel). They get the events they missed,
-     * RESUME among them: QEMU's monitors run before its incoming starts.
+     * RESUME among them: QEMU's monitors run before its incoming starts. With {@code reloaded} (the
+     * new code of a reload, in the same process) the stdio monitor's client is the previous code's,
+     * which {@link #adopt} serves on: it is not greeted again.
      */
-    void start(Monitor monitor, Map<String, dev.molt.chardev.Chardev> openChardevs, boolean tookAGuestOver) {
+    void start(Monitor monitor, Map<String, dev.molt.chardev.Chardev> openChardevs, boolean tookAGuestOver, boolean reloaded) {
+        this.monitor = monitor;
         for (Bound b : bound) {
             MonitorServer s = tookAGuestOver ? MonitorServer.startInherited(monitor, b.config().protocol(), b.listener())
                     : MonitorServer.start(monitor, b.config().protocol(), b.listener());
@@ -150,8 +166,9 @@ final class MonitorSetup implements AutoCloseable {
         }
         for (MonitorConfig m : stdio) {
             Terminal.makeRaw(0); // QEMU's stdio backend is raw too; the monitor echoes what is typed
-            if (m.protocol() == Protocol.HMP) monitor.startHmp(Connection.stdio(), true);
-            else monitor.start(Protocol.QMP, Connection.stdio());
+            if (reloaded) continue;
+            stdioSession = m.protocol() == Protocol.HMP ? monitor.startHmp(Connection.stdio(), true)
+                    : monitor.start(Protocol.QMP, Connection.stdio());
         }
         for (MonitorConfig m : muxed) {
             if (openChardevs.get(m.chardev()) instanceof StdioChardev console) {
@@ -174,50 +191,78 @@ final class MonitorSetup implements AutoCloseable {
         for (MonitorServer s : servers.values()) s.stopAccepting();
     }
 
-    /**
-     * Whether a monitor has stdio to itself (which a reload cannot hand over yet). The -nographic
-     * multiplexer's monitor can: its session, if one was started, ends with the old molt, and Ctrl-A c
-     * starts one with the new.
-     */
+    /** Whether a monitor has stdio to itself: the new code of a reload must be able to go on with its client. */
     boolean usesStdio() {
         return !stdio.isEmpty();
     }
 
     /**
-     * For a reload, with the readers held: every socket client's connection (duplicated) and
-     * session state, by the listening socket it came through.
+     * For a reload, with the readers held: every client's connection (duplicated) and session state,
+     * by the listening socket it came through, or as the stdio monitor's client. (The -nographic
+     * multiplexer's monitor session, if one was started, ends with the old code; Ctrl-A c starts one
+     * with the new.)
      */
-    List<dev.molt.host.HeldClient> hold() {
-        List<dev.molt.host.HeldClient> held = new ArrayList<>();
+    List<HeldClient> hold() {
+        List<HeldClient> held = new ArrayList<>();
         servers.forEach((name, server) -> {
-            for (dev.molt.monitor.HeldSession h : server.hold()) {
-                held.add(new dev.molt.host.HeldClient(name, h.connection().release(), server.protocol().name(), h.negotiated(), h.pendingInput()));
-            }
+            for (HeldSession h : server.hold()) held.add(heldClient(name, server.protocol(), h));
         });
+        if (stdioSession != null && !ended(stdioSession)) {
+            Protocol p = stdio.getFirst().protocol();
+            stdioSession.hold().ifPresent(h -> held.add(heldClient(STDIO_CLIENT + p.name(), p, h)));
+        }
         return held;
+    }
+
+    private static HeldClient heldClient(String listener, Protocol protocol, HeldSession h) {
+        return new HeldClient(listener, h.connection().release(), protocol.name(), h.negotiated(), h.pendingInput());
+    }
+
+    /** A stdio session whose input ended (stdin closed) has nothing to hand over. */
+    private static boolean ended(MonitorSession session) {
+        try {
+            return session.awaitEnd(Duration.ZERO);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /** After a reload's hand-over: the old sessions write nothing more (the new code owns the connections); bytes dropped. */
     long abandonOutput() {
         long dropped = 0;
         for (MonitorServer s : servers.values()) dropped += s.abandonOutput();
+        if (stdioSession != null) dropped += stdioSession.abandonOutput();
         return dropped;
     }
 
     /**
      * After a reload: the clients the previous code served go on here, each on the server of the
-     * socket it came through. One whose socket this command line has no more is hung up on.
+     * socket it came through, the stdio monitor's on stdio. One whose socket this command line has
+     * no more is hung up on.
      */
-    void adopt(List<dev.molt.host.HeldClient> clients) {
-        for (dev.molt.host.HeldClient c : clients) {
+    void adopt(List<HeldClient> clients) {
+        for (HeldClient c : clients) {
             Fd fd = new Fd(c.fd(), "monitor client of " + c.listener());
+            if (c.listener().startsWith(STDIO_CLIENT)) {
+                fd.close(); // stdin itself is read: this copy only showed it was open
+                adoptStdio(c);
+                continue;
+            }
             MonitorServer server = servers.get(c.listener());
             if (server == null) {
                 fd.close();
                 continue;
             }
-            server.adopt(new dev.molt.monitor.HeldSession(fd, c.negotiated(), c.pendingInput()));
+            server.adopt(new HeldSession(fd, c.negotiated(), c.pendingInput()));
         }
+    }
+
+    private void adoptStdio(HeldClient c) {
+        if (stdio.isEmpty() || stdioSession != null) return;
+        Protocol p = stdio.getFirst().protocol();
+        // A reload runs the same command line, so the protocol is the one the client speaks.
+        if (p.name().equals(c.protocol())) stdioSession = monitor.adopt(p, Connection.stdio(), c.negotiated(), c.pendingInput());
     }
 
     /** After a failed exec: accepting again, first the clients that waited meanwhile. */

@@ -43,7 +43,7 @@ final class MonitorsOnly implements MonitorTarget {
         try (MonitorSetup monitors = MonitorSetup.bind(config.monitors(), config.chardevs(), PreservedFds.fresh())) {
             config.pidfile().ifPresent(Molt::writePidfile);
             Monitor monitor = new Monitor(target, events);
-            monitors.start(monitor, Map.of(), false);
+            monitors.start(monitor, Map.of(), false, false);
             for (String name : List.of("TERM", "INT", "HUP")) {
                 sun.misc.Signal.handle(new sun.misc.Signal(name), s -> target.end(ShutdownCause.HOST_SIGNAL));
             }

@@ -44,9 +44,6 @@ final class Reloading implements Reloader {
         if (kvm) {
             return Optional.of("x-cpr-reload: a KVM guest's vCPUs are not handed over by a reload yet (-accel qtest only); use cpr-exec");
         }
-        if (monitors.usesStdio()) {
-            return Optional.of("x-cpr-reload: a monitor on stdio (-monitor stdio, -qmp stdio) is not handed over by a reload yet; use cpr-exec");
-        }
         return Optional.empty();
     }
 
@@ -54,12 +51,36 @@ final class Reloading implements Reloader {
     public Generation load(String jar, List<String> args) {
         Path path = jar.isEmpty() ? runningJar() : Path.of(jar);
         Generation next = ImplementationLoader.load(path);
+        if (monitors.usesStdio() && !takesOver(path, STDIO_MONITOR)) {
+            throw new IllegalArgumentException("x-cpr-reload: molt " + next.version() + " from " + path + " cannot go on with a monitor"
+                    + " on stdio (-monitor stdio, -qmp stdio): it would greet its client a second time (molts after 0.7.0 can); use cpr-exec");
+        }
         try {
             next.prepare(args);
         } catch (RuntimeException | LinkageError e) {
             throw new IllegalArgumentException("x-cpr-reload: molt " + next.version() + " from " + path + " cannot take over: " + e);
         }
         return next;
+    }
+
+    /**
+     * The jar manifest attribute listing what a new code goes on with beyond what every reloadable
+     * molt does (space-separated). It belongs to molt's implementations, not to the host interface:
+     * the old code reads it from the new jar and refuses, before anything stops, what the new code
+     * would get wrong.
+     */
+    static final String TAKES_OVER_ATTRIBUTE = "Molt-Reload-Takes-Over";
+    /** In {@value #TAKES_OVER_ATTRIBUTE}: the client of a monitor on stdio, served on without a second greeting. */
+    static final String STDIO_MONITOR = "stdio-monitor";
+
+    private static boolean takesOver(Path jar, String what) {
+        try (java.util.jar.JarFile j = new java.util.jar.JarFile(jar.toFile())) {
+            var manifest = j.getManifest();
+            String list = manifest == null ? null : manifest.getMainAttributes().getValue(TAKES_OVER_ATTRIBUTE);
+            return list != null && List.of(list.trim().split("\\s+")).contains(what);
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("x-cpr-reload: cannot read " + jar + ": " + e.getMessage());
+        }
     }
 
     @Override

@@ -3,7 +3,6 @@ package dev.molt.chardev;
 import dev.molt.sys.Terminal;
 
 import java.io.FileDescriptor;
-import java.io.FileInputStream;
 import java.io.FileOutputStream;
 
 /**
@@ -43,7 +42,7 @@ public final class StdioChardev extends PumpedChardev {
 
     @Override
     public void connect(CharInput input) {
-        InputPump.start(id, gatedStdin(), input, escapes ? this::filterEscapes : null, null);
+        InputPump.start(id, new dev.molt.sys.GatedStdin(), input, escapes ? this::filterEscapes : null, null);
     }
 
     /**
@@ -131,26 +130,6 @@ public final class StdioChardev extends PumpedChardev {
         pump.flush();
     }
 
-
-    /** stdin, read only when the reload gate lets this molt's readers read (see {@link dev.molt.sys.ReadGate}). */
-    private static java.io.InputStream gatedStdin() {
-        FileInputStream in = new FileInputStream(FileDescriptor.in);
-        dev.molt.sys.Fd stdin = new dev.molt.sys.Fd(0, "stdin"); // never closed: it is the process's
-        return new java.io.InputStream() {
-            @Override
-            public int read() throws java.io.IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) throws java.io.IOException {
-                if (len == 0) return 0;
-                if (!dev.molt.sys.ReadGate.get().awaitReadable(stdin)) return -1;
-                return in.read(b, off, len);
-            }
-        };
-    }
 
     @Override
     public void close() {

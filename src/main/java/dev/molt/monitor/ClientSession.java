@@ -74,13 +74,13 @@ abstract sealed class ClientSession implements MonitorSession permits QmpSession
 
     @Override
     public final java.util.Optional<HeldSession> hold() {
-        if (!(connection instanceof SocketConnection s)) return java.util.Optional.empty();
-        return java.util.Optional.of(new HeldSession(dev.molt.sys.Posix.dup(s.fd()), negotiatedForHold(), pendingInput()));
+        if (!connection.crossesReload()) return java.util.Optional.empty();
+        return java.util.Optional.of(new HeldSession(connection.duplicateForReload(), negotiatedForHold(), pendingInput()));
     }
 
     @Override
     public final long abandonOutput() {
-        return connection instanceof SocketConnection ? out.abandon() : 0; // only socket clients are handed over
+        return connection.crossesReload() ? out.abandon() : 0; // only those the new code goes on with
     }
 
     /** The session's own last steps, before its output is drained and closed. */

@@ -1,8 +1,5 @@
 package dev.molt.monitor;
 
-import java.io.FileDescriptor;
-import java.io.FileInputStream;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -31,6 +28,19 @@ public interface Connection extends AutoCloseable {
      */
     default Optional<PassedFd> takeReceivedFd() {
         return Optional.empty();
+    }
+
+    /**
+     * Whether a reload hands this client to the new code (which goes on with the same connection):
+     * then {@link #duplicateForReload} gives the new code its own fd for it.
+     */
+    default boolean crossesReload() {
+        return false;
+    }
+
+    /** For a reload: an fd of this connection for the new code to own (see {@link #crossesReload}). */
+    default dev.molt.sys.Fd duplicateForReload() {
+        throw new UnsupportedOperationException("this connection does not cross a reload");
     }
 
     /** A connection over a channel (an accepted SocketChannel); reads and writes may run concurrently. */
@@ -91,6 +101,6 @@ public interface Connection extends AutoCloseable {
      * replies are not held back. Closing does not close fds 0 and 1, which molt still owns.
      */
     static Connection stdio() {
-        return of(new FileInputStream(FileDescriptor.in), new FileOutputStream(FileDescriptor.out), () -> {});
+        return new StdioConnection();
     }
 }

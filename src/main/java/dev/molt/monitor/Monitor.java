@@ -74,6 +74,15 @@ public final class Monitor {
     }
 
     /**
+     * Goes on serving a client that a reload handed over on a connection of this monitor's own
+     * (stdio); a socket's clients go back to their {@link MonitorServer}.
+     */
+    public MonitorSession adopt(Protocol protocol, Connection connection, boolean negotiated, byte[] pendingInput) {
+        return protocol.adopt(this, connection, protocol.name().toLowerCase() + "-" + sessionCount.incrementAndGet(), negotiated,
+                pendingInput, () -> {});
+    }
+
+    /**
      * Starts an HMP session choosing whether typed characters are echoed: QEMU's readline echoes,
      * which is right for sockets and raw terminals; a cooked tty echoes by itself.
      */

@@ -165,7 +165,7 @@ public final class MonitorServer implements AutoCloseable {
     /** Serves a client the previous implementation served on this socket, from where it stood. */
     public void adopt(HeldSession held) {
         Connection connection = new SocketConnection(held.connection());
-        track((name, onEnd) -> protocol.adopt(monitor, connection, name, held, onEnd));
+        track((name, onEnd) -> protocol.adopt(monitor, connection, name, held.negotiated(), held.pendingInput(), onEnd));
     }
 
     private static void pause() {

@@ -12,8 +12,8 @@ public enum Protocol {
         }
 
         @Override
-        MonitorSession adopt(Monitor monitor, Connection connection, String name, HeldSession held, Runnable onEnd) {
-            return QmpSession.adopt(monitor, connection, name, held.negotiated(), held.pendingInput(), onEnd);
+        MonitorSession adopt(Monitor monitor, Connection connection, String name, boolean negotiated, byte[] pendingInput, Runnable onEnd) {
+            return QmpSession.adopt(monitor, connection, name, negotiated, pendingInput, onEnd);
         }
     },
     /** The human monitor: a {@code (qemu) } prompt and text commands ({@code -monitor}). */
@@ -24,8 +24,8 @@ public enum Protocol {
         }
 
         @Override
-        MonitorSession adopt(Monitor monitor, Connection connection, String name, HeldSession held, Runnable onEnd) {
-            return HmpSession.adopt(monitor, connection, name, held.pendingInput(), onEnd);
+        MonitorSession adopt(Monitor monitor, Connection connection, String name, boolean negotiated, byte[] pendingInput, Runnable onEnd) {
+            return HmpSession.adopt(monitor, connection, name, pendingInput, onEnd);
         }
     };
 
@@ -36,6 +36,9 @@ public enum Protocol {
      */
     abstract MonitorSession open(Monitor monitor, Connection connection, String name, OptionalLong missedFrom, Runnable onEnd);
 
-    /** Goes on serving a client a reload handed over (see {@link MonitorSession#hold}). */
-    abstract MonitorSession adopt(Monitor monitor, Connection connection, String name, HeldSession held, Runnable onEnd);
+    /**
+     * Goes on serving a client a reload handed over (see {@link MonitorSession#hold}): {@code negotiated}
+     * and {@code pendingInput} as {@link HeldSession} has them.
+     */
+    abstract MonitorSession adopt(Monitor monitor, Connection connection, String name, boolean negotiated, byte[] pendingInput, Runnable onEnd);
 }

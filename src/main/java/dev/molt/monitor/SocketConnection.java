@@ -40,6 +40,16 @@ final class SocketConnection implements Connection {
     }
 
     @Override
+    public boolean crossesReload() {
+        return true;
+    }
+
+    @Override
+    public Fd duplicateForReload() {
+        return dev.molt.sys.Posix.dup(fd());
+    }
+
+    @Override
     public InputStream input() {
         return stream.input();
     }

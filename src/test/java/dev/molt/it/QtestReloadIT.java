@@ -133,6 +133,83 @@ class QtestReloadIT {
         }
     }
 
+    /**
+     * -qmp stdio: the client on molt's own stdin and stdout goes on through two reloads, one asked
+     * for over another connection, one over stdio itself: greeted once, capabilities as negotiated,
+     * half a command sent before a reload finished after it, the events of both codes in order.
+     */
+    @Test
+    void aQmpClientOnStdioGoesOn(@TempDir Path dir) throws Exception {
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", "-qmp", "stdio")); QmpClient q = vm.qmp()) {
+            MoltProcess molt = vm.process;
+            molt.awaitLine(l -> l.startsWith("{\"QMP\""), QtestVm.T);
+            molt.send("{\"execute\": \"qmp_capabilities\", \"id\": \"caps\"}\n");
+            molt.awaitLine(l -> l.contains("\"id\": \"caps\""), QtestVm.T);
+            vm.writePattern(8, BASE, LEN);
+            long pid = molt.pid();
+            molt.send("{\"execute\": \"query-");
+            Thread.sleep(200); // read by the old molt before the reload starts
+            assertTrue(reload(q, moltJar(), dir.resolve("s0"), Map.of()).containsKey("return"));
+            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            molt.send("status\", \"id\": \"after\"}\n");
+            int after = molt.awaitLine(l -> l.contains("\"id\": \"after\""), QtestVm.T);
+            String status = molt.lines().get(after);
+            assertTrue(status.contains("\"status\": \"running\""), "half a command finished by the new molt: " + status);
+            int stop = molt.awaitLine(l -> l.contains("\"event\": \"STOP\""), QtestVm.T);
+            molt.awaitLine(stop, l -> l.contains("\"event\": \"RESUME\""), QtestVm.T);
+            // The second reload, asked for over stdio itself: the old code answers migrate, the new one what follows.
+            molt.send("{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"mode\": \"x-cpr-reload\", \"x-cpr-reload-jar\": \""
+                    + moltJar() + "\"}, \"id\": \"p\"}\n");
+            molt.awaitLine(l -> l.contains("\"id\": \"p\"") && l.contains("\"return\""), QtestVm.T);
+            molt.send("{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"file:" + dir.resolve("s1") + "\"}, \"id\": \"m\"}\n");
+            int migrate = molt.awaitLine(l -> l.contains("\"id\": \"m\"") && l.contains("\"return\""), QtestVm.T);
+            molt.awaitLine(molt.awaitLine(migrate, l -> l.contains("\"event\": \"STOP\""), QtestVm.T),
+                    l -> l.contains("\"event\": \"RESUME\""), QtestVm.T);
+            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            molt.send("{\"execute\": \"query-status\", \"id\": \"last\"}\n");
+            molt.awaitLine(l -> l.contains("\"id\": \"last\"") && l.contains("running"), QtestVm.T);
+            assertEquals(1, molt.lines().stream().filter(l -> l.startsWith("{\"QMP\"")).count(), "greeted once: " + molt.lines());
+            assertEquals(pid, molt.pid());
+            assertEquals(-1, vm.firstBadPage(8, BASE, LEN));
+            molt.send("{\"execute\": \"quit\"}\n");
+            assertEquals(0, molt.awaitExit(QtestVm.T), "quit over stdio, to the new molt, ends the process");
+            assertFalse(molt.stderr().contains("Exception in thread"), molt.stderr());
+        }
+    }
+
+    /** -monitor stdio: the line typed before a reload is finished after it, with no second banner. */
+    @Test
+    void anHmpClientOnStdioGoesOn(@TempDir Path dir) throws Exception {
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", "-monitor", "stdio")); QmpClient q = vm.qmp()) {
+            MoltProcess molt = vm.process;
+            molt.awaitLine(l -> l.contains("monitor - type 'help' for more information"), QtestVm.T);
+            molt.send("info sta");
+            Thread.sleep(200);
+            assertTrue(reload(q, moltJar(), dir.resolve("s0"), Map.of()).containsKey("return"));
+            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            molt.send("tus\r");
+            molt.awaitLine(l -> l.contains("VM status: running"), QtestVm.T);
+            assertEquals(1, molt.lines().stream().filter(l -> l.contains("monitor - type 'help'")).count(), "one banner: " + molt.lines());
+        }
+    }
+
+    /**
+     * A new molt that would greet the stdio client again (one without stdio-monitor in its manifest's
+     * Molt-Reload-Takes-Over, as 0.7.0 and earlier) is refused before the guest stops.
+     */
+    @Test
+    void aNewMoltThatCannotGoOnWithStdioIsRefused(@TempDir Path dir) throws Exception {
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", "-qmp", "stdio")); QmpClient q = vm.qmp()) {
+            vm.process.awaitLine(l -> l.startsWith("{\"QMP\""), QtestVm.T);
+            Path older = copyOfMolt(dir.resolve("older.jar"), mf -> mf.getMainAttributes().remove(new Attributes.Name("Molt-Reload-Takes-Over")), false);
+            Map<String, Object> r = reload(q, older, dir.resolve("s0"), Map.of());
+            assertTrue(String.valueOf(r.get("error")).contains("cannot go on with a monitor on stdio"), r.toString());
+            assertFalse(q.pendingEvents().contains("STOP"), q.pendingEvents().toString());
+            vm.process.send("{\"execute\": \"qmp_capabilities\", \"id\": 1}\n");
+            vm.process.awaitLine(l -> l.contains("\"id\": 1"), QtestVm.T);
+        }
+    }
+
     @Test
     void twoReloadsInARowThenQuitEndsTheProcess(@TempDir Path dir) throws Exception {
         List<String> args = QtestVm.args(dir, "64M");
@@ -287,18 +364,24 @@ class QtestReloadIT {
 
     /** molt's jar with one of {@code dev.molt.it.reload.FaultyGenerations} added and named as its Molt-Generation. */
     static Path faultyJar(Path dir, String kind) throws IOException {
-        Path jar = dir.resolve(kind + ".jar");
-        try (JarFile in = new JarFile(moltJar().toFile())) {
-            Manifest mf = new Manifest(in.getManifest());
-            // A two-phase kind is what a molt that has the two-phase type loads; any other replaces the
-            // one-phase entry, and the jar then offers no two-phase one.
-            String name = "dev.molt.it.reload.FaultyGenerations$" + kind;
+        // A two-phase kind is what a molt that has the two-phase type loads; any other replaces the
+        // one-phase entry, and the jar then offers no two-phase one.
+        String name = "dev.molt.it.reload.FaultyGenerations$" + kind;
+        return copyOfMolt(dir.resolve(kind + ".jar"), mf -> {
             if (kind.startsWith("TwoPhase")) {
                 mf.getMainAttributes().putValue("Molt-Generation-Two-Phase", name);
             } else {
                 mf.getMainAttributes().putValue("Molt-Generation", name);
                 mf.getMainAttributes().remove(new Attributes.Name("Molt-Generation-Two-Phase"));
             }
+        }, true);
+    }
+
+    /** A copy of molt's jar at {@code jar}, its manifest changed by {@code edit}, with the faulty generations if asked. */
+    private static Path copyOfMolt(Path jar, java.util.function.Consumer<Manifest> edit, boolean withFaulty) throws IOException {
+        try (JarFile in = new JarFile(moltJar().toFile())) {
+            Manifest mf = new Manifest(in.getManifest());
+            edit.accept(mf);
             try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar), mf)) {
                 for (var e = in.entries(); e.hasMoreElements(); ) {
                     JarEntry entry = e.nextElement();
@@ -308,6 +391,7 @@ class QtestReloadIT {
                         data.transferTo(out);
                     }
                 }
+                if (!withFaulty) return jar;
                 Path classes = Project.root().resolve("target/test-classes/dev/molt/it/reload");
                 try (var files = Files.list(classes)) {
                     for (Path c : files.toList()) {
