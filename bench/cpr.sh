@@ -11,7 +11,8 @@
 # told migrate with both, the pattern read back from the new process; its PID differs by design).
 # Each row: migrate until the updated VMM says running on QMP (query-status, a fresh connection
 # polled; cpr-transfer: one connection kept), its RESUME event's timestamp ([n/m]: a client saw it in
-# only n of m runs), the downtime it reports in query-migrate (cpr-transfer: the new
+# only n of m runs; cpr-transfer also the guest's pause, from the old process's STOP event to the new one's
+# RESUME, both stamped by the host's clock), the downtime it reports in query-migrate (cpr-transfer: the new
 # process's, and the old one's, which is QEMU's only), and the runs whose RAM came back equal (cpr-exec and
 # x-cpr-reload: in the same PID; cpr-transfer: in a new PID, the old one still alive). cpr-transfer's
 # total: from starting the new process until it says running.
@@ -54,10 +55,10 @@ def cell(key): # [n/m]: the value was there in only n of the m good runs (a RESU
     some = "" if len(v) == len(ok) else " [%d/%d]" % (len(v), len(ok))
     return "%.1f (%.1f .. %.1f)%s" % (statistics.median(v), min(v), max(v), some) if v else "-"
 if transfer:
-    print("  %-22s migrate->running on QMP %s; RESUME event %s; reported downtime: new process %s, old process %s;"
-          " start->running %s; %d/%d runs new PID and RAM equal"
-          % (sys.argv[2], cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), cell("src_downtime_ms"),
-             cell("total_ms"), len(ok), len(rows)))
+    print("  %-22s guest's pause (old STOP to new RESUME) %s; migrate->running on QMP %s; RESUME event %s;"
+          " reported downtime: new process %s, old process %s; start->running %s; %d/%d runs new PID and RAM equal"
+          % (sys.argv[2], cell("pause_ms"), cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"),
+             cell("src_downtime_ms"), cell("total_ms"), len(ok), len(rows)))
 else:
     print("  %-22s migrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal"
           % (sys.argv[2], cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), len(ok), len(rows)))

@@ -12,21 +12,23 @@ is told migrate-set-parameters mode=cpr-transfer and migrate with both channels 
 the main channel is a URI). The times are taken on one connection to the new process's QMP socket, kept
 from its greeting on, and its pattern is read over its own qtest connection (pid_after: its PID, alive:
 whether it lives, old_alive: whether the old one does); the old process's query-migrate status and
-downtime are kept beside (src_*), and total_ms runs from the new process's start (including the wait
+downtime are kept beside (src_*), pause_ms is the guest's pause (the old VMM's STOP event to the new one's
+RESUME, both stamped by the one host clock), and total_ms runs from the new process's start (including the wait
 for its cpr socket and 50 ms more) until it says running.
 Usage: qtest_update.py VMM_BINARY WORKDIR RAM PATTERN_MIB [extra VMM options...]"""
 import json, os, socket, subprocess, sys, time
+POLL = float(os.environ.get("QTEST_UPDATE_POLL_MS", "1")) / 1000 # between two polls of the new VMM (cpr-transfer)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qmp as q
 import qtest
 
-def ask(g, name, wall0, resumes):
-    """Runs one QMP command on the text file g; a RESUME event that comes before its answer has its time
-    in ms after wall0 appended to resumes."""
+def ask(g, name, wall0, resumes, event="RESUME"):
+    """Runs one QMP command on the text file g; an event called event (RESUME unless said) that comes
+    before its answer has its time in ms after wall0 appended to resumes."""
     g.write(json.dumps({"execute": name}) + "\n"); g.flush()
     while True:
         m = json.loads(g.readline())
-        if m.get("event") == "RESUME":
+        if m.get("event") == event:
             ts = m["timestamp"]
             resumes.append((ts["seconds"] + ts["microseconds"] / 1e6 - wall0) * 1000)
         elif "return" in m or "error" in m:
@@ -132,12 +134,13 @@ try:
             if status == "running" and m.get("status") == "completed": break
             if proc2.poll() is not None: raise SystemExit("the new VMM exited: " + open(f"{work}/vmm2.err").read()[-300:])
             if time.monotonic() - t0 > 60: raise SystemExit("the new VMM did not resume")
-            time.sleep(0.001)
+            time.sleep(POLL)
         running_ms, total_ms = (time.monotonic() - t0) * 1000, (time.monotonic() - tn0) * 1000
         downtime, breakdown = m.get("downtime"), m.get("x-cpr-downtime-breakdown")
         resume_ms = resumes[0] if resumes else None
+        stops = [] # the old VMM's STOP: the guest's pause runs from it to the new VMM's RESUME (one host, one clock)
         while True: # the old VMM's own account: completed, and its downtime
-            m = q.execute(f, "query-migrate")["return"]
+            m = ask(f, "query-migrate", wall0, stops, "STOP")["return"]
             if m.get("status") in ("completed", "failed"): break
             if time.monotonic() - t0 > 60: raise SystemExit("the old VMM's migration did not end")
             time.sleep(0.001)
@@ -148,6 +151,7 @@ try:
                           "old_alive": proc.poll() is None, "ram_equal": same,
                           "qmp_running_ms": round(running_ms, 1), "downtime_ms": downtime,
                           "resume_event_ms": None if resume_ms is None else round(resume_ms, 1), "breakdown": breakdown,
+                          "pause_ms": round(resume_ms - stops[0], 1) if stops and resume_ms is not None else None,
                           "total_ms": round(total_ms, 1), "src_migrate_status": m.get("status"),
                           "src_downtime_ms": m.get("downtime"), "src_status": src_status}))
         new.close(); t.close()

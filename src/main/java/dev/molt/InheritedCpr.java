@@ -164,8 +164,26 @@ final class InheritedCpr {
         return dev.molt.sys.Pids.awaitGone(oldMolt, java.time.Duration.ofSeconds(2));
     }
 
-    /** Tells the old molt that the main channel listens: it stops the guest and sends its state now. */
+    /** Counted down once this molt's monitors, consoles and qtest run (or it failed): see {@link #hangUpTransfer}. */
+    private final java.util.concurrent.CountDownLatch startedUp = new java.util.concurrent.CountDownLatch(1);
+
+    /** This molt started all it starts before it runs a guest (or gave up): a cpr-transfer may stop the guest now. */
+    void startedUp() {
+        startedUp.countDown();
+    }
+
+    /**
+     * Tells the old molt that the main channel listens: it stops the guest and sends its state now.
+     * Not before this molt has started its monitors and the rest: on two cores, their start-up would
+     * compete with the load for the CPU, the guest paused. (Bounded: a start that hangs must not hold
+     * the old molt's migrate forever; its guest runs meanwhile.)
+     */
     private void hangUpTransfer() {
+        try {
+            startedUp.await(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         try {
             transferChannel.close();
         } catch (IOException ignored) {

@@ -259,6 +259,7 @@ public final class Molt {
             }, live::resumeAccepting);
             migration.setPreservedFds(preserved);
             migration.setReloader(new Reloading(args, kvm != null, chardevs, live, mon, machine[0]));
+            if (received[0] != null) received[0].startedUp();
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
             return status;
@@ -267,6 +268,7 @@ public final class Molt {
             if (received[0] != null) received[0].rollback(e.getMessage());
             throw e;
         } finally {
+            if (received[0] != null) received[0].startedUp(); // a cpr-transfer's hang-up waits for it
             // First: a migration's thread may still read RAM, and a live update's keeper must hear "cancel".
             if (engine[0] != null) engine[0].shutdown();
             if (monitors != null) monitors.close();

@@ -702,6 +702,7 @@ public final class MigrationEngine implements MigrationCommands {
                         .withBoot(bootSource(machine.config()));
                 CprTransfer.send(cpr, state, handed.stream().map(PreservedFds.Entry::fd).toList());
                 FaultPoint.CPR_TRANSFER_SENT.reached();
+                rehearseHandOver(); // while the new molt builds its machine
                 CprTransfer.awaitHangup(cpr);
             }
             if (cancelRequested) throw new IOException("cancelled");
@@ -1059,10 +1060,7 @@ public final class MigrationEngine implements MigrationCommands {
         begin(true);
         incomingStarted = true;
         activeChannel = channel;
-        if (cprIncoming != null) {
-            if (cprIncoming.transfer()) FaultPoint.CPR_TRANSFER_RECEIVED.reached();
-            cprIncoming.onListening().run();
-        }
+        if (cprIncoming != null && cprIncoming.transfer()) FaultPoint.CPR_TRANSFER_RECEIVED.reached();
         incomingWorker = Thread.ofPlatform().name("migration-in").daemon(true).start(() -> runIncoming(channel, exitOnError));
     }
 
@@ -1092,6 +1090,13 @@ public final class MigrationEngine implements MigrationCommands {
             // guest it updates in place goes on as it was (docs/management.md).
             boolean hold = startPaused && (cpr == null || cpr.transfer());
             machine.prepareIncoming(); // while the source has not sent anything yet: outside the guest's pause
+            if (cpr != null) {
+                // cpr-transfer: the old molt stops the guest as soon as this hangs up the cpr channel, so what
+                // can be done first is done first (this thread started, the load's code run once), and this
+                // thread is at the accept when its connection comes.
+                if (cpr.transfer()) rehearseHandOver();
+                cpr.onListening().run();
+            }
             java.io.InputStream accepted = channel.accept();
             setStatus(MigrationStatus.ACTIVE); // as QEMU: "setup" until the source connected
             // A descriptor-backed channel is not buffered: the reader buffers in native memory and reads RAM
@@ -1169,7 +1174,9 @@ public final class MigrationEngine implements MigrationCommands {
      * one: runs the capture, the stream's writer and reader once over the machine as built (nothing
      * is loaded), so that the pause does not wait for their first run's linking. The old code does
      * the same before it stops the guest (its devices' state read under their locks, as a capture
-     * does). Says nothing of a failure: the same steps in the pause do it for real, and report.
+     * does). A cpr-transfer does it on both sides too: the old molt while the new one builds its
+     * machine, the new one before it hangs up the cpr channel (which stops the guest). Says nothing
+     * of a failure: the same steps in the pause do it for real, and report.
      */
     public void rehearseHandOver() {
         try {

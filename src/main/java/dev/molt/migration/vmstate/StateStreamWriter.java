@@ -84,7 +84,6 @@ public final class StateStreamWriter {
     public void ramLayout(RamLayoutState ramLayout) throws IOException {
         section(RamLayoutState.DESCRIPTION, 0, ramLayout);
         layout = ramLayout;
-        pages = new RamBatch();
     }
 
     /**
@@ -152,6 +151,9 @@ public final class StateStreamWriter {
     private RamBatch ram() {
         open();
         if (layout == null) throw new IllegalStateException("RAM pages before ramLayout(...)");
+        // Made at the first page: its megabyte of native memory is page-faulted in as it is zeroed, which
+        // costs milliseconds on a nested host, and a live update's stream (device state, no RAM) needs none.
+        if (pages == null) pages = new RamBatch();
         return pages;
     }
 
