@@ -18,6 +18,7 @@ import static dev.molt.it.CprExecIT.awaitCompleted;
 import static dev.molt.it.CprExecIT.update;
 import static dev.molt.it.QtestVm.T;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -121,7 +122,7 @@ class CrossReleaseIT {
      * from or into (they have no reload entry; QtestReloadIT checks the refusal).
      */
     @ParameterizedTest(name = "x-cpr-reload: {0} to today's molt and back, and today's to {0} and back")
-    @ValueSource(strings = {"v0.6.0"})
+    @ValueSource(strings = {"v0.7.0", "v0.6.0"})
     void reloadToTodayAndBack(String tag, @TempDir Path dir) throws Exception {
         Path old = release(tag);
         Path oldJar = old.getParent().resolve("../target/molt.jar").normalize(), todaysJar = QtestReloadIT.moltJar();
@@ -148,6 +149,28 @@ class CrossReleaseIT {
         }
     }
 
+    /**
+     * A monitor on stdio crosses a reload into today's molt, which greets its client once; a release
+     * that would greet it again (v0.7.0, the last without stdio-monitor in Molt-Reload-Takes-Over) is
+     * refused before the guest stops, and the client goes on with the molt it has.
+     */
+    @org.junit.jupiter.api.Test
+    void aStdioMonitorIsRefusedToAReleaseThatWouldGreetItAgain(@TempDir Path dir) throws Exception {
+        Path oldJar = release("v0.7.0").getParent().resolve("../target/molt.jar").normalize();
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", "-qmp", "stdio")); QmpClient q = vm.qmp()) {
+            vm.process.awaitLine(l -> l.startsWith("{\"QMP\""), T);
+            vm.writePattern(24, BASE, LEN);
+            Map<String, Object> p = q.execute("migrate-set-parameters", Map.of("mode", "x-cpr-reload", "x-cpr-reload-jar", oldJar.toString()));
+            assertTrue(p.containsKey("return"), p.toString());
+            Map<String, Object> r = q.execute("migrate", Map.of("uri", "file:" + dir.resolve("vm.state")));
+            assertTrue(String.valueOf(r.get("error")).contains("cannot go on with a monitor on stdio"), r.toString());
+            assertFalse(q.pendingEvents().contains("STOP"), q.pendingEvents().toString());
+            vm.process.send("{\"execute\": \"qmp_capabilities\", \"id\": 1}\n");
+            vm.process.awaitLine(l -> l.contains("\"id\": 1"), T);
+            assertEquals(-1, vm.firstBadPage(24, BASE, LEN));
+        }
+    }
+
     @ParameterizedTest(name = "live migration: {0} to today's molt and back")
     @ValueSource(strings = {"v0.5.1", "v0.4.0"})
     void migrationToTodayAndBack(String tag, @TempDir Path dir) throws Exception {
@@ -169,7 +192,7 @@ class CrossReleaseIT {
     }
 
     @ParameterizedTest(name = "cpr-transfer: {0} to today's molt and back")
-    @ValueSource(strings = {"v0.5.1", "v0.4.0"})
+    @ValueSource(strings = {"v0.7.0", "v0.5.1", "v0.4.0"})
     void cprTransferToTodayAndBack(String tag, @TempDir Path dir) throws Exception {
         Path old = release(tag), today = Project.launcher();
         try (QtestVm a = QtestVm.start(dir, List.of(), old, QtestVm.named(dir, "a", "64M"))) {
