@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * 100 x-cpr-reloads in a row of one molt whose RAM is written all the time: every write survives,
  * the same QMP client stays connected throughout, and the process does not grow: each old
  * implementation's threads end, its fds close and its classes are unloaded (one reload class
- * loader alive at a time; metaspace, heap after GC, threads and fds flat).
+ * loader alive at a time; metaspace, heap after GC, threads and fds flat), and the QMP clients on a
+ * socket and on stdio go on through all of it.
  */
 @Tag("qtest")
 class QtestReloadSoakIT {
@@ -32,8 +33,12 @@ class QtestReloadSoakIT {
 
     @Test
     void aHundredReloadsLoseNoWriteAndLeaveNothingBehind(@TempDir Path dir) throws Exception {
-        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M")); QmpClient q = vm.qmp()) {
+        // A second QMP client on molt's stdio: handed over by every reload too (greeted once, never cut off).
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", "-qmp", "stdio")); QmpClient q = vm.qmp()) {
             long pid = vm.process.pid();
+            vm.process.awaitLine(l -> l.startsWith("{\"QMP\""), QtestVm.T);
+            vm.process.send("{\"execute\": \"qmp_capabilities\", \"id\": \"caps\"}\n");
+            vm.process.awaitLine(l -> l.contains("\"id\": \"caps\""), QtestVm.T);
             long[] stamps = new long[PAGES];
             long written = 0;
             List<Sample> curve = new java.util.ArrayList<>();
@@ -71,6 +76,9 @@ class QtestReloadSoakIT {
             }
             assertEquals(pid, vm.process.pid());
             assertEquals("running", q.returned("query-status").get("status"), "the QMP client connected before reload 1 still answers");
+            vm.process.send("{\"execute\": \"query-status\", \"id\": \"after\"}\n");
+            vm.process.awaitLine(l -> l.contains("\"id\": \"after\"") && l.contains("running"), QtestVm.T);
+            assertEquals(1, vm.process.lines().stream().filter(l -> l.startsWith("{\"QMP\"")).count(), "the stdio client was greeted once");
             // Flat: the second half of the curve rises no higher than the first half did. (The heap after a
             // full GC swings by a few MB as soft references age and are cleared; that is not growth.)
             if (curve.size() >= 4) {
