@@ -59,9 +59,10 @@ if transfer:
           " reported downtime: new process %s, old process %s; start->running %s; %d/%d runs new PID and RAM equal"
           % (sys.argv[2], cell("pause_ms"), cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"),
              cell("src_downtime_ms"), cell("total_ms"), len(ok), len(rows)))
-else:
-    print("  %-22s migrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal"
-          % (sys.argv[2], cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), len(ok), len(rows)))
+else: # x-cpr-reload: also the guest's pause, from STOP to RESUME on the one QMP connection
+    pause = "guest's pause (STOP to RESUME) %s; " % cell("pause_ms") if any("pause_ms" in r for r in ok) else ""
+    print("  %-22s %smigrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal"
+          % (sys.argv[2], pause, cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), len(ok), len(rows)))
 PY
     done
   done

@@ -91,6 +91,7 @@ try:
         wall0, t0 = time.time(), time.monotonic()
         r = q.execute(f, "migrate", uri=f"file:{state}")
         if "error" in r: raise SystemExit("migrate: " + r["error"]["desc"])
+        stop_ms = q.event(f, "STOP", wall0)
         resume_ms = q.event(f, "RESUME", wall0)
         while True:
             m = q.execute(f, "query-migrate")["return"]
@@ -102,7 +103,7 @@ try:
         print(json.dumps({"pid_before": pid_before, "pid_after": proc.pid, "alive": proc.poll() is None, "ram_equal": same,
                           "qmp_running_ms": round(running_ms, 1), "downtime_ms": m.get("downtime"),
                           "resume_event_ms": None if resume_ms is None else round(resume_ms, 1),
-                          "breakdown": m.get("x-cpr-downtime-breakdown")}))
+                          "pause_ms": round(resume_ms - stop_ms, 1), "breakdown": m.get("x-cpr-downtime-breakdown")}))
         raise SystemExit(0)
     if mode == "cpr-transfer":
         r = q.execute(f, "migrate-set-parameters", **{"mode": "cpr-transfer"})

@@ -231,6 +231,16 @@ public final class Molt {
                 machine[0].boot();
             }
             monitor = new Monitor(target, events, migration, passedFds);
+            // Wired before any monitor serves: a client a reload handed over may ask for the next update at once.
+            Monitor mon = monitor;
+            MonitorSetup live = monitors;
+            migration.setExecHooks(() -> {
+                flushOutputs(chardevs.values(), mon);
+                live.stopAccepting(); // the sockets go on listening: the next molt serves them
+                dev.molt.sys.Terminal.restoreAll();
+            }, live::resumeAccepting);
+            migration.setPreservedFds(preserved);
+            migration.setReloader(new Reloading(args, kvm != null, chardevs, live, mon, machine[0]));
             monitors.start(monitor, chardevs, received[0] != null, inherited != null && inherited.reloaded());
             if (inherited != null) monitors.adopt(inherited.heldClients()); // a reload's clients, on the same connections
             // The qtest channel is not carried across a live update (nor in QEMU): the new molt
@@ -250,15 +260,6 @@ public final class Molt {
             preserved.closeUnclaimed();
             endOnSignals(migration, machine[0]);
             dev.molt.sys.Daemon.ready(); // -daemonize: the launcher returns now, as QEMU's parent does
-            Monitor mon = monitor;
-            MonitorSetup live = monitors;
-            migration.setExecHooks(() -> {
-                flushOutputs(chardevs.values(), mon);
-                live.stopAccepting(); // the sockets go on listening: the next molt serves them
-                dev.molt.sys.Terminal.restoreAll();
-            }, live::resumeAccepting);
-            migration.setPreservedFds(preserved);
-            migration.setReloader(new Reloading(args, kvm != null, chardevs, live, mon, machine[0]));
             if (received[0] != null) received[0].startedUp();
             int status = machine[0].runUntilExit();
             monitor.drainOutput(Duration.ofSeconds(1));
