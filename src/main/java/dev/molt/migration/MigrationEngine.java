@@ -448,9 +448,7 @@ public final class MigrationEngine implements MigrationCommands {
             rehearseHandOver();
             held = true; // set first: readers half held are released too
             r.holdReaders(java.time.Duration.ofSeconds(2));
-            // The hand-over of the monitor clients, run once too (their output written out, their connections
-            // duplicated): its first run in the pause cost a millisecond. The copies are closed at once.
-            if (twoPhase) for (dev.molt.host.HeldClient c : r.heldClients()) new dev.molt.sys.Fd(c.fd(), "rehearsed monitor client").close();
+            if (twoPhase) r.rehearseHeldClients(); // its first run in the pause cost a millisecond
             // What the new code was built on must still be all there is: a console or monitor connection
             // that came or went meanwhile would be lost to it (or kept twice).
             if (twoPhase && !handed.equals(preservedFds.forReload())) {

@@ -43,6 +43,13 @@ public interface Reloader {
      */
     List<HeldClient> heldClients();
 
+    /**
+     * With the readers held and the guest still running: runs {@link #heldClients}'s steps once and
+     * undoes them (monitor output written out, connections duplicated and the copies closed), so
+     * that their first run, several times slower, is not in the pause. Says nothing of a failure.
+     */
+    void rehearseHeldClients();
+
     /** The reload failed: readers and acceptors go on; this implementation keeps everything. */
     void releaseReaders();
 
