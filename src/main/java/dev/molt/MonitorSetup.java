@@ -44,6 +44,13 @@ final class MonitorSetup implements AutoCloseable {
      * stdio, and no socket it came through.
      */
     static final String STDIO_CLIENT = "stdio:";
+    /**
+     * What a reload calls the -nographic multiplexer's keyboard when it is on the monitor: not a
+     * session (that one is served through a pipe inside the old code and ends with it) but where the
+     * keyboard is, which the new code keeps. An older new code knows no such client and closes it:
+     * its keyboard starts on the guest, as it did.
+     */
+    static final String MUX_MONITOR_FOCUS = "stdio-mux:monitor-focused";
 
     private record Bound(MonitorConfig config, String preservedName, SocketListener listener, boolean inherited) {}
 
@@ -52,6 +59,8 @@ final class MonitorSetup implements AutoCloseable {
     private final List<MonitorConfig> stdio = new ArrayList<>();
     /** The stdio monitor's session, once started (or adopted from the previous code of a reload). */
     private MonitorSession stdioSession;
+    /** The -nographic console whose keyboard the multiplexed monitor shares, once started. */
+    private StdioChardev muxedConsole;
     private Monitor monitor;
     private final List<MonitorConfig> muxed = new ArrayList<>();
     /** The running servers, by their listening socket's preserved name: where a reload's clients come back. */
@@ -172,6 +181,7 @@ final class MonitorSetup implements AutoCloseable {
         }
         for (MonitorConfig m : muxed) {
             if (openChardevs.get(m.chardev()) instanceof StdioChardev console) {
+                muxedConsole = console;
                 console.enableMonitorMux((in, out) -> {
                     Connection conn = Connection.of(in, out, () -> { });
                     if (m.protocol() == Protocol.HMP) monitor.startHmp(conn, true);
@@ -198,9 +208,9 @@ final class MonitorSetup implements AutoCloseable {
 
     /**
      * For a reload, with the readers held: every client's connection (duplicated) and session state,
-     * by the listening socket it came through, or as the stdio monitor's client. (The -nographic
-     * multiplexer's monitor session, if one was started, ends with the old code; Ctrl-A c starts one
-     * with the new.)
+     * by the listening socket it came through, or as the stdio monitor's client; and whether the
+     * -nographic multiplexer's keyboard is on its monitor (that session, served through a pipe inside
+     * this code, ends with it: the new code keeps the keyboard there with a session of its own).
      */
     List<HeldClient> hold() {
         List<HeldClient> held = new ArrayList<>();
@@ -210,6 +220,11 @@ final class MonitorSetup implements AutoCloseable {
         if (stdioSession != null && !ended(stdioSession)) {
             Protocol p = stdio.getFirst().protocol();
             stdioSession.hold().ifPresent(h -> held.add(heldClient(STDIO_CLIENT + p.name(), p, h)));
+        }
+        if (muxedConsole != null && muxedConsole.monitorFocused()) {
+            // A copy of stdin, as every client handed over comes with an fd the new code owns and closes.
+            held.add(new HeldClient(MUX_MONITOR_FOCUS, dev.molt.sys.Posix.dup(new Fd(0, "stdin")).release(), Protocol.HMP.name(),
+                    true, new byte[0]));
         }
         return held;
     }
@@ -247,6 +262,11 @@ final class MonitorSetup implements AutoCloseable {
             if (c.listener().startsWith(STDIO_CLIENT)) {
                 fd.close(); // stdin itself is read: this copy only showed it was open
                 adoptStdio(c);
+                continue;
+            }
+            if (c.listener().equals(MUX_MONITOR_FOCUS)) {
+                fd.close();
+                if (muxedConsole != null) muxedConsole.focusMonitor();
                 continue;
             }
             MonitorServer server = servers.get(c.listener());

@@ -20,8 +20,12 @@ public final class StdioChardev extends PumpedChardev {
     private boolean escapePending;
     /** The -nographic multiplexer: where Ctrl-A c sends the keyboard, and the monitor side's pipe. */
     private java.util.function.BiConsumer<java.io.InputStream, java.io.OutputStream> monitorStarter;
-    private java.io.PipedOutputStream monitorInput;
-    private boolean monitorFocused;
+    /**
+     * Switched under this chardev's lock (by Ctrl-A c on the input pump, or by a reload's new code),
+     * read without it. The input pump takes no lock otherwise: Ctrl-A x runs quit, which may wait.
+     */
+    private volatile java.io.PipedOutputStream monitorInput;
+    private volatile boolean monitorFocused;
 
     public StdioChardev(String id, boolean escapes, Runnable onQuit) {
         this.id = id;
@@ -35,10 +39,6 @@ public final class StdioChardev extends PumpedChardev {
     public String id() {
         return id;
     }
-
-
-
-
 
     @Override
     public void connect(CharInput input) {
@@ -54,7 +54,24 @@ public final class StdioChardev extends PumpedChardev {
         this.monitorStarter = starter;
     }
 
-    private void toggleFocus() {
+    /**
+     * Whether the keyboard is on the monitor: a reload hands that on, so that what the user types next
+     * still goes to a monitor and not, unexpectedly, to the guest.
+     */
+    public boolean monitorFocused() {
+        return monitorFocused;
+    }
+
+    /**
+     * A reload's new code, whose previous code had the keyboard on the monitor: the keyboard stays
+     * there, with a monitor session of this code's (it greets anew: the previous one's session,
+     * served through an in-process pipe, ends with it).
+     */
+    public synchronized void focusMonitor() {
+        if (!monitorFocused) toggleFocus();
+    }
+
+    private synchronized void toggleFocus() {
         if (monitorStarter == null) return;
         monitorFocused = !monitorFocused;
         if (monitorFocused && monitorInput == null) {

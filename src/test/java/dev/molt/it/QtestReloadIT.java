@@ -103,6 +103,13 @@ class QtestReloadIT {
         }
     }
 
+    /** A 64 MiB qtest machine with -nographic: console and multiplexed monitor on molt's stdio. */
+    private static List<String> nographicArgs(Path dir) {
+        return List.of("-accel", "qtest", "-machine", "microvm,aux-ram-share=on", "-m", "64M", "-nographic",
+                "-qmp", "unix:" + dir.resolve("vm.qmp") + ",server=on,wait=off",
+                "-qtest", "unix:" + dir.resolve("vm-qtest.sock"), "-qtest-log", "none");
+    }
+
     /**
      * -nographic: the console on molt's own stdin and stdout, multiplexed with the human monitor,
      * goes on through a reload: output before and after on the same stdout, a key typed after it
@@ -111,9 +118,7 @@ class QtestReloadIT {
      */
     @Test
     void aConsoleOnStdioGoesOn(@TempDir Path dir) throws Exception {
-        List<String> args = List.of("-accel", "qtest", "-machine", "microvm,aux-ram-share=on", "-m", "64M", "-nographic",
-                "-qmp", "unix:" + dir.resolve("vm.qmp") + ",server=on,wait=off",
-                "-qtest", "unix:" + dir.resolve("vm-qtest.sock"), "-qtest-log", "none");
+        List<String> args = nographicArgs(dir);
         try (QtestVm vm = QtestVm.start(dir, args); QmpClient q = vm.qmp()) {
             QtestCprExecIT.sendToConsole(vm.qtest, "before\r\n");
             vm.process.awaitLine(0, "before"::equals, QtestVm.T);
@@ -207,6 +212,26 @@ class QtestReloadIT {
             assertFalse(q.pendingEvents().contains("STOP"), q.pendingEvents().toString());
             vm.process.send("{\"execute\": \"qmp_capabilities\", \"id\": 1}\n");
             vm.process.awaitLine(l -> l.contains("\"id\": 1"), QtestVm.T);
+        }
+    }
+
+    /**
+     * -nographic with the keyboard on the multiplexed monitor (Ctrl-A c) when the reload comes: it
+     * stays on a monitor, the new molt's, so what the user types next is a monitor command and never
+     * reaches the guest's UART.
+     */
+    @Test
+    void aNographicMonitorKeepsTheKeyboard(@TempDir Path dir) throws Exception {
+        List<String> args = nographicArgs(dir);
+        try (QtestVm vm = QtestVm.start(dir, args); QmpClient q = vm.qmp()) {
+            vm.process.send("\u0001c"); // Ctrl-A c: the keyboard to the monitor
+            vm.process.awaitLine(0, l -> l.contains("monitor - type 'help' for more information"), QtestVm.T);
+            assertTrue(reload(q, moltJar(), dir.resolve("vm.state"), Map.of()).containsKey("return"));
+            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            int after = vm.process.lines().size();
+            vm.process.send("info status\r");
+            vm.process.awaitLine(after, l -> l.contains("VM status: running"), QtestVm.T);
+            assertEquals(0, Integer.decode(vm.qtest.ok("inb 0x3fd")) & 1, "nothing typed reached the guest's UART");
         }
     }
 
