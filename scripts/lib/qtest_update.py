@@ -17,20 +17,19 @@ RESUME, both stamped by the one host clock), and total_ms runs from the new proc
 for its cpr socket and 50 ms more) until it says running.
 Usage: qtest_update.py VMM_BINARY WORKDIR RAM PATTERN_MIB [extra VMM options...]"""
 import json, os, socket, subprocess, sys, time
-POLL = float(os.environ.get("QTEST_UPDATE_POLL_MS", "1")) / 1000 # between two polls of the new VMM (cpr-transfer)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qmp as q
 import qtest
 
-def ask(g, name, wall0, resumes, event="RESUME"):
+def ask(g, name, wall0, times, event="RESUME"):
     """Runs one QMP command on the text file g; an event called event (RESUME unless said) that comes
-    before its answer has its time in ms after wall0 appended to resumes."""
+    before its answer has its time in ms after wall0 appended to times."""
     g.write(json.dumps({"execute": name}) + "\n"); g.flush()
     while True:
         m = json.loads(g.readline())
         if m.get("event") == event:
             ts = m["timestamp"]
-            resumes.append((ts["seconds"] + ts["microseconds"] / 1e6 - wall0) * 1000)
+            times.append((ts["seconds"] + ts["microseconds"] / 1e6 - wall0) * 1000)
         elif "return" in m or "error" in m:
             return m
 
@@ -135,7 +134,7 @@ try:
             if status == "running" and m.get("status") == "completed": break
             if proc2.poll() is not None: raise SystemExit("the new VMM exited: " + open(f"{work}/vmm2.err").read()[-300:])
             if time.monotonic() - t0 > 60: raise SystemExit("the new VMM did not resume")
-            time.sleep(POLL)
+            time.sleep(0.001)
         running_ms, total_ms = (time.monotonic() - t0) * 1000, (time.monotonic() - tn0) * 1000
         downtime, breakdown = m.get("downtime"), m.get("x-cpr-downtime-breakdown")
         resume_ms = resumes[0] if resumes else None

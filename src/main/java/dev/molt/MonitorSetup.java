@@ -222,8 +222,7 @@ final class MonitorSetup implements AutoCloseable {
             stdioSession.hold().ifPresent(h -> held.add(heldClient(STDIO_CLIENT + p.name(), p, h)));
         }
         if (muxedConsole != null && muxedConsole.monitorFocused()) {
-            // A copy of stdin, as every client handed over comes with an fd the new code owns and closes.
-            held.add(new HeldClient(MUX_MONITOR_FOCUS, dev.molt.sys.Posix.dup(new Fd(0, "stdin")).release(), Protocol.HMP.name(),
+            held.add(new HeldClient(MUX_MONITOR_FOCUS, dev.molt.sys.GatedStdin.copyForHandOver().release(), Protocol.HMP.name(),
                     true, new byte[0]));
         }
         return held;

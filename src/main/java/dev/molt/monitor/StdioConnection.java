@@ -33,13 +33,9 @@ final class StdioConnection implements Connection {
         return true;
     }
 
-    /**
-     * A copy of stdin: the new code needs none (it reads fd 0 itself), but every client handed over
-     * comes with an fd it owns, and a copy shows stdin was still open at the hand-over.
-     */
     @Override
     public Fd duplicateForReload() {
-        return dev.molt.sys.Posix.dup(new Fd(0, "stdin"));
+        return GatedStdin.copyForHandOver();
     }
 
     @Override

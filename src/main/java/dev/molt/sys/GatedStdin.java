@@ -35,6 +35,14 @@ public final class GatedStdin extends InputStream {
         return n;
     }
 
+    /**
+     * A copy of stdin for a reload's hand-over of a client on it: every client handed over comes with
+     * an fd the new code owns and closes (it reads fd 0 itself; the copy shows stdin was open).
+     */
+    public static Fd copyForHandOver() {
+        return Posix.dup(new Fd(0, "stdin"));
+    }
+
     /** Closes nothing: fd 0 is the process's, and the next code of a reload reads it. */
     @Override
     public void close() {

@@ -154,8 +154,7 @@ class QtestReloadIT {
             long pid = molt.pid();
             molt.send("{\"execute\": \"query-");
             Thread.sleep(200); // read by the old molt before the reload starts
-            assertTrue(reload(q, moltJar(), dir.resolve("s0"), Map.of()).containsKey("return"));
-            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            reloadAndAwait(vm);
             molt.send("status\", \"id\": \"after\"}\n");
             int after = molt.awaitLine(l -> l.contains("\"id\": \"after\""), QtestVm.T);
             String status = molt.lines().get(after);
@@ -185,13 +184,12 @@ class QtestReloadIT {
     /** -monitor stdio: the line typed before a reload is finished after it, with no second banner. */
     @Test
     void anHmpClientOnStdioGoesOn(@TempDir Path dir) throws Exception {
-        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", "-monitor", "stdio")); QmpClient q = vm.qmp()) {
+        try (QtestVm vm = QtestVm.start(dir, QtestVm.args(dir, "64M", "-monitor", "stdio"))) {
             MoltProcess molt = vm.process;
             molt.awaitLine(l -> l.contains("monitor - type 'help' for more information"), QtestVm.T);
             molt.send("info sta");
-            Thread.sleep(200);
-            assertTrue(reload(q, moltJar(), dir.resolve("s0"), Map.of()).containsKey("return"));
-            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            Thread.sleep(200); // read by the old molt before the reload starts
+            reloadAndAwait(vm);
             molt.send("tus\r");
             molt.awaitLine(l -> l.contains("VM status: running"), QtestVm.T);
             assertEquals(1, molt.lines().stream().filter(l -> l.contains("monitor - type 'help'")).count(), "one banner: " + molt.lines());
@@ -223,11 +221,10 @@ class QtestReloadIT {
     @Test
     void aNographicMonitorKeepsTheKeyboard(@TempDir Path dir) throws Exception {
         List<String> args = nographicArgs(dir);
-        try (QtestVm vm = QtestVm.start(dir, args); QmpClient q = vm.qmp()) {
+        try (QtestVm vm = QtestVm.start(dir, args)) {
             vm.process.send("\u0001c"); // Ctrl-A c: the keyboard to the monitor
             vm.process.awaitLine(0, l -> l.contains("monitor - type 'help' for more information"), QtestVm.T);
-            assertTrue(reload(q, moltJar(), dir.resolve("vm.state"), Map.of()).containsKey("return"));
-            GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
+            reloadAndAwait(vm);
             int after = vm.process.lines().size();
             vm.process.send("info status\r");
             vm.process.awaitLine(after, l -> l.contains("VM status: running"), QtestVm.T);
