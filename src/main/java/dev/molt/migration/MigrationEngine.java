@@ -7,6 +7,7 @@ import dev.molt.monitor.CommandError;
 import dev.molt.monitor.EventSink;
 import dev.molt.monitor.Events;
 import dev.molt.migration.cpr.CprExec;
+import dev.molt.migration.cpr.LaunchPlan;
 import dev.molt.migration.cpr.CprState;
 import dev.molt.migration.cpr.CprStateFile;
 import dev.molt.migration.cpr.CprTransfer;
@@ -80,6 +81,12 @@ public final class MigrationEngine implements MigrationCommands {
         default void check() {
         }
     }
+
+    /**
+     * How long a launcher may take to say what it would exec (it reads a file and prints), on the
+     * monitor's thread; past it, the command is exec'd as given.
+     */
+    private static final java.time.Duration LAUNCH_PLAN_BOUND = java.time.Duration.ofSeconds(5);
 
     private volatile Executor executor = new Executor() {
         @Override
@@ -207,6 +214,7 @@ public final class MigrationEngine implements MigrationCommands {
             throw CommandError.generic("Cannot migrate a VM in state '" + rs.qapiName + "'");
         }
         java.nio.file.Path program = null;
+        LaunchPlan plan = null;
         String stateUri = mainUri; // where a live update's new molt, or the one going back, reads the state
         // Everything that can be checked is checked while the guest still runs (qemu-cpr.md §3, §7).
         try {
@@ -219,6 +227,10 @@ public final class MigrationEngine implements MigrationCommands {
             if (mode == MigrationMode.CPR_EXEC) {
                 program = CprExec.resolveProgram(settings.cprExecCommand());
                 executor.check();
+                // A molt launcher tells now what it would exec, so that the pause execs the JVM straight away;
+                // one that fails when asked (no JDK, no jar) would fail after the stop: refused here instead.
+                plan = LaunchPlan.ask(program, settings.cprExecCommand(), CprExec.environment("-1", Map.of()), LAUNCH_PLAN_BOUND)
+                        .orElse(null);
                 if (mainUri.startsWith("exec:")) stateUri = CprExec.stateUriForExec(settings.cprExecCommand());
             }
             if (mode == MigrationMode.CPR_EXEC || mode == MigrationMode.CPR_TRANSFER || mode == MigrationMode.X_CPR_RELOAD) {
@@ -276,7 +288,8 @@ public final class MigrationEngine implements MigrationCommands {
         if (mode == MigrationMode.CPR_EXEC) {
             java.nio.file.Path prog = program;
             String readBack = stateUri;
-            worker = startWorker("migration-cpr-exec", () -> runCprExec(channel, prog, readBack));
+            LaunchPlan launch = plan;
+            worker = startWorker("migration-cpr-exec", () -> runCprExec(channel, prog, launch, readBack));
         } else if (mode == MigrationMode.X_CPR_RELOAD) {
             dev.molt.host.Generation loaded = next;
             List<String> args = nextArgs;
@@ -334,7 +347,7 @@ public final class MigrationEngine implements MigrationCommands {
      * memfd), hand the RAM fds and the CPR state to the new molt through exec. If the exec fails,
      * the guest runs on here.
      */
-    private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, String stateUri) {
+    private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, LaunchPlan plan, String stateUri) {
         boolean stopped = false, released = false, stoppedAccepting = false;
         VmState captured = null;
         CprState.StreamId written = null;
@@ -393,7 +406,8 @@ public final class MigrationEngine implements MigrationCommands {
             List<dev.molt.sys.Fd> crossing = new java.util.ArrayList<>(keep);
             crossing.add(keeper.pipe());
             FaultPoint.CPR_EXEC_BEFORE_EXEC.reached();
-            String error = executor.exec(program, command, crossing, cprFd, Map.of());
+            String error = plan == null ? executor.exec(program, command, crossing, cprFd, Map.of())
+                    : executor.exec(plan.program(), plan.argv(), crossing, cprFd, plan.envChanges());
             // Still here: the exec failed. Nothing is lost; the guest runs on in this process.
             throw new IOException(error);
         } catch (Exception e) {

@@ -282,7 +282,16 @@ class CprExecIT {
     static List<RefusedUpdate> refusedUpdates(Path dir, List<String> args, Path state) throws Exception {
         Path notExecutable = dir.resolve("not-executable");
         Files.writeString(notExecutable, "data");
+        // A new install whose jar is not there: its launcher, asked what it would exec, says so while the guest runs.
+        Path broken = Files.createDirectories(dir.resolve("broken/bin/lib"));
+        Files.copy(Project.launcher(), broken.resolveSibling("molt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(Project.launcher().resolveSibling("lib/jdk.sh"), broken.resolve("jdk.sh"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        broken.resolveSibling("molt").toFile().setExecutable(true);
+        List<String> brokenInstall = new ArrayList<>(newMolt(args, state));
+        brokenInstall.set(0, broken.resolveSibling("molt").toString());
         return List.of(
+                new RefusedUpdate(brokenInstall, "file:" + state, "failed before the guest stopped: molt: "
+                        + broken.resolveSibling("molt").getParent() + "/../target/molt.jar is missing"),
                 new RefusedUpdate(List.of(), "file:" + state, "cpr-exec mode requires setting cpr-exec-command"),
                 new RefusedUpdate(List.of("/nonexistent/molt"), "file:" + state, "does not exist"),
                 new RefusedUpdate(List.of(notExecutable.toString()), "file:" + state, "is not an executable file"),

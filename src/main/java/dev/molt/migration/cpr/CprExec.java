@@ -120,7 +120,7 @@ public final class CprExec {
 
     /**
      * Replaces this process: every fd but stdio, the RAM fds and the CPR state is closed by the
-     * exec. Returns only if it failed, after putting close-on-exec back (QEMU's behaviour), with the
+     * exec; the environment is {@link #environment}'s. Returns only if it failed, after putting close-on-exec back (QEMU's behaviour), with the
      * reason: execve itself, or anything before it (an fd to keep that was closed meanwhile, say),
      * so that the caller's one failure path resumes the guest and the monitors.
      */
@@ -138,10 +138,7 @@ public final class CprExec {
             restoreCloexec(cleared);
             return "cannot hand the fds to " + command.getFirst() + ": " + e.getMessage();
         }
-        Map<String, String> env = new HashMap<>(System.getenv());
-        env.remove(CprState.ROLLBACK_ENV);
-        env.put(CprState.ENV, String.valueOf(cprState.num()));
-        env.putAll(extraEnv);
+        Map<String, String> env = environment(String.valueOf(cprState.num()), extraEnv);
         try {
             Exec.execve(program.toString(), command, env);
             return "execve returned";
@@ -149,6 +146,21 @@ public final class CprExec {
             restoreCloexec(cleared);
             return "execvp " + command.getFirst() + " failed: " + Errno.describe(e.errno());
         }
+    }
+
+    /**
+     * The new molt's environment: this one's, less the rollback mark, with the CPR state's fd
+     * ({@code cprStateFd}) and {@code changes} (a null value unsets: a {@link LaunchPlan}'s).
+     */
+    public static Map<String, String> environment(String cprStateFd, Map<String, String> changes) {
+        Map<String, String> env = new HashMap<>(System.getenv());
+        env.remove(CprState.ROLLBACK_ENV);
+        env.put(CprState.ENV, cprStateFd);
+        changes.forEach((name, value) -> {
+            if (value == null) env.remove(name);
+            else env.put(name, value);
+        });
+        return env;
     }
 
     private static void restoreCloexec(List<Fd> fds) {
