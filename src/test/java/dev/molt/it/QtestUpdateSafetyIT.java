@@ -162,7 +162,10 @@ class QtestUpdateSafetyIT {
             hmp.await("(qemu) ", QtestVm.T);
             vm.writePattern(3, BASE, LEN);
             long pid = vm.process.pid();
-            try (SyscallHold held = SyscallHold.attach(pid, "execve", SyscallHold.At.ENTRY, Project.launcher().toString(), dir.resolve("strace.log"))) {
+            // The exec is the JVM's that the launcher names when asked (docs/live-update.md, the launch plan).
+            String jvm = dev.molt.migration.cpr.LaunchPlan.ask(Project.launcher(), List.of(Project.launcher().toString()),
+                    dev.molt.migration.cpr.CprExec.environment("-1", Map.of()), QtestVm.T).orElseThrow().program().toString();
+            try (SyscallHold held = SyscallHold.attach(pid, "execve", SyscallHold.At.ENTRY, jvm, dir.resolve("strace.log"))) {
                 assertTrue(update(dir, newMolt(args, state), "file:" + state).containsKey("return"));
                 GuestIT.waitFor(() -> "completed".equals(q.returned("query-migrate").get("status")), QtestVm.T);
                 Map<String, Object> quit = q.execute("quit");
