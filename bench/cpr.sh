@@ -52,8 +52,8 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 transfer = sys.argv[2].endswith("cpr-transfer")
 ok = [r for r in rows if not r.get("failed") and r["ram_equal"] and (r["pid_before"] != r["pid_after"] and r["alive"]
       and r["src_migrate_status"] == "completed" if transfer else r["pid_before"] == r["pid_after"])]
-def cell(key): # [n/m]: the value was there in only n of the m good runs (a RESUME no client saw)
-    v = [r[key] for r in ok if r.get(key) is not None]
+def cell(key, of=lambda r: r): # [n/m]: the value was there in only n of the m good runs (a RESUME no client saw)
+    v = [of(r)[key] for r in ok if of(r).get(key) is not None]
     some = "" if len(v) == len(ok) else " [%d/%d]" % (len(v), len(ok))
     return "%.1f (%.1f .. %.1f)%s" % (statistics.median(v), min(v), max(v), some) if v else "-"
 if transfer:
@@ -64,12 +64,10 @@ if transfer:
 else: # x-cpr-reload: also the guest's pause, from STOP to RESUME on the one QMP connection
     pause = "guest's pause (STOP to RESUME) %s; " % cell("pause_ms") if any("pause_ms" in r for r in ok) else ""
     faults = "; minor page faults %s" % cell("minor_faults") if any("minor_faults" in r for r in ok) else ""
-    parts = sorted({k for r in ok for k in (r.get("breakdown") or {})}, key=lambda k: ["save", "exec-and-jvm-start", "restore", "resume"].index(k)
-                   if k in ("save", "exec-and-jvm-start", "restore", "resume") else 9)
-    if parts and sys.argv[2].endswith("cpr-exec"): # where molt's pause went, as its query-migrate tells it
-        for k in parts:
-            for r in ok: r["part:" + k] = (r.get("breakdown") or {}).get(k)
-        faults += "; of the downtime: " + ", ".join("%s %s" % (k, cell("part:" + k)) for k in parts)
+    breakdown = lambda r: r.get("breakdown") or {} # where molt's pause went, as its query-migrate tells it, in its order
+    parts = list(breakdown(ok[0])) if ok and sys.argv[2].endswith("cpr-exec") else []
+    if parts:
+        faults += "; of the downtime: " + ", ".join("%s %s" % (k, cell(k, breakdown)) for k in parts)
     print("  %-22s %smigrate->running on QMP %s; RESUME event %s; reported downtime %s; %d/%d runs same PID and RAM equal%s"
           % (sys.argv[2], pause, cell("qmp_running_ms"), cell("resume_event_ms"), cell("downtime_ms"), len(ok), len(rows), faults))
 PY

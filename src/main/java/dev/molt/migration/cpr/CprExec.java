@@ -120,9 +120,10 @@ public final class CprExec {
 
     /**
      * Replaces this process: every fd but stdio, the RAM fds and the CPR state is closed by the
-     * exec; the environment is {@link #environment}'s. Returns only if it failed, after putting close-on-exec back (QEMU's behaviour), with the
-     * reason: execve itself, or anything before it (an fd to keep that was closed meanwhile, say),
-     * so that the caller's one failure path resumes the guest and the monitors.
+     * exec; the environment is {@link #environment}'s. Returns only if it failed, after putting
+     * close-on-exec back (QEMU's behaviour), with the reason: execve itself, or anything before it
+     * (an fd to keep that was closed meanwhile, say), so that the caller's one failure path resumes
+     * the guest and the monitors.
      */
     public static String exec(Path program, List<String> command, List<Fd> keep, Fd cprState, Map<String, String> extraEnv) {
         List<Fd> all = new ArrayList<>(keep);

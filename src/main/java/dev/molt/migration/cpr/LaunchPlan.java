@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * What a molt launcher ({@code bin/molt}) would exec, asked for before a cpr-exec stops the guest,
  * so that the exec inside the pause goes straight to the JVM: no shell starts there, and no hash
- * of the jar is taken (the launcher names the AOT cache by it), about 20 ms of the pause on kvm_pvm.
+ * of the jar is taken (the launcher names the AOT cache by it), 10-15 ms of the pause on kvm_pvm.
  * Only a program that says it speaks this (the line {@value #MARKER} near its top) is asked: any
  * other cpr-exec-command is exec'd as given, never run twice. The launcher's answer, NUL-ended
  * fields: {@code molt-launch-plan 1}, then {@code env=NAME=VALUE}, {@code unset=NAME} and one
@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
  * with the guest stopped: its error refuses the update now, while the guest still runs. One that
  * answers nothing usable, or not in time, leaves the command to be exec'd as given.
  */
-public record LaunchPlan(Path program, List<String> argv, Map<String, String> set, List<String> unset) {
+public record LaunchPlan(List<String> argv, Map<String, String> envChanges) {
     static final String MARKER = "# molt-launch-plan: 1";
     static final String ASK_ENV = "MOLT_LAUNCH_PLAN";
     private static final String HEADER = "molt-launch-plan 1";
@@ -36,18 +36,18 @@ public record LaunchPlan(Path program, List<String> argv, Map<String, String> se
     /** A plan is a command line: anything bigger is not one. */
     private static final int MAX_PLAN = 1 << 20;
 
+    /**
+     * {@code argv}: the JVM's command line, its program first; {@code envChanges}: what the launcher
+     * would change in its environment, for {@link CprExec#exec} (a null value unsets).
+     */
     public LaunchPlan {
         argv = List.copyOf(argv);
-        set = Map.copyOf(set);
-        unset = List.copyOf(unset);
+        envChanges = java.util.Collections.unmodifiableMap(new HashMap<>(envChanges)); // Map.copyOf refuses the nulls
     }
 
-    /** What the launcher would change in its environment, for {@link CprExec#exec}: a null value unsets. */
-    public Map<String, String> envChanges() {
-        Map<String, String> changes = new HashMap<>();
-        unset.forEach(name -> changes.put(name, null));
-        changes.putAll(set);
-        return changes;
+    /** The JVM to exec. */
+    public Path program() {
+        return Path.of(argv.getFirst());
     }
 
     /** Whether {@code program} says it can give a plan; false for anything unreadable. */
@@ -88,9 +88,11 @@ public record LaunchPlan(Path program, List<String> argv, Map<String, String> se
             ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
             Thread errReader = Thread.ofPlatform().daemon().name("cpr-launch-plan-err").start(() -> drain(p.getErrorStream(), err));
             Thread outReader = Thread.ofPlatform().daemon().name("cpr-launch-plan-out").start(() -> drain(p.getInputStream(), out));
-            if (!p.waitFor(bound.toMillis(), TimeUnit.MILLISECONDS)) return Optional.empty();
-            outReader.join(bound.toMillis());
-            errReader.join(bound.toMillis());
+            // One bound for it all: the monitor's thread waits here.
+            long deadline = System.nanoTime() + bound.toNanos();
+            if (!p.waitFor(bound.toNanos(), TimeUnit.NANOSECONDS)) return Optional.empty();
+            outReader.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+            errReader.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
             if (p.exitValue() != 0) {
                 String why = lastLine(err.toString(StandardCharsets.UTF_8));
                 throw new IllegalArgumentException("cpr-exec-command: " + command.getFirst() + " failed before the guest stopped: "
@@ -111,17 +113,16 @@ public record LaunchPlan(Path program, List<String> argv, Map<String, String> se
         String[] fields = new String(answer, 0, answer.length - 1, StandardCharsets.UTF_8).split("\0", -1);
         if (!fields[0].equals(HEADER)) return Optional.empty();
         List<String> argv = new ArrayList<>();
-        Map<String, String> set = new HashMap<>();
-        List<String> unset = new ArrayList<>();
+        Map<String, String> changes = new HashMap<>();
         for (int i = 1; i < fields.length; i++) {
             String f = fields[i];
             if (f.startsWith("arg=")) {
                 argv.add(f.substring(4));
             } else if (f.startsWith("env=") && f.indexOf('=', 4) > 4) {
                 int eq = f.indexOf('=', 4);
-                set.put(f.substring(4, eq), f.substring(eq + 1));
+                changes.put(f.substring(4, eq), f.substring(eq + 1));
             } else if (f.startsWith("unset=") && f.length() > 6) {
-                unset.add(f.substring(6));
+                changes.put(f.substring(6), null);
             } else {
                 return Optional.empty();
             }
@@ -129,7 +130,7 @@ public record LaunchPlan(Path program, List<String> argv, Map<String, String> se
         if (argv.isEmpty()) return Optional.empty();
         Path jvm = Path.of(argv.getFirst());
         if (!jvm.isAbsolute() || !Files.isRegularFile(jvm) || !Files.isExecutable(jvm)) return Optional.empty();
-        return Optional.of(new LaunchPlan(jvm, argv, set, unset));
+        return Optional.of(new LaunchPlan(argv, changes));
     }
 
     private static void drain(InputStream in, ByteArrayOutputStream into) {
