@@ -6,7 +6,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/bin/lib/jdk.sh"
 molt_find_jdk
 command -v mvn >/dev/null || { echo "molt: Maven (mvn) is missing: apt-get install maven" >&2; exit 1; }
-command -v gcc >/dev/null || { echo "molt: gcc is missing (it builds the test guest): apt-get install gcc" >&2; exit 1; }
+command -v gcc >/dev/null || { echo "molt: gcc is missing (it builds the test guest and libmolt-sys.so): apt-get install gcc" >&2; exit 1; }
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 "$root/guest/build.sh"
 (cd "$root" && mvn -q -B -Dstyle.color=never -Dmaven.test.skip=true package)

@@ -55,9 +55,10 @@ public final class Molt {
 
     public static void main(String[] args) {
         long mainAt = MigrationEngine.wallNanos();
-        // Linking the one syscall downcall takes tens of ms: it runs while main reads the CPR state and
-        // the command line, which need no system call.
-        dev.molt.sys.Syscall.linkInBackground();
+        // The system call entry is found (molt's native library loaded, or the foreign function API's
+        // downcall linked where it cannot be: tens of ms), and what the JDK sets up at first use warmed
+        // (JdkWarmUp), while main reads the CPR state and the command line, which need no system call.
+        dev.molt.sys.Syscall.linkInBackground(JdkWarmUp::run);
         // A live update's new process finds what the old one handed over before creating anything.
         InheritedCpr cpr = InheritedCpr.fromEnvironment();
         int status = runReportingErrors(() -> CommandLineParser.parse(args), args, cpr, mainAt);

@@ -1,20 +1,17 @@
 package dev.molt.sys;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
-
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 /**
- * Every Linux system call molt makes goes through libc's {@code syscall(2)} with one downcall shape.
- * Linking a downcall costs ~10 ms per distinct shape at start-up (java-platform.md §1.7), and the
- * new process's start-up is inside the guest's pause during a live update, so molt links exactly one.
- * errno is captured by the linker, never read later (the JVM may overwrite it).
+ * Every Linux system call molt makes goes through one entry, chosen once per process:
+ * <ul>
+ * <li>{@link JniSyscall}, molt's one native function, in {@code libmolt-sys.so} beside molt's jar
+ *     (built from {@code src/main/c/molt-sys.c}): about 2 ms to load;
+ * <li>else {@link FfmSyscall}, libc's {@code syscall(2)} through one downcall of the foreign
+ *     function API, whose linking costs a JDK 25 25-35 ms at every start.
+ * </ul>
+ * A cpr-exec's new process starts inside the guest's pause, so the entry is found on a thread of
+ * its own from {@code main} on ({@link #linkInBackground}), while main reads the CPR state and the
+ * command line, which need no system call. Either entry returns the kernel's result or
+ * {@code -errno}, read right after the call (the JVM may overwrite errno later).
  */
 public final class Syscall {
     private Syscall() {}
@@ -27,35 +24,30 @@ public final class Syscall {
             UNLINK = 87, GETTID = 186, TGKILL = 234, OPENAT = 257, FALLOCATE = 285, ACCEPT4 = 288,
             EVENTFD2 = 290, DUP3 = 292, PIPE2 = 293, MEMFD_CREATE = 319, CLOSE_RANGE = 436;
 
-    private static final class Linked {
-        static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-        static final VarHandle ERRNO = CAPTURE.varHandle(
-                java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
-        static final MethodHandle SYSCALL;
-        static final ThreadLocal<MemorySegment> STATE =
-                ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE));
+    /** How a system call is made: the kernel's result, or {@code -errno} on failure. */
+    sealed interface Entry permits JniSyscall, FfmSyscall {
+        long call(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+    }
 
-        static {
-            Linker linker = Linker.nativeLinker();
-            // syscall(2) is variadic, but linked as a plain function of seven longs: on x86-64 integer
-            // arguments travel the same way either way, and glibc's syscall() is assembly that only moves
-            // registers (it never reads %al, the variadic call's extra). The variadic link took about
-            // 10 ms longer at start-up (27 ms against 17, median of 7, with an AOT cache), inside a
-            // live update's pause.
-            SYSCALL = linker.downcallHandle(
-                    linker.defaultLookup().findOrThrow("syscall"),
-                    FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-                            JAVA_LONG, JAVA_LONG, JAVA_LONG),
-                    Linker.Option.captureCallState("errno"));
-        }
+    private static final class Chosen {
+        static final Entry ENTRY = JniSyscall.load().orElseGet(FfmSyscall::link);
+    }
+
+    /** The entry this process uses (for tests and diagnostics). */
+    static Entry entry() {
+        return Chosen.ENTRY;
     }
 
     /**
-     * Starts linking the downcall on a daemon thread, so that the first system call finds it ready
-     * (or waits for the rest of it: class initialisation is done once, by one thread).
+     * Finds the entry on a daemon thread, so that the first system call finds it ready (or waits
+     * for the rest of it: class initialisation is done once, by one thread), then runs {@code andThen}
+     * there.
      */
-    public static void linkInBackground() {
-        Thread.ofPlatform().name("molt-link-syscall").daemon(true).start(() -> raw(GETPID, 0, 0, 0, 0, 0, 0));
+    public static void linkInBackground(Runnable andThen) {
+        Thread.ofPlatform().name("molt-link-syscall").daemon(true).start(() -> {
+            entry();
+            andThen.run();
+        });
     }
 
     /**
@@ -63,14 +55,7 @@ public final class Syscall {
      * port I/O) that must not allocate an exception for an expected EINTR or EAGAIN.
      */
     public static long raw(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
-        MemorySegment state = Linked.STATE.get();
-        long r;
-        try {
-            r = (long) Linked.SYSCALL.invokeExact(state, nr, a1, a2, a3, a4, a5, a6);
-        } catch (Throwable t) {
-            throw new AssertionError("syscall downcall failed", t);
-        }
-        return r == -1 ? -(int) Linked.ERRNO.get(state, 0L) : r;
+        return Chosen.ENTRY.call(nr, a1, a2, a3, a4, a5, a6);
     }
 
     /** Makes the call and throws {@link ErrnoException} naming {@code what} if it fails. */

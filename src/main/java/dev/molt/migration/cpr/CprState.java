@@ -85,6 +85,18 @@ public record CprState(List<PreservedFd> fds, List<String> previousCommand, Stri
             return bytes > 0;
         }
 
+        // Written out: a record's own equals and hashCode are bootstrapped (ObjectMethods) at their first
+        // call, about 8 ms in a new JVM, and a cpr-exec's new molt compares its stream's id inside the pause.
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof StreamId other && bytes == other.bytes && crc32c == other.crc32c;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(bytes) * 31 + Long.hashCode(crc32c);
+        }
+
         @Override
         public String toString() {
             return String.format("%d bytes, CRC32C 0x%08x", bytes, crc32c);

@@ -37,16 +37,43 @@ import java.util.Set;
  * descriptor straight into native memory and copied once, into guest RAM.
  */
 public final class StateStreamReader {
-    /** What the reader does with a section of a given name. */
-    private sealed interface Handler {}
+    /**
+     * What the reader does with a section of a given name. Dispatched by method, not by a pattern
+     * switch: this reader is the first code a cpr-exec's new molt runs, inside the guest's pause, and a
+     * new JVM's first pattern switch costs about 4 ms to bootstrap (docs/live-update.md).
+     */
+    private sealed interface Handler {
+        /** Refuses a version this molt cannot load. */
+        void checkVersion(String name, long version);
+    }
 
-    private record Described(VmStateDescription<?> desc) implements Handler {}
+    private record Described(VmStateDescription<?> desc) implements Handler {
+        @Override
+        public void checkVersion(String name, long version) {
+            desc.checkVersion(version, Where.section(name), "version");
+        }
+    }
 
-    private record Raw(int minVersion, int maxVersion) implements Handler {}
+    private record Raw(int minVersion, int maxVersion) implements Handler {
+        @Override
+        public void checkVersion(String name, long version) {
+            range(name, version, minVersion, maxVersion);
+        }
+    }
 
-    private record Layout() implements Handler {}
+    private record Layout() implements Handler {
+        @Override
+        public void checkVersion(String name, long version) {
+            RamLayoutState.DESCRIPTION.checkVersion(version, Where.section(name), "version");
+        }
+    }
 
-    private record Pages() implements Handler {}
+    private record Pages() implements Handler {
+        @Override
+        public void checkVersion(String name, long version) {
+            range(name, version, RamPages.VERSION, RamPages.VERSION);
+        }
+    }
 
     private final StreamInput input;
     private final StreamLimits limits;
@@ -65,7 +92,7 @@ public final class StateStreamReader {
 
     /** Reads and checks the header. */
     public StateStreamReader(InputStream in, StreamLimits limits) {
-        this.input = new StreamInput(in);
+        this.input = StreamInput.of(in);
         this.limits = limits;
         StreamInput.Place header = new StreamInput.Place("the stream header", null);
         byte[] magic = new byte[StreamFormat.MAGIC_BYTES.length];
@@ -157,7 +184,7 @@ public final class StateStreamReader {
             if (handler == null) {
                 throw new VmStateException(name, null, "unknown to this molt (instance " + instance + ", version " + version + ")");
             }
-            checkVersion(handler, name, version);
+            handler.checkVersion(name, version);
             if (Long.compareUnsigned(length, limits.maxSectionBytes()) > 0) {
                 throw new VmStateException(name, null, "payload length " + Long.toUnsignedString(length)
                         + " exceeds the limit " + limits.maxSectionBytes());
@@ -172,17 +199,15 @@ public final class StateStreamReader {
             }
             byte[] payload = input.bytes((int) length, sp);
             last = name;
-            switch (handler) {
-                case Layout l -> takeLayout(name, instance, version, payload);
-                case Pages p -> throw new AssertionError("handled above");
-                case Described d -> {
-                    if (!seen.add(name + '#' + instance)) throw new VmStateException(name, null, "instance " + instance + " appears twice");
-                    return Optional.of(new Section(name, (int) instance, (int) version, payload));
-                }
-                case Raw r -> {
-                    return Optional.of(new Section(name, (int) instance, (int) version, payload));
-                }
+            if (handler instanceof Layout) {
+                takeLayout(name, instance, version, payload);
+                continue;
             }
+            // Described and Raw: returned. A described section's instance comes once; raw ones any number of times.
+            if (handler instanceof Described && !seen.add(name + '#' + instance)) {
+                throw new VmStateException(name, null, "instance " + instance + " appears twice");
+            }
+            return Optional.of(new Section(name, (int) instance, (int) version, payload));
         }
         return Optional.empty();
     }
@@ -219,15 +244,6 @@ public final class StateStreamReader {
         Handler old = handlers.putIfAbsent(name, h);
         if (old != null && !old.equals(h)) throw new IllegalArgumentException("section '" + name + "' is already registered");
         return this;
-    }
-
-    private static void checkVersion(Handler h, String name, long version) {
-        switch (h) {
-            case Described d -> d.desc().checkVersion(version, Where.section(name), "version");
-            case Layout l -> RamLayoutState.DESCRIPTION.checkVersion(version, Where.section(name), "version");
-            case Pages p -> range(name, version, RamPages.VERSION, RamPages.VERSION);
-            case Raw r -> range(name, version, r.minVersion(), r.maxVersion());
-        }
     }
 
     private static void range(String name, long version, int min, int max) {

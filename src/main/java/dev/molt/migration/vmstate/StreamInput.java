@@ -14,57 +14,77 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 /**
  * The reader's view of the input: exact-length reads that keep the running CRC32C, and turn an
  * early end or an I/O failure into a {@link VmStateException} saying where in the stream it hit.
+ * One buffering algorithm over two kinds of buffer:
  *
- * <p>Its buffer is native memory. From a {@link NativeSource} (a descriptor-backed migration
- * channel) bytes are read with read(2) straight into it, and a "ram" section's payload is handed on
- * as a slice of it ({@link #segment}): the pages reach guest RAM with one native copy and never pass
- * through the Java heap. Such a channel carries nothing but the stream until the receiver answers,
- * so each read there asks for at least {@link #READ_AHEAD} bytes (and gets what has arrived: it
- * never waits for more than it needs). Any other input stream is read through a heap chunk, exactly
- * the bytes needed: the stream's bytes and no more, as the caller's buffered stream may hold more.
+ * <ul>
+ * <li>{@link Native}, for a {@link NativeSource} (a descriptor-backed migration channel): the buffer
+ *     is native memory, read(2) fills it, and a "ram" section's payload is handed on as a slice of it
+ *     ({@link #segment}): the pages reach guest RAM with one native copy and never pass through the
+ *     Java heap. Such a channel carries nothing but the stream until the receiver answers, so each
+ *     read there asks for at least {@link #READ_AHEAD} bytes (and gets what has arrived: it never
+ *     waits for more than it needs).
+ * <li>{@link Heap}, for any other input stream (the CPR state a live update's new molt reads first,
+ *     exec: channels): a byte array, read exactly the bytes needed (the caller's buffered stream may
+ *     hold more). It touches none of the foreign memory API, whose first use costs a new JVM some
+ *     15 ms of method-handle set-up (a var handle for each layout): a cpr-exec's new molt reads its
+ *     CPR state this way first thing, inside the guest's pause.
+ * </ul>
  */
-final class StreamInput {
+abstract sealed class StreamInput permits StreamInput.Native, StreamInput.Heap {
     /** First chunk for a payload: big enough for any device section, small next to the limits. */
     private static final int FIRST_CHUNK = 64 << 10;
-    /** The native buffer grows up to this: room for the largest "ram" section molt writes (256 pages, about 1 MiB) twice. */
+    /** The buffer grows up to this: room for the largest "ram" section molt writes (256 pages, about 1 MiB) twice. */
     static final int CAPACITY = 2 << 20;
     private static final int FIRST_CAPACITY = 64 << 10;
-    /** The least a refill asks for: a read past the current need stays small, and so does the compaction that moves it. */
+    /** The heap buffer's first size: a CPR state is about a KiB, and a larger buffer is page faults in a new JVM. */
+    private static final int FIRST_HEAP_CAPACITY = 4 << 10;
+    /** The least a refill from a channel asks for: a read past the current need stays small, and so does the compaction that moves it. */
     private static final int READ_AHEAD = 64 << 10;
 
     /** Where a read happens, for its error: "section 'cpu'" with section "cpu", "the stream header" without. */
     record Place(String description, String section) {}
 
-    /** What the buffer is filled from: at least one byte into {@code into}, or -1 at the end. */
-    private interface Source {
-        long read(MemorySegment into) throws IOException;
+    static StreamInput of(InputStream in) {
+        return in instanceof NativeSource n ? new Native(n) : new Heap(in);
     }
 
-    private final Source source;
+    private final CRC32C crc = new CRC32C();
     /** The least a refill asks for: {@link #READ_AHEAD} from a channel, 1 (exactly what is needed) from anything else. */
     private final int readAhead;
-    private final CRC32C crc = new CRC32C();
-    private MemorySegment buf = Arena.ofAuto().allocate(FIRST_CAPACITY, 8);
-    /** The next byte to read, the end of what is buffered, and where the checksum has got to, in {@link #buf}. */
+    /** The next byte to read, the end of what is buffered, and where the checksum has got to, in the buffer. */
     private long pos, end, crcPos;
     private long position;
 
-    StreamInput(InputStream in) {
-        if (in instanceof NativeSource n) {
-            this.source = n::readNative;
-            this.readAhead = READ_AHEAD;
-        } else {
-            byte[][] chunk = {new byte[64]};
-            this.source = into -> {
-                int want = (int) Math.min(READ_AHEAD, into.byteSize());
-                if (chunk[0].length < want) chunk[0] = new byte[want];
-                int r = in.read(chunk[0], 0, want);
-                if (r > 0) MemorySegment.copy(chunk[0], 0, into, JAVA_BYTE, 0, r);
-                return r;
-            };
-            this.readAhead = 1;
-        }
+    private StreamInput(int readAhead) {
+        this.readAhead = readAhead;
     }
+
+    // ---- the buffer ----
+
+    abstract long size();
+
+    /** Reads at least one and at most {@code max} bytes into the buffer at {@code at}; -1 at the end. */
+    abstract long read(long at, long max) throws IOException;
+
+    /** Moves {@code n} bytes from {@code from} to the start, into a buffer of {@code newSize} bytes (the current one if equal). */
+    abstract void moveToStart(long from, long n, long newSize);
+
+    abstract int u8At(long p);
+
+    abstract int u32At(long p);
+
+    abstract long u64At(long p);
+
+    abstract void copyOut(long from, byte[] to, int offset, int n);
+
+    abstract void checksum(CRC32C crc, long from, long n);
+
+    /** Whether the buffer is native memory, whose bytes {@link #slice} hands out in place. */
+    abstract boolean inPlace();
+
+    abstract MemorySegment slice(long from, long n);
+
+    // ---- reads ----
 
     long position() {
         return position;
@@ -78,21 +98,21 @@ final class StreamInput {
 
     int u8(Place p) {
         need(1, p);
-        int v = buf.get(JAVA_BYTE, pos) & 0xFF;
+        int v = u8At(pos);
         skip(1);
         return v;
     }
 
     long u32(Place p) {
         need(4, p);
-        long v = Integer.toUnsignedLong(buf.get(RamPages.U32, pos));
+        long v = Integer.toUnsignedLong(u32At(pos));
         skip(4);
         return v;
     }
 
     long u64(Place p) {
         need(8, p);
-        long v = buf.get(RamPages.U64, pos);
+        long v = u64At(pos);
         skip(8);
         return v;
     }
@@ -108,7 +128,8 @@ final class StreamInput {
             if (got == out.length) out = Arrays.copyOf(out, (int) Math.min(n, 2L * out.length));
             need(1, p);
             int k = (int) Math.min(end - pos, out.length - got);
-            MemorySegment.copy(take(k), JAVA_BYTE, 0, out, got, k);
+            copyOut(pos, out, got, k);
+            skip(k);
             got += k;
         }
         return out;
@@ -116,12 +137,15 @@ final class StreamInput {
 
     /**
      * Reads exactly {@code n} bytes into the native buffer and returns them in place: valid until
-     * the next read. Null if {@code n} is more than the buffer holds (then read {@link #bytes}).
+     * the next read. Null if {@code n} is more than the buffer holds or the buffer is not native
+     * memory (then read {@link #bytes}).
      */
     MemorySegment segment(int n, Place p) {
-        if (n > CAPACITY) return null;
+        if (n > CAPACITY || !inPlace()) return null;
         need(n, p);
-        return take(n);
+        MemorySegment s = slice(pos, n);
+        skip(n);
+        return s;
     }
 
     /** Reads up to {@code n} bytes (fewer only at the end of the input); for the magic. */
@@ -129,7 +153,8 @@ final class StreamInput {
         int got = 0;
         while (got < n && fill(1, p)) {
             int k = (int) Math.min(end - pos, n - got);
-            MemorySegment.copy(take(k), JAVA_BYTE, 0, b, got, k);
+            copyOut(pos, b, got, k);
+            skip(k);
             got += k;
         }
         return got;
@@ -141,12 +166,6 @@ final class StreamInput {
         long v = u32(p);
         crcPos = pos;
         return v;
-    }
-
-    private MemorySegment take(long n) {
-        MemorySegment s = buf.asSlice(pos, n);
-        skip(n);
-        return s;
     }
 
     private void skip(long n) {
@@ -161,14 +180,21 @@ final class StreamInput {
     /** Makes {@code n} bytes (at most {@link #CAPACITY}) available from {@link #pos}; false if the input ends first. */
     private boolean fill(int n, Place p) {
         while (end - pos < n) {
-            if (pos + n > buf.byteSize()) {
-                if (n > buf.byteSize()) grow(n);
-                else compact();
+            if (pos + n > size()) {
+                // Moves what is buffered but not read to the start (of a larger buffer, doubling up to
+                // CAPACITY, if n bytes do not fit), checksumming what was read.
+                updateCrc();
+                long newSize = size();
+                while (newSize < n) newSize *= 2;
+                moveToStart(pos, end - pos, Math.min(newSize, CAPACITY));
+                end -= pos;
+                crcPos = 0;
+                pos = 0;
             }
-            long want = Math.min(buf.byteSize() - end, Math.max(n - (end - pos), readAhead));
+            long want = Math.min(size() - end, Math.max(n - (end - pos), readAhead));
             long r;
             try {
-                r = source.read(buf.asSlice(end, want));
+                r = read(end, want);
             } catch (IOException e) {
                 throw VmStateException.io(p.section(), p.description(), e);
             }
@@ -178,30 +204,81 @@ final class StreamInput {
         return true;
     }
 
-    /** Moves what is buffered but not read to the start of the buffer, checksumming what was read. */
-    private void compact() {
-        updateCrc();
-        MemorySegment.copy(buf, pos, buf, 0, end - pos);
-        end -= pos;
-        crcPos = 0;
-        pos = 0;
-    }
-
-    /** A larger buffer (doubling, up to {@link #CAPACITY}) for {@code n} bytes, as they are about to arrive. */
-    private void grow(int n) {
-        updateCrc();
-        long size = buf.byteSize();
-        while (size < n) size *= 2;
-        MemorySegment bigger = Arena.ofAuto().allocate(Math.min(size, CAPACITY), 8);
-        MemorySegment.copy(buf, pos, bigger, 0, end - pos);
-        end -= pos;
-        crcPos = 0;
-        pos = 0;
-        buf = bigger;
-    }
-
     private void updateCrc() {
-        if (pos > crcPos) crc.update(buf.asSlice(crcPos, pos - crcPos).asByteBuffer());
+        if (pos > crcPos) checksum(crc, crcPos, pos - crcPos);
         crcPos = pos;
+    }
+
+    /** Native memory filled by read(2): see the class comment. */
+    static final class Native extends StreamInput {
+        private final NativeSource source;
+        private MemorySegment buf = Arena.ofAuto().allocate(FIRST_CAPACITY, 8);
+
+        Native(NativeSource source) {
+            super(READ_AHEAD);
+            this.source = source;
+        }
+
+        @Override long size() { return buf.byteSize(); }
+
+        @Override long read(long at, long max) throws IOException { return source.readNative(buf.asSlice(at, max)); }
+
+        @Override
+        void moveToStart(long from, long n, long newSize) {
+            MemorySegment to = newSize == buf.byteSize() ? buf : Arena.ofAuto().allocate(newSize, 8);
+            MemorySegment.copy(buf, from, to, 0, n);
+            buf = to;
+        }
+
+        @Override int u8At(long p) { return buf.get(JAVA_BYTE, p) & 0xFF; }
+
+        @Override int u32At(long p) { return buf.get(RamPages.U32, p); }
+
+        @Override long u64At(long p) { return buf.get(RamPages.U64, p); }
+
+        @Override void copyOut(long from, byte[] to, int offset, int n) { MemorySegment.copy(buf, JAVA_BYTE, from, to, offset, n); }
+
+        @Override void checksum(CRC32C crc, long from, long n) { crc.update(buf.asSlice(from, n).asByteBuffer()); }
+
+        @Override boolean inPlace() { return true; }
+
+        @Override MemorySegment slice(long from, long n) { return buf.asSlice(from, n); }
+    }
+
+    /** A byte array, for any other input stream: see the class comment. */
+    static final class Heap extends StreamInput {
+        private final InputStream in;
+        private byte[] buf = new byte[FIRST_HEAP_CAPACITY];
+
+        Heap(InputStream in) {
+            super(1);
+            this.in = in;
+        }
+
+        @Override long size() { return buf.length; }
+
+        @Override long read(long at, long max) throws IOException { return in.read(buf, (int) at, (int) max); }
+
+        @Override
+        void moveToStart(long from, long n, long newSize) {
+            byte[] to = newSize == buf.length ? buf : new byte[(int) newSize];
+            System.arraycopy(buf, (int) from, to, 0, (int) n);
+            buf = to;
+        }
+
+        @Override int u8At(long p) { return buf[(int) p] & 0xFF; }
+
+        // Little-endian, as RamPages.U32 and U64 (the stream's byte order), without a VarHandle.
+        @Override int u32At(long p) { return u8At(p) | u8At(p + 1) << 8 | u8At(p + 2) << 16 | u8At(p + 3) << 24; }
+
+        @Override long u64At(long p) { return Integer.toUnsignedLong(u32At(p)) | (long) u32At(p + 4) << 32; }
+
+        @Override void copyOut(long from, byte[] to, int offset, int n) { System.arraycopy(buf, (int) from, to, offset, n); }
+
+        @Override void checksum(CRC32C crc, long from, long n) { crc.update(buf, (int) from, (int) n); }
+
+        @Override boolean inPlace() { return false; }
+
+        @Override MemorySegment slice(long from, long n) { throw new UnsupportedOperationException("a heap buffer"); }
     }
 }
