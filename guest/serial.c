@@ -112,4 +112,13 @@ void serial_irq(void)
             rx_line[rx_len++] = c;
         }
     }
+    /* The IOAPIC pin is edge-triggered and the UART holds its line high while
+     * data waits: if the guard ended the loop with more data in (input that
+     * streams in as fast as it is read, a backlog after a pause), no new edge
+     * would ever come. Turning the RX interrupt off and on again lowers and
+     * raises the line: one more interrupt if data is left, none otherwise. */
+    if (!guard) {
+        outb(COM1 + 1, 0x00);
+        outb(COM1 + 1, 0x01);
+    }
 }

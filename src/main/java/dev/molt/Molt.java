@@ -240,6 +240,17 @@ public final class Molt {
                 live.stopAccepting(); // the sockets go on listening: the next molt serves them
                 dev.molt.sys.Terminal.restoreAll();
             }, live::resumeAccepting);
+            migration.setInputHold(new dev.molt.migration.InputHold() {
+                @Override
+                public void hold(java.time.Duration bound) throws java.util.concurrent.TimeoutException {
+                    dev.molt.chardev.Chardevs.holdInput(bound);
+                }
+
+                @Override
+                public void release() {
+                    dev.molt.chardev.Chardevs.releaseInput();
+                }
+            });
             migration.setPreservedFds(preserved);
             migration.setReloader(new Reloading(args, kvm != null, chardevs, live, mon, machine[0]));
             monitors.start(monitor, chardevs, received[0] != null, inherited != null && inherited.reloaded());

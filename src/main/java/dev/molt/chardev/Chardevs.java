@@ -9,6 +9,21 @@ public final class Chardevs {
     private Chardevs() {}
 
     /**
+     * Before a live update stops the guest: the consoles' readers stop between two reads, each
+     * having delivered what it read to its device, so that the device state saved next holds every
+     * byte taken from a console's fd and the rest waits in the kernel for the next molt. Throws
+     * after {@code bound} (the update is refused, the guest runs on).
+     */
+    public static void holdInput(java.time.Duration bound) throws java.util.concurrent.TimeoutException {
+        InputPump.holdAll(bound);
+    }
+
+    /** The update failed and this molt goes on: the readers held by {@link #holdInput} read again. */
+    public static void releaseInput() {
+        InputPump.releaseAll();
+    }
+
+    /**
      * @param muxEscapes stdio only: interpret Ctrl-A commands (what -nographic gives)
      * @param onQuit     what Ctrl-A x does
      */

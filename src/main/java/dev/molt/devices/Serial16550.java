@@ -247,6 +247,16 @@ public final class Serial16550 implements PortIoDevice, Snapshottable<Serial1655
         }
     }
 
+    /** How many bytes {@link #receive} would accept now. */
+    public int rxRoom() {
+        lock.lock();
+        try {
+            return rxRoomLeft();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /**
      * Blocks until {@link #receive} would accept at least one byte, or the timeout passes. Returns
      * whether there is room. An interrupt ends the wait early: it returns false with the thread's

@@ -39,6 +39,8 @@ public final class Machine implements MachineControl, AutoCloseable {
     private final BlockingQueue<MachineEvent> events = new LinkedBlockingQueue<>();
 
     private volatile RunState state = RunState.PRELAUNCH;
+    /** The console's input reaches the UART: set once the guest is booted or its state loaded. */
+    private volatile boolean inputOpen;
     private volatile MachineObserver observer = MachineObserver.NONE;
 
     private Machine(MachineConfig config, Accelerator accel, GuestRam ram, Chardev console, PreservedFds preserved) {
@@ -55,15 +57,26 @@ public final class Machine implements MachineControl, AutoCloseable {
         bus.ports().register(I8042_BASE, 5, i8042);
         accel.validate(config);
         this.virtio = VirtioSlots.attach(config, accel, ram, bus, devices, preserved);
+        // Until the guest is booted or its state loaded the UART takes no input: a guest that comes in
+        // (a migration, a live update's new molt) has its UART state loaded over this one, and bytes
+        // taken before would be lost. They wait in the kernel meanwhile, with the fd the previous molt
+        // handed over.
         console.connect(new CharInput() {
             @Override
             public int receive(byte[] data, int off, int len) {
-                return serial.receive(data, off, len);
+                return inputOpen ? serial.receive(data, off, len) : 0;
             }
 
             @Override
             public boolean awaitRoom(long timeoutNanos) {
-                return serial.awaitRxRoom(timeoutNanos);
+                if (inputOpen) return serial.awaitRxRoom(timeoutNanos);
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.min(timeoutNanos, 5_000_000L)); // polled: only until the start
+                return false;
+            }
+
+            @Override
+            public int room() {
+                return inputOpen ? serial.rxRoom() : 0;
             }
         });
     }
@@ -163,6 +176,7 @@ public final class Machine implements MachineControl, AutoCloseable {
             MpTable.write(ram.memory(), config.cpus());
         }
         accel.boot(config, ram, bus, events::add, entry, !initial.vcpusRun);
+        inputOpen = true;
         setState(initial);
     }
 
@@ -222,6 +236,7 @@ public final class Machine implements MachineControl, AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new MachineException("the incoming device state does not fit this machine: " + e.getMessage());
         }
+        inputOpen = true;
         setState(RunState.PAUSED);
         beforeResume.run();
         if (s.running()) resume();

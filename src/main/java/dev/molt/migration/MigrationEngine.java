@@ -42,6 +42,7 @@ public final class MigrationEngine implements MigrationCommands {
     private volatile int cpuThrottle;
     private volatile Runnable beforeExec = () -> { };
     private volatile Runnable afterExecFailure = () -> { };
+    private volatile InputHold inputHold = InputHold.NONE;
     private volatile PreservedFds preservedFds = PreservedFds.fresh();
     private volatile Map<String, Object> cprBreakdown;
     private volatile Runnable onIncomingFailure = () -> { };
@@ -326,6 +327,11 @@ public final class MigrationEngine implements MigrationCommands {
         this.afterExecFailure = afterFailure;
     }
 
+    /** What a cpr-exec holds before the guest stops (the consoles' readers): see {@link InputHold}. */
+    public void setInputHold(InputHold hold) {
+        this.inputHold = hold;
+    }
+
     /**
      * The registry of the host fds a live update hands to the new molt, by the name it finds them
      * under (RAM, disk images, monitor and console sockets: see {@link PreservedFds}). They stay
@@ -348,7 +354,7 @@ public final class MigrationEngine implements MigrationCommands {
      * the guest runs on here.
      */
     private void runCprExec(OutgoingChannel channel, java.nio.file.Path program, LaunchPlan plan, String stateUri) {
-        boolean stopped = false, released = false, stoppedAccepting = false;
+        boolean stopped = false, released = false, stoppedAccepting = false, inputHeld = false;
         VmState captured = null;
         CprState.StreamId written = null;
         List<PreservedFds.Entry> handed;
@@ -371,6 +377,8 @@ public final class MigrationEngine implements MigrationCommands {
             setupMillis = (System.nanoTime() - startNanos) / 1_000_000;
             setStatus(MigrationStatus.ACTIVE);
             FaultPoint.CPR_EXEC_KEEPER_STARTED.reached();
+            inputHold.hold(java.time.Duration.ofSeconds(1)); // a reader delivers in microseconds: only a fault takes this long
+            inputHeld = true;
             machine.prepareCapture();
             long stoppedAt = wallNanos();
             long stopNanos = System.nanoTime();
@@ -417,6 +425,7 @@ public final class MigrationEngine implements MigrationCommands {
             // The VM is rebuilt from the state just saved (paused: whether it runs again is the switch-over's call).
             if (released) machine.loadState(paused(captured), () -> { });
             if (stopped) switchOver.giveBack();
+            if (inputHeld) inputHold.release();
             if (cancelled) finish(MigrationStatus.CANCELLED, null);
             else fail(message(e));
         }

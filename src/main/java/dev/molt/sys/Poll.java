@@ -10,7 +10,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 public final class Poll {
     private Poll() {}
 
-    private static final short POLLIN = 1;
+    private static final short POLLIN = 1, POLLHUP = 0x10, POLLRDHUP = 0x2000;
 
     /** Which of the fds are ready: readable, or in error or hung up (a read then says what). */
     public record Ready(boolean first, boolean second) {
@@ -48,5 +48,18 @@ public final class Poll {
         } while (r == -Errno.EINTR.value);
         if (r < 0) throw new ErrnoException("poll " + first.what(), (int) -r);
         return Ready.of(pfds.get(JAVA_SHORT, 6) != 0, second != null && pfds.get(JAVA_SHORT, 14) != 0);
+    }
+
+    /** Whether the peer of socket {@code fd} has hung up (or shut down its writing side); does not wait or read. */
+    public static boolean hungUp(Fd fd) {
+        MemorySegment pfds = POLLFDS.get();
+        pfds.set(JAVA_INT, 0, fd.num());
+        pfds.set(JAVA_INT, 4, POLLRDHUP);
+        long r;
+        do {
+            r = Syscall.raw(Syscall.POLL, pfds.address(), 1, 0, 0, 0, 0);
+        } while (r == -Errno.EINTR.value);
+        if (r < 0) throw new ErrnoException("poll " + fd.what(), (int) -r);
+        return (pfds.get(JAVA_SHORT, 6) & (POLLHUP | POLLRDHUP)) != 0;
     }
 }

@@ -79,7 +79,16 @@ public final class ReadGate {
     }
 
     /** The calling reader is done for good (its input ended): a pause need not wait for it. */
-    public synchronized void readerEnded() {
+    public void readerEnded() {
+        idle();
+    }
+
+    /**
+     * The calling reader has handled all it read and waits for something other than its fd (room
+     * in the device it feeds) before it reads again: a pause need not wait for it. Its next read
+     * waits here as always.
+     */
+    public synchronized void idle() {
         reading.remove(Thread.currentThread());
         notifyAll();
     }
@@ -90,6 +99,15 @@ public final class ReadGate {
      * otherwise keep the guest paused. The gate stays paused then too; the caller resumes it.
      */
     public void pause(Duration bound) throws java.util.concurrent.TimeoutException {
+        pause(bound, reader -> true);
+    }
+
+    /**
+     * As {@link #pause(Duration)}, holding every reader before its next read but waiting only for
+     * those {@code waitFor} accepts: a live update holds the consoles' input without waiting for a
+     * monitor client whose command is still running (an HMP migrate waiting for its own end).
+     */
+    public void pause(Duration bound, java.util.function.Predicate<Thread> waitFor) throws java.util.concurrent.TimeoutException {
         long until = System.nanoTime() + bound.toNanos();
         synchronized (this) {
             if (state == State.DETACHED) throw new IllegalStateException("this molt's readers were handed over already");
@@ -97,10 +115,10 @@ public final class ReadGate {
             wake().signal(); // stays readable while paused: a reader entering poll now returns at once
             while (true) {
                 reading.removeIf(t -> !t.isAlive());
-                if (reading.isEmpty()) return;
+                if (reading.stream().noneMatch(waitFor)) return;
                 long left = until - System.nanoTime();
                 if (left <= 0) {
-                    throw new java.util.concurrent.TimeoutException("reader thread(s) " + reading.stream().map(Thread::getName).toList()
+                    throw new java.util.concurrent.TimeoutException("reader thread(s) " + reading.stream().filter(waitFor).map(Thread::getName).toList()
                             + " did not finish their input within " + bound.toMillis() + " ms");
                 }
                 try {

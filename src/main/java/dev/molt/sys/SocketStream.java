@@ -41,7 +41,10 @@ public final class SocketStream implements AutoCloseable {
         return !closed;
     }
 
-    private final InputStream in = new InputStream() {
+    private final InputStream in = new Input();
+
+    /** Reads at the gate; tells a hang-up without reading (the console's reader, while its UART is full). */
+    private final class Input extends InputStream implements HangupAware {
         @Override
         public int read() throws IOException {
             byte[] one = new byte[1];
@@ -72,7 +75,12 @@ public final class SocketStream implements AutoCloseable {
             MemorySegment.copy(readBuf, JAVA_BYTE, 0, b, off, r.bytes());
             return r.bytes();
         }
-    };
+
+        @Override
+        public boolean peerHungUp() {
+            return closed || Poll.hungUp(fd);
+        }
+    }
 
     private final OutputStream out = new OutputStream() {
         @Override

@@ -49,6 +49,32 @@ class ReadGateTest {
     }
 
     @Test
+    void aPauseForSomeReadersHoldsEveryoneButWaitsOnlyForThose(@TempDir Path dir) throws Exception {
+        // cpr-exec holds the consoles' readers and must not wait for a monitor client whose command runs on.
+        ReadGate gate = new ReadGate();
+        Path path = dir.resolve("s");
+        try (Fd listening = UnixListen.at(path); Fd client = UnixSocket.connect(path.toString()); Fd served = UnixSocket.accept(listening)) {
+            BlockingQueue<String> got = new LinkedBlockingQueue<>();
+            CountDownLatch busy = new CountDownLatch(1);
+            Thread t = reader(gate, served, got, busy);
+            send(client, "slow");
+            Thread.sleep(100);
+            assertThrows(TimeoutException.class, () -> gate.pause(Duration.ofMillis(200), reader -> reader == t));
+            gate.resume();
+            gate.pause(Duration.ofSeconds(5), reader -> reader != t); // returns at once: that reader is not waited for
+            busy.countDown();
+            assertEquals("slow", got.poll(5, TimeUnit.SECONDS));
+            send(client, "two");
+            assertNull(got.poll(300, TimeUnit.MILLISECONDS), "held all the same at its next read");
+            gate.resume();
+            assertEquals("two", got.poll(5, TimeUnit.SECONDS));
+            gate.detach();
+            assertEquals("", got.poll(5, TimeUnit.SECONDS));
+            t.join(5000);
+        }
+    }
+
+    @Test
     void heldReadersLeaveInputInTheKernelAndGoOnOrEndAsTold(@TempDir Path dir) throws Exception {
         ReadGate gate = new ReadGate();
         Path path = dir.resolve("s");
