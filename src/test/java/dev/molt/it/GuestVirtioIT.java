@@ -149,8 +149,10 @@ class GuestVirtioIT {
             assertTrue(t.net().unanswered() <= pauses, "datagrams lost beyond one per pause: " + t);
             for (long seq = t.n() - 7; seq <= t.n(); seq++) {
                 ByteBuffer b = ByteBuffer.wrap(disk, (int) ((t.cpu() * 8 + seq % 8) * 512), 24).order(ByteOrder.LITTLE_ENDIAN);
-                assertEquals(List.of(0x316b6c62746c6f6dL, (long) t.cpu(), seq), List.of(b.getLong(), b.getLong(), b.getLong()),
-                        "block " + seq + " of vCPU " + t.cpu() + " on the image");
+                List<Long> found = List.of(b.getLong(), b.getLong(), b.getLong());
+                // The stop may come between a tick's write and its line: the oldest slot then holds that next block.
+                long want = seq == t.n() - 7 && found.get(2) == t.n() + 1 ? t.n() + 1 : seq;
+                assertEquals(List.of(0x316b6c62746c6f6dL, (long) t.cpu(), want), found, "block " + seq + " of vCPU " + t.cpu() + " on the image");
             }
         }
         assertEquals(CPUS, last.size());
