@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Live update of the VMM under the running test guest, measured from the host: guest-visible pause
 # (largest gap between guest ticks) and QMP-visible time (migrate until query-status says running).
-# molt cpr-exec and cpr-transfer with and without the AOT cache, against Debian's QEMU 7.2, which has no CPR modes and
-# is updated by stop + migrate to a file (exec:cat) + a new QEMU with -incoming exec:cat FILE.
+# With KVM: molt's cpr-exec and cpr-transfer beside QEMU 10.2's (../shared/tools/build-qemu.sh builds it; MOLT_QEMU
+# names another), the same test guest, runs interleaved (bench/lib/cpr_bench.py).
 # Under -accel qtest (with --qtest, or by itself where KVM is unusable) no guest CPU runs: it measures
 # the VMM side of the pause, molt beside QEMU 10.2 (../shared/tools/build-qemu.sh builds it; MOLT_QEMU
 # names another) in the same run: a pattern in guest RAM, cpr-exec, the pattern read back; molt's
@@ -75,27 +75,39 @@ PY
   done
   exit 0
 fi
+# With KVM: the test guest (ring 3, 10 ms ticks) under molt and QEMU 10.2 (pc machine), interleaved.
+. "$root/bench/lib/qtest_vmms.sh"
+qtest_vmms_find
+kinds=(molt molt-transfer); [ -x "$qemu" ] && kinds+=(qemu qemu-transfer)
 for size in "${sizes[@]}"; do
   for cpus in 1 2; do
-    kinds=(molt molt-noaot molt-transfer molt-transfer-noaot qemu)
     for k in "${kinds[@]}"; do : >"$work/$k"; done
     for i in $(seq 1 "$runs"); do
       for k in "${kinds[@]}"; do
-        python3 "$root/bench/lib/cpr_bench.py" "$k" "$size" "$cpus" "$work/run" "$root/bin/molt" \
-          "$root/guest/build/molt-guest.elf" >>"$work/$k" || echo failed >>"$work/$k"
+        python3 "$root/bench/lib/cpr_bench.py" "$k" "$size" "$cpus" "$work/run" "$root/bin/molt" "$qemu" "$fw" \
+          "$root/guest/build/molt-guest.elf" >>"$work/$k" || true
       done
     done
-    echo "== -m $size, $cpus vCPU(s), $runs runs each =="
+    echo "== KVM, -m $size, $cpus vCPU(s), guest mem=64M, $runs runs each: median (min .. max), ms =="
     for k in "${kinds[@]}"; do
       case $k in
-        molt) label="molt cpr-exec (AOT)" ;;
-        molt-noaot) label="molt cpr-exec (no AOT)" ;;
-        molt-transfer) label="molt cpr-transfer (AOT)" ;;
-        molt-transfer-noaot) label="molt cpr-transfer (no AOT)" ;;
-        qemu) label="qemu-7.2 stop+file+restart" ;;
+        molt) label="molt cpr-exec" ;; molt-transfer) label="molt cpr-transfer" ;;
+        qemu) label="qemu-10.2 cpr-exec" ;; qemu-transfer) label="qemu-10.2 cpr-transfer" ;;
       esac
-      echo "  $label pause: $(awk '$1 ~ /^[0-9.]+$/ {print $1}' "$work/$k" | python3 "$root/bench/lib/stats.py")"
-      echo "  $label QMP:   $(awk '$1 ~ /^[0-9.]+$/ {print $2}' "$work/$k" | python3 "$root/bench/lib/stats.py")"
+      python3 - "$work/$k" "$label" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+ok = [r for r in rows if not r.get("failed")]
+def cell(key, get=lambda r: r):
+    v = [get(r)[key] for r in ok if get(r) and get(r).get(key) is not None]
+    return "%.1f (%.1f .. %.1f)" % (statistics.median(v), min(v), max(v)) if v else "-"
+parts = list(ok[0].get("breakdown") or {}) if ok else []
+extra = ("; of the downtime: " + ", ".join("%s %s" % (p, cell(p, lambda r: r.get("breakdown"))) for p in parts)) if parts else ""
+print("  %-22s guest's pause %s; migrate->running on QMP %s; reported downtime %s; %d/%d runs%s"
+      % (sys.argv[2], cell("pause_ms"), cell("qmp_ms"), cell("downtime_ms"), len(ok), len(rows), extra))
+for r in rows:
+    if r.get("failed"): print("    failed:", r["failed"])
+PY
     done
   done
 done

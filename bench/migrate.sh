@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Live migration of the test guest over a unix socket, molt against Debian's QEMU, runs interleaved:
-# total time, guest-visible pause (largest gap between guest ticks as the host sees them) and the
-# throughput query-migrate reports. max-bandwidth is unlimited on both.
+# Live migration of the test guest over a unix socket, molt beside QEMU 10.2 (../shared/tools/build-qemu.sh;
+# MOLT_QEMU names another), runs interleaved: total time, guest-visible pause (largest gap between guest
+# ticks as the host sees them), the throughput and downtime query-migrate reports, and whether the guest's
+# pages all checked out after the switch-over. max-bandwidth is unlimited on both.
 # With --qtest (or by itself where KVM is unusable): the VMM side alone, no guest CPU, molt beside
 # QEMU 10.2 under -accel qtest: a 64 MiB pattern written through qtest (the rest of RAM zero), the
 # migration, the destination's RAM read back; total time, reported downtime and throughput.
-# Usage: bench/migrate.sh [--qtest] [runs] [sizes...]   (default: 5 runs, 1G 4G)
+# Usage: [GUEST_ARGS=...] bench/migrate.sh [--qtest] [runs] [sizes...]   (default: 5 runs, 1G 4G)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 qtest=
@@ -41,22 +42,39 @@ PY
   done
   exit 0
 fi
-command -v qemu-system-x86_64 >/dev/null || { echo "bench: apt-get install qemu-system-x86" >&2; exit 1; }
+# With KVM: the test guest rewriting pages all the time (GUEST_ARGS, default mem=256M dirty=256 slice=8M:
+# each vCPU rewrites 256 pages a tick, 100 MiB/s), its pages checked after each switch-over
+# (bench/lib/migrate_bench.py), 1 and 2 vCPUs, molt beside QEMU 10.2 (pc machine) in one run.
+. "$root/bench/lib/qtest_vmms.sh"
+qtest_vmms_find
+gargs=${GUEST_ARGS:-mem=256M dirty=256 slice=8M}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for size in "${sizes[@]}"; do
-  for vmm in molt qemu; do : >"$work/$vmm-$size"; done
-  for i in $(seq 1 "$runs"); do
-    for vmm in molt qemu; do
-      python3 "$root/bench/lib/migrate_bench.py" "$vmm" "$size" 2 256M "$work/run" "$root/bin/molt" \
-        "$root/guest/build/molt-guest.elf" >>"$work/$vmm-$size" || echo "failed" >>"$work/$vmm-$size"
+  for cpus in 1 2; do
+    for k in "${kinds[@]}"; do : >"$work/$k"; done
+    for i in $(seq 1 "$runs"); do
+      for k in "${kinds[@]}"; do
+        python3 "$root/bench/lib/migrate_bench.py" "$k" "$size" "$cpus" "$gargs" "$work/run" "$root/bin/molt" \
+          "$qemu" "$fw" "$root/guest/build/molt-guest.elf" >>"$work/$k" || true
+      done
     done
-  done
-  echo "== -m $size, 2 vCPUs, guest region 256M, $runs runs each =="
-  for vmm in molt qemu; do
-    col() { awk -v c="$1" '$1 ~ /^[0-9.]+$/ {print $c}' "$work/$vmm-$size"; }
-    echo "  $vmm total:  $(col 1 | python3 "$root/bench/lib/stats.py")"
-    echo "  $vmm pause:  $(col 2 | python3 "$root/bench/lib/stats.py")"
-    echo "  $vmm Mbit/s: $(col 3 | python3 "$root/bench/lib/stats.py" | sed 's/ ms//g')"
-    bad=$(grep -vc '^[0-9.]* [0-9.]* [0-9.]*$' "$work/$vmm-$size" || true); [ "$bad" = 0 ] || echo "  $vmm: $bad failed run(s)"
+    echo "== KVM, live migration over unix, -m $size, $cpus vCPU(s), guest $gargs, $runs runs each: median (min .. max) =="
+    for k in "${kinds[@]}"; do
+      label=$([ "$k" = molt ] && echo "molt" || echo "qemu-10.2")
+      python3 - "$work/$k" "$label" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+done = [r for r in rows if not r.get("failed")]
+def cell(key, fmt="%.1f"):
+    v = [r[key] for r in done if r.get(key) is not None]
+    return (fmt + " (" + fmt + " .. " + fmt + ")") % (statistics.median(v), min(v), max(v)) if v else "-"
+clean = sum(1 for r in done if r["pages"] == "ok")
+print("  %-9s total %s ms; guest's pause %s ms; reported downtime %s ms; %s Mbit/s; pages checked clean in %d/%d runs"
+      % (sys.argv[2], cell("total_ms"), cell("pause_ms"), cell("downtime_ms"), cell("mbps", "%.0f"), clean, len(rows)))
+for r in rows:
+    if r.get("failed"): print("    failed:", r["failed"])
+    elif r["pages"] != "ok": print("    pages:", r["pages"])
+PY
+    done
   done
 done

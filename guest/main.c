@@ -356,6 +356,23 @@ static void corrupt_word(void)
     ucfg.region[w] = ~ucfg.region[w];
 }
 
+/* Put the page CPU 0 rewrote last back to its previous generation, words and
+ * counter alike: what a migration that lost both writes would leave. The page
+ * is consistent with its counter, so only the check against the count of
+ * rewrites (work.c) can tell; its next verification of that page says
+ * CORRUPT stale. Needs dirty=N; CPU 0 is asleep, as for corrupt_word. */
+static void stale_page(void)
+{
+    u64 np = share_pages(0, ucfg.ncpus, ucfg.region_pages);
+    if (!np || !ustate[0].dirty_total)
+        return;
+    u64 page = (ustate[0].dirty_total - 1) % np, base = page * WORDS_PER_PAGE;
+    u32 g = ucfg.gen[page] - 1;
+    for (u64 k = 0; k < WORDS_PER_PAGE; k++)
+        ucfg.region[base + k] = pattern(base + k, g);
+    ucfg.gen[page] = g;
+}
+
 /* Runs cmpxchg16b in ring 0. Hardware KVM executes it natively; kvm_pvm's ring-0 emulator cannot,
  * and stops the VM with KVM_EXIT_INTERNAL_ERROR: molt's tests use this to check how a VMM reports
  * a guest that can no longer run. */
@@ -379,6 +396,8 @@ void serial_command(const char *line)
         triple_fault();
     } else if (str_eq(line, "corrupt")) {
         corrupt_word();
+    } else if (str_eq(line, "stale")) {
+        stale_page();
     } else if (str_eq(line, "emufail")) {
         emulation_failure();
     }

@@ -86,6 +86,12 @@ struct cpu_state {
     volatile u64 ticks;         /* last printed tick number n */
     volatile u64 verify_pos;    /* next word (within the share) to verify */
     u64 dirty_pos;              /* next page (within the share) to rewrite */
+    /* pages rewritten since boot: page i of the share has generation
+     * dirty_total / count + (i < dirty_total % count). Kept beside 'ticks',
+     * in the same page, so that a migration that loses this page shows as
+     * a repeated tick, and one that loses a data or counter page as a
+     * generation other than this one. */
+    u64 dirty_total;
     u64 corrupt_reported;
     /* block workload: requests read back as written, differing, failed (ring 3 counts) */
     u64 blk_ok, blk_bad, blk_ioerr;
@@ -93,7 +99,7 @@ struct cpu_state {
      * datagrams sent (the last one's number), distinct ones answered, answers
      * seen again, answers after a newer one, answers damaged or never sent */
     volatile u64 net_sent, net_answered, net_dup, net_ooo, net_bad;
-    u64 pad[4];
+    u64 pad[3];
 };
 
 extern struct user_config ucfg;                 /* work.c (.udata) */

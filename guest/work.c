@@ -9,6 +9,14 @@
  * tick boundary, verify the next 'slice' bytes of the share, rewrite the
  * next 'dirty' pages with generation + 1, run the block and network
  * workloads' requests (system calls), print the tick line with their totals.
+ *
+ * A page is checked twice over: its words against its generation counter, and
+ * that counter against the generation the CPU's count of rewrites says it
+ * must have (struct cpu_state.dirty_total). The second catches a migration
+ * that lost both a page and its counter, which look consistent together.
+ * Every page is checked right before it is rewritten as well, so a lost
+ * write cannot be painted over before the round-robin verification gets
+ * to it.
  */
 #include "shared.h"
 
@@ -84,7 +92,42 @@ static void counters(struct fbuf *b, const char *name, u64 a, u64 x, u64 c)
 
 struct mismatch {
     u64 word, want, got;
+    int stale;                  /* want/got are generations, not words */
 };
+
+/* The generation page 'i' of a share of 'np' pages must have after
+ * 'total' rewrites in round-robin order from page 0. */
+static u32 expected_gen(u64 total, u64 i, u64 np)
+{
+    return (u32)(total / np + (i < total % np ? 1 : 0));
+}
+
+/* Checks a whole page: counter against the expected generation, then each
+ * word against the pattern; returns 1 and fills m on the first mismatch. */
+static int check_page(u64 page, u32 want_gen, struct mismatch *m)
+{
+    u64 base = page * WORDS_PER_PAGE;
+    u32 g = ucfg.gen[page];
+    if (g != want_gen) {
+        m->word = base;
+        m->want = want_gen;
+        m->got = g;
+        m->stale = 1;
+        return 1;
+    }
+    const u64 *w = ucfg.region + base;
+    for (u64 k = 0; k < WORDS_PER_PAGE; k++) {
+        u64 want = pattern(base + k, g);
+        if (w[k] != want) {
+            m->word = base + k;
+            m->want = want;
+            m->got = w[k];
+            m->stale = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* Verify the next slice of the share; returns 1 on any mismatch. */
 static int verify(struct cpu_state *st, u64 first, u64 np, struct mismatch *m)
@@ -104,6 +147,14 @@ static int verify(struct cpu_state *st, u64 first, u64 np, struct mismatch *m)
             cnt = left;
         u64 g = ucfg.gen[page], base = page * WORDS_PER_PAGE;
         const u64 *w = ucfg.region + base;
+        u32 want_gen = expected_gen(st->dirty_total, page - first, np);
+        if (g != want_gen && !bad) {
+            bad = 1;
+            m->word = base;
+            m->want = want_gen;
+            m->got = g;
+            m->stale = 1;
+        }
         for (u64 j = k; j < k + cnt; j++) {
             u64 want = pattern(base + j, g);
             if (w[j] != want && !bad) {
@@ -122,22 +173,32 @@ static int verify(struct cpu_state *st, u64 first, u64 np, struct mismatch *m)
     return bad;
 }
 
-/* Rewrite the next N pages with generation + 1. The data is written before
- * the counter, and only this CPU writes its share, so every snapshot of
- * memory is consistent page by page. */
-static void dirty(struct cpu_state *st, u64 first, u64 np)
+/* Rewrite the next N pages with generation + 1, each checked first. The data
+ * is written before the counter, the counter before the total, and only this
+ * CPU writes its share, so every snapshot of memory is consistent page by
+ * page. Returns 1 on a mismatch (the first is kept in m). */
+static int dirty(struct cpu_state *st, u64 first, u64 np, int bad, struct mismatch *m)
 {
     u64 n = ucfg.dirty_pages;
     if (n > np)
         n = np;
     for (u64 d = 0; d < n; d++) {
-        u64 page = first + st->dirty_pos % np;
-        u32 g = ucfg.gen[page] + 1;
+        u64 i = st->dirty_pos % np, page = first + i;
+        u32 want = expected_gen(st->dirty_total, i, np);
+        struct mismatch here;
+        if (check_page(page, want, &here) && !bad) {
+            bad = 1;
+            *m = here;
+        }
+        u32 g = want + 1;
         write_page(page, g);
         __asm__ volatile("" ::: "memory");
         ucfg.gen[page] = g;
+        __asm__ volatile("" ::: "memory");
+        st->dirty_total++;
         st->dirty_pos = (st->dirty_pos + 1) % np;
     }
+    return bad;
 }
 
 void user_main(u64 cpu, struct pvclock *clk)
@@ -153,6 +214,8 @@ void user_main(u64 cpu, struct pvclock *clk)
         ucfg.gen[p] = 0;
         write_page(p, 0);
     }
+    st->dirty_total = 0;
+    st->dirty_pos = 0;
     __atomic_add_fetch(&ucfg.filled, 1, __ATOMIC_RELEASE);
 
     u64 next = next_boundary(pvclock_read_ns(clk), tick);
@@ -179,9 +242,9 @@ void user_main(u64 cpu, struct pvclock *clk)
 
     for (;;) {
         sleep_until(next);
-        struct mismatch m = {0, 0, 0};
+        struct mismatch m = {0, 0, 0, 0};
         int bad = verify(st, first, np, &m);
-        dirty(st, first, np);
+        bad = dirty(st, first, np, bad, &m);
         u64 nth = st->ticks + 1;
         long blk = ucfg.blk ? sys2(SYS_BLK, (long)nth, 0) : 0;
         if (ucfg.blk)
@@ -213,13 +276,13 @@ void user_main(u64 cpu, struct pvclock *clk)
         fb_str(&b, "\r\n");
         if (bad && !st->corrupt_reported) {
             st->corrupt_reported = 1;
-            fb_str(&b, "CORRUPT cpu=");
+            fb_str(&b, m.stale ? "CORRUPT stale cpu=" : "CORRUPT cpu=");
             fb_dec(&b, cpu);
             fb_str(&b, " addr=");
             fb_hex(&b, word_pa(m.word));
-            fb_str(&b, " want=");
+            fb_str(&b, m.stale ? " want-gen=" : " want=");
             fb_hex(&b, m.want);
-            fb_str(&b, " got=");
+            fb_str(&b, m.stale ? " got-gen=" : " got=");
             fb_hex(&b, m.got);
             fb_str(&b, "\r\n");
         }

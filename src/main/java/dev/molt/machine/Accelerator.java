@@ -61,8 +61,6 @@ public abstract sealed class Accelerator permits KvmAccelerator, QtestAccelerato
      */
     abstract boolean kernelEvents();
 
-    /** Whether the dirty log reports every write to guest RAM. */
-    abstract boolean dirtyLogReliable();
 
     /** A device's interrupt line to the interrupt controller. */
     abstract void irqLine(int line, boolean level);

@@ -4,7 +4,6 @@ import dev.molt.devices.DeviceBuses;
 import dev.molt.kvm.CpuidEntry;
 import dev.molt.kvm.Kvm;
 import dev.molt.kvm.KvmCap;
-import dev.molt.kvm.KvmFlavour;
 import dev.molt.kvm.Vcpu;
 import dev.molt.kvm.Vm;
 import dev.molt.machine.boot.BootEntry;
@@ -215,9 +214,11 @@ public final class KvmAccelerator extends Accelerator {
     /**
      * Turns KVM's dirty-page logging on or off for every RAM slot (live migration tracks what the
      * guest writes while its RAM is being sent). With KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 molt re-arms
-     * pages itself with KVM_CLEAR_DIRTY_LOG after each fetch. The vCPUs are held while the slots
-     * change, and each slot is re-created rather than just flagged, so that no mapping made before
-     * logging started can write untracked (seen on kvm_pvm's shadow MMU).
+     * pages itself with KVM_CLEAR_DIRTY_LOG after each fetch. Only the slots' flags change, as in
+     * QEMU: KVM write-protects what the guest mapped before. (molt used to re-create each slot and
+     * resend all of RAM with the guest stopped on kvm_pvm, for writes its log was thought to miss;
+     * the test guest's per-page generation check found none, in molt or in QEMU 10.2, there:
+     * docs/migration-format.md, "The dirty log".) The vCPUs are held while the flags change.
      */
     @Override
     void setDirtyLogging(GuestRam ram, boolean on) {
@@ -228,7 +229,6 @@ public final class KvmAccelerator extends Accelerator {
             if (on && !manualDirtyProtect) manualDirtyProtect = vm.enableManualDirtyLogProtect();
             int slot = 0;
             for (GuestRegion r : ram.memory().regions()) {
-                if (on) vm.setUserMemoryRegion(slot, 0, r.gpa(), 0, r.host().address());
                 vm.setUserMemoryRegion(slot++, on ? Vm.MEM_LOG_DIRTY_PAGES : 0, r.gpa(), r.size(), r.host().address());
             }
         } finally {
@@ -254,15 +254,6 @@ public final class KvmAccelerator extends Accelerator {
             vm.clearDirtyLog(index, 0, pages, bitmap);
         }
         deviceWrites.drainInto(index, bitmap);
-    }
-
-    /**
-     * kvm_pvm's shadow MMU does not report every guest write (a page the guest kept writing was
-     * missing from the final dirty pass in molt's migration test).
-     */
-    @Override
-    boolean dirtyLogReliable() {
-        return kvm.flavour() != KvmFlavour.PVM;
     }
 
     /** Dropped while no VM exists (between a reset and the next boot). */

@@ -261,11 +261,6 @@ public final class Machine implements MachineControl, AutoCloseable {
         return (pages + 63) / 64 * 8;
     }
 
-    /** Whether the dirty log reports every guest write on this host (not on kvm_pvm's shadow MMU). */
-    public boolean dirtyLogReliable() {
-        return accel.dirtyLogReliable();
-    }
-
     /**
      * Holds the vCPUs briefly for migration throttling (auto-converge) without changing the run
      * state or emitting events; false if the guest is not running.

@@ -82,8 +82,6 @@ public interface MachineControl {
 
     void fetchDirtyLog(int index, MemorySegment bitmap);
 
-    boolean dirtyLogReliable();
-
     /** Holds the vCPUs briefly (auto-converge); false if the guest is not running. */
     boolean throttleStop();
 

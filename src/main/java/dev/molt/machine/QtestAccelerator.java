@@ -162,11 +162,6 @@ public final class QtestAccelerator extends Accelerator {
         dirty.drainInto(region, bitmap);
     }
 
-    @Override
-    boolean dirtyLogReliable() {
-        return true; // every write goes through markDirty
-    }
-
     // ---- interrupts ----
 
     public void setIrqListener(IrqListener listener) {

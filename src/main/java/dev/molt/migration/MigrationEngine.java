@@ -1282,15 +1282,8 @@ public final class MigrationEngine implements MigrationCommands {
             if (precopy) switchOverStarts();
             limiter.setLimit(0); // the guest is stopped: send as fast as possible
             if (precopy) {
-                syncDirty(ram);
-                if (machine.dirtyLogReliable()) {
-                    ram.sendDirty();
-                } else {
-                    // kvm_pvm's dirty log misses guest writes (measured: the destination resumed with stale
-                    // pages), so with the guest stopped every page is sent again: correct, but the pause
-                    // then grows with RAM. Hardware KVM sends only what the guest dirtied.
-                    ram.sendAll();
-                }
+                syncDirty(ram); // the vCPUs are out of KVM_RUN: this sync sees their last writes
+                ram.sendDirty();
                 ram.stopTracking();
             } else if (sendRam) {
                 ram.sendAll();

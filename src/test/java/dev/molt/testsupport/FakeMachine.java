@@ -177,11 +177,6 @@ public final class FakeMachine implements MachineControl, AutoCloseable {
     }
 
     @Override
-    public boolean dirtyLogReliable() {
-        return true;
-    }
-
-    @Override
     public boolean throttleStop() {
         return false;
     }
