@@ -67,8 +67,12 @@ try:
         if time.time() > deadline: print(json.dumps({"failed": "no ticks"})); sys.exit(1)
         time.sleep(0.01)
     f = session()
+    t_start = time.monotonic()
     if transfer:
-        while not os.path.exists(cprsock): time.sleep(0.001)
+        while not os.path.exists(cprsock):  # listening: a probe connection would be taken for the channel
+            if procs[1].poll() is not None or time.monotonic() - t_start > 60:
+                print(json.dumps({"failed": "the new VMM did not listen on its cpr channel"})); sys.exit(1)
+            time.sleep(0.001)
         time.sleep(0.5)  # the new VMM is up and blocked on the cpr channel
         c(f, "migrate-set-parameters", mode="cpr-transfer")
         t0 = time.monotonic()
@@ -79,17 +83,23 @@ try:
         c(f, "migrate-set-parameters", **{"mode": "cpr-exec", "cpr-exec-command": cmd + ["-incoming", f"file:{state}"]})
         t0 = time.monotonic()
         r = c(f, "migrate", uri=f"file:{state}")
-        time.sleep(0.02)
     if "error" in r: print(json.dumps({"failed": r["error"].get("desc")})); sys.exit(1)
+    f.close()
+    # The updated VMM says running and its migration completed (the old one, before its exec or after
+    # its hand-over, says neither running nor both). A cpr-transfer's new QEMU serves one client at a
+    # time: one connection, kept; after a cpr-exec, a fresh connection a try.
+    g = session(newqmp) if transfer else None
     while True:
         try:
-            g = session(newqmp if transfer else qmp)
-            if c(g, "query-status")["return"]["status"] == "running": break
+            h = g or session()
+            status = c(h, "query-status")["return"]["status"]
+            m = c(h, "query-migrate")["return"]
+            if g is None: h.close()
+            if status == "running" and m.get("status") == "completed": break
         except (OSError, ValueError, KeyError): pass
         if time.monotonic() - t0 > 60: print(json.dumps({"failed": "not running after 60 s"})); sys.exit(1)
         time.sleep(0.001)
     qmp_ms = (time.monotonic() - t0) * 1000
-    m = c(g, "query-migrate")["return"]
     time.sleep(1.0)
     before = [t for t in stamps if t < t0]; after = [t for t in stamps if t >= t0]
     seq = before[-1:] + after
