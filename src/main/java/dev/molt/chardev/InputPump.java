@@ -77,9 +77,9 @@ final class InputPump {
     }
 
     /**
-     * Holds every reader before its next read and returns once no pump is between a read and its
-     * delivery, or throws after {@code bound}. Monitor readers are held too, without waiting for
-     * them. {@link #releaseAll} lets them go on.
+     * Holds every pump before its next read and returns once none is between a read and its
+     * delivery, or throws after {@code bound}. Monitor readers go on. {@link #releaseAll} lets the
+     * pumps go on.
      */
     static void holdAll(Duration bound) throws TimeoutException {
         ReadGate.get().pause(bound, THREADS::contains);

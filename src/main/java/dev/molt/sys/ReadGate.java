@@ -28,6 +28,8 @@ public final class ReadGate {
     private static final ReadGate THIS_IMPLEMENTATION = new ReadGate();
 
     private State state = State.OPEN;
+    /** Which readers a pause holds: all of them, or (a cpr-exec's) only the consoles'. */
+    private java.util.function.Predicate<Thread> holding = reader -> true;
     /**
      * Readable while paused or detached; every reader polls it beside its own fd, so none sleeps
      * through either. Made by the first reader or pause (guarded by this): a reload prepares the
@@ -56,26 +58,33 @@ public final class ReadGate {
      */
     public boolean awaitReadable(Fd fd) {
         Thread me = Thread.currentThread();
-        Fd w;
         synchronized (this) {
             reading.remove(me);
             notifyAll();
-            while (state == State.PAUSED) waitQuietly();
-            if (state == State.DETACHED) return false;
-            w = wake().fd();
         }
         while (true) {
+            Fd w;
+            synchronized (this) {
+                while (held(me)) waitQuietly();
+                if (state == State.DETACHED) return false;
+                // A pause that does not hold this reader leaves the eventfd readable: poll the fd alone then.
+                w = state == State.PAUSED ? null : wake().fd();
+            }
             Poll.Ready r = Poll.await(fd, w);
             synchronized (this) {
-                while (state == State.PAUSED) waitQuietly();
+                while (held(me)) waitQuietly();
                 if (state == State.DETACHED) return false;
                 if (r.first()) {
                     reading.add(me);
                     return true;
                 }
-                // Woken for a pause that is over: wait again.
+                // Woken for a pause that is over, or that holds others only: wait again.
             }
         }
+    }
+
+    private boolean held(Thread reader) {
+        return state == State.PAUSED && holding.test(reader);
     }
 
     /** The calling reader is done for good (its input ended): a pause need not wait for it. */
@@ -103,15 +112,17 @@ public final class ReadGate {
     }
 
     /**
-     * As {@link #pause(Duration)}, holding every reader before its next read but waiting only for
-     * those {@code waitFor} accepts: a live update holds the consoles' input without waiting for a
-     * monitor client whose command is still running (an HMP migrate waiting for its own end).
+     * As {@link #pause(Duration)} for the readers {@code which} accepts only: a cpr-exec holds the
+     * consoles' input, while the monitors go on serving (a command during the update is answered,
+     * a quit cancels it) and no monitor command still running is waited for.
      */
-    public void pause(Duration bound, java.util.function.Predicate<Thread> waitFor) throws java.util.concurrent.TimeoutException {
+    public void pause(Duration bound, java.util.function.Predicate<Thread> which) throws java.util.concurrent.TimeoutException {
         long until = System.nanoTime() + bound.toNanos();
+        java.util.function.Predicate<Thread> waitFor = which;
         synchronized (this) {
             if (state == State.DETACHED) throw new IllegalStateException("this molt's readers were handed over already");
             state = State.PAUSED;
+            holding = which;
             wake().signal(); // stays readable while paused: a reader entering poll now returns at once
             while (true) {
                 reading.removeIf(t -> !t.isAlive());
@@ -138,6 +149,7 @@ public final class ReadGate {
     public synchronized void hold() {
         if (state == State.DETACHED) return; // the previous code gave up on this one already: its readers end at once
         state = State.PAUSED;
+        holding = reader -> true;
         wake().signal();
     }
 
@@ -145,6 +157,7 @@ public final class ReadGate {
     public synchronized void resume() {
         if (state != State.PAUSED) return;
         state = State.OPEN;
+        holding = reader -> true;
         wake.clear();
         notifyAll();
     }

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.List;
 import java.util.Map;
@@ -22,13 +23,41 @@ public final class Spawn {
 
     private static final int WAIT4 = 61, PIPE2 = 293, O_CLOEXEC = 02000000;
 
-    private static final class Linked {
-        static final MethodHandle POSIX_SPAWN;
+    /** posix_spawn's downcall, once linked. */
+    private static volatile MethodHandle posixSpawn;
 
-        static {
-            Linker linker = Linker.nativeLinker();
-            POSIX_SPAWN = linker.downcallHandle(linker.defaultLookup().findOrThrow("posix_spawn"),
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    /**
+     * Links posix_spawn at its first use. A link that fails is tried again at the next use: at the
+     * open-file limit the linker cannot open what it needs, and a class initialiser that failed
+     * there would leave every later update of the process failing too, with fds to spare by then.
+     */
+    private static MethodHandle posixSpawn() {
+        MethodHandle h = posixSpawn;
+        if (h != null) return h;
+        synchronized (Spawn.class) {
+            if (posixSpawn == null) {
+                try {
+                    Linker linker = Linker.nativeLinker();
+                    posixSpawn = linker.downcallHandle(libc(linker).findOrThrow("posix_spawn"),
+                            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+                } catch (RuntimeException | LinkageError e) {
+                    throw new IllegalStateException("cannot link posix_spawn (" + e + ")", e);
+                }
+            }
+            return posixSpawn;
+        }
+    }
+
+    /**
+     * The C library already loaded in this process: dlopen finds it by name without opening a file.
+     * The linker's default lookup opens a JDK library the first time, and at the open-file limit it
+     * stays a lookup that finds nothing for the life of the process.
+     */
+    private static SymbolLookup libc(Linker linker) {
+        try {
+            return SymbolLookup.libraryLookup("libc.so.6", Arena.global());
+        } catch (IllegalArgumentException notGlibc) {
+            return linker.defaultLookup();
         }
     }
 
@@ -43,9 +72,10 @@ public final class Spawn {
             MemorySegment argvArr = Exec.strings(a, argv);
             MemorySegment envArr = Exec.environment(a, env);
             MemorySegment pid = a.allocate(JAVA_INT);
+            MethodHandle spawn = posixSpawn();
             int error;
             try {
-                error = (int) Linked.POSIX_SPAWN.invokeExact(pid, a.allocateFrom(argv.getFirst()), MemorySegment.NULL,
+                error = (int) spawn.invokeExact(pid, a.allocateFrom(argv.getFirst()), MemorySegment.NULL,
                         MemorySegment.NULL, argvArr, envArr);
             } catch (Throwable t) {
                 throw new AssertionError("posix_spawn downcall failed", t);

@@ -49,28 +49,41 @@ class ReadGateTest {
     }
 
     @Test
-    void aPauseForSomeReadersHoldsEveryoneButWaitsOnlyForThose(@TempDir Path dir) throws Exception {
-        // cpr-exec holds the consoles' readers and must not wait for a monitor client whose command runs on.
+    void aPauseForSomeReadersHoldsAndWaitsForThoseOnly(@TempDir Path dir) throws Exception {
+        // cpr-exec holds the consoles' readers; monitor clients go on being served, and a command still
+        // running is not waited for.
         ReadGate gate = new ReadGate();
         Path path = dir.resolve("s");
-        try (Fd listening = UnixListen.at(path); Fd client = UnixSocket.connect(path.toString()); Fd served = UnixSocket.accept(listening)) {
-            BlockingQueue<String> got = new LinkedBlockingQueue<>();
-            CountDownLatch busy = new CountDownLatch(1);
-            Thread t = reader(gate, served, got, busy);
-            send(client, "slow");
+        try (Fd listening = UnixListen.at(path);
+             Fd consoleClient = UnixSocket.connect(path.toString()); Fd console = UnixSocket.accept(listening);
+             Fd monitorClient = UnixSocket.connect(path.toString()); Fd monitor = UnixSocket.accept(listening)) {
+            BlockingQueue<String> fromConsole = new LinkedBlockingQueue<>(), fromMonitor = new LinkedBlockingQueue<>();
+            CountDownLatch consoleBusy = new CountDownLatch(1), monitorBusy = new CountDownLatch(1);
+            Thread c = reader(gate, console, fromConsole, consoleBusy);
+            Thread m = reader(gate, monitor, fromMonitor, monitorBusy);
+            send(consoleClient, "slow");
             Thread.sleep(100);
-            assertThrows(TimeoutException.class, () -> gate.pause(Duration.ofMillis(200), reader -> reader == t));
+            assertThrows(TimeoutException.class, () -> gate.pause(Duration.ofMillis(200), reader -> reader == c));
             gate.resume();
-            gate.pause(Duration.ofSeconds(5), reader -> reader != t); // returns at once: that reader is not waited for
-            busy.countDown();
-            assertEquals("slow", got.poll(5, TimeUnit.SECONDS));
-            send(client, "two");
-            assertNull(got.poll(300, TimeUnit.MILLISECONDS), "held all the same at its next read");
+            send(monitorClient, "slow"); // a monitor command still running: not waited for
+            Thread.sleep(100);
+            consoleBusy.countDown();
+            assertEquals("slow", fromConsole.poll(5, TimeUnit.SECONDS));
+            gate.pause(Duration.ofSeconds(5), reader -> reader == c);
+            monitorBusy.countDown();
+            assertEquals("slow", fromMonitor.poll(5, TimeUnit.SECONDS));
+            send(consoleClient, "held");
+            send(monitorClient, "served");
+            assertEquals("served", fromMonitor.poll(5, TimeUnit.SECONDS), "the monitor reads on while the console is held");
+            assertNull(fromConsole.poll(300, TimeUnit.MILLISECONDS), "a held console reader read");
             gate.resume();
-            assertEquals("two", got.poll(5, TimeUnit.SECONDS));
+            assertEquals("held", fromConsole.poll(5, TimeUnit.SECONDS));
             gate.detach();
-            assertEquals("", got.poll(5, TimeUnit.SECONDS));
-            t.join(5000);
+            assertEquals("", fromConsole.poll(5, TimeUnit.SECONDS));
+            send(monitorClient, "x"); // the monitor's reader polls its fd alone since the console-only pause
+            assertEquals("", fromMonitor.poll(5, TimeUnit.SECONDS));
+            c.join(5000);
+            m.join(5000);
         }
     }
 
