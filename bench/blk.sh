@@ -10,7 +10,7 @@
 # scripts/lib/qtest_virtio_bench.py is the guest's driver over the qtest protocol, which measures the
 # VMM side alone: a batch of requests made available, one notify, the time until all are used (each
 # poll of the used index is a qtest round trip, reported beside the figures as "per qtest poll").
-# Usage: bench/blk.sh [--qtest] [runs]    (default 5 runs; batches: 1 and 16 in the guest, 64 and 8 under qtest)
+# Usage: bench/blk.sh [--qtest] [runs]    (default 5 runs; batches: 1 request per notify in the guest; 64 random, 8 sequential under qtest)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/virtio_bench.sh
