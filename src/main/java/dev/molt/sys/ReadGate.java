@@ -29,7 +29,8 @@ public final class ReadGate {
 
     private State state = State.OPEN;
     /** Which readers a pause holds: all of them, or (a cpr-exec's) only the consoles'. */
-    private java.util.function.Predicate<Thread> holding = reader -> true;
+    private java.util.function.Predicate<Thread> holding = ALL;
+    private static final java.util.function.Predicate<Thread> ALL = reader -> true;
     /**
      * Readable while paused or detached; every reader polls it beside its own fd, so none sleeps
      * through either. Made by the first reader or pause (guarded by this): a reload prepares the
@@ -108,7 +109,7 @@ public final class ReadGate {
      * otherwise keep the guest paused. The gate stays paused then too; the caller resumes it.
      */
     public void pause(Duration bound) throws java.util.concurrent.TimeoutException {
-        pause(bound, reader -> true);
+        pause(bound, ALL);
     }
 
     /**
@@ -118,7 +119,6 @@ public final class ReadGate {
      */
     public void pause(Duration bound, java.util.function.Predicate<Thread> which) throws java.util.concurrent.TimeoutException {
         long until = System.nanoTime() + bound.toNanos();
-        java.util.function.Predicate<Thread> waitFor = which;
         synchronized (this) {
             if (state == State.DETACHED) throw new IllegalStateException("this molt's readers were handed over already");
             state = State.PAUSED;
@@ -126,10 +126,10 @@ public final class ReadGate {
             wake().signal(); // stays readable while paused: a reader entering poll now returns at once
             while (true) {
                 reading.removeIf(t -> !t.isAlive());
-                if (reading.stream().noneMatch(waitFor)) return;
+                if (reading.stream().noneMatch(which)) return;
                 long left = until - System.nanoTime();
                 if (left <= 0) {
-                    throw new java.util.concurrent.TimeoutException("reader thread(s) " + reading.stream().filter(waitFor).map(Thread::getName).toList()
+                    throw new java.util.concurrent.TimeoutException("reader thread(s) " + reading.stream().filter(which).map(Thread::getName).toList()
                             + " did not finish their input within " + bound.toMillis() + " ms");
                 }
                 try {
@@ -149,7 +149,7 @@ public final class ReadGate {
     public synchronized void hold() {
         if (state == State.DETACHED) return; // the previous code gave up on this one already: its readers end at once
         state = State.PAUSED;
-        holding = reader -> true;
+        holding = ALL;
         wake().signal();
     }
 
@@ -157,7 +157,7 @@ public final class ReadGate {
     public synchronized void resume() {
         if (state != State.PAUSED) return;
         state = State.OPEN;
-        holding = reader -> true;
+        holding = ALL;
         wake.clear();
         notifyAll();
     }
