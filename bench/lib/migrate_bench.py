@@ -13,7 +13,7 @@ destination runs until every vCPU has verified its whole share twice over; a pag
 migration lost shows as a CORRUPT tick, and a lost page of the guest's own counters as a tick
 number that does not follow the source's.
 
-Usage: migrate_bench.py molt|qemu RAM CPUS GUEST_ARGS WORKDIR MOLT_BIN QEMU_BIN QEMU_FW GUEST_ELF
+Usage: migrate_bench.py molt|qemu|qemu-memfd RAM CPUS GUEST_ARGS WORKDIR MOLT_BIN QEMU_BIN QEMU_FW GUEST_ELF
   (QEMU_FW: the -L folder, or - for the binary's own)
 Prints one JSON line: total_ms pause_ms mbps downtime_ms pages ("ok" or what was wrong) and, for a
 failed run, failed."""
@@ -66,7 +66,12 @@ def vmm(name, extra):
     if kind == "molt":
         cmd = [molt] + common
     else:  # QEMU's microvm does not boot every PVH guest; pc does (issue 12)
-        cmd = [qemu, "-enable-kvm", "-machine", "pc", "-cpu", "host", "-nodefaults"] + (["-L", fw] if fw != "-" else []) + common
+        # qemu-memfd: guest RAM in a shared memfd, as molt's always is and as QEMU's CPR modes need it
+        # (on hosts whose shmem_enabled is never, such RAM gets no transparent huge pages; QEMU's
+        # default anonymous RAM does).
+        ram_opts = (["-machine", "pc,memory-backend=ram0", "-object", f"memory-backend-memfd,id=ram0,size={ram},share=on"]
+                    if kind == "qemu-memfd" else ["-machine", "pc"])
+        cmd = [qemu, "-enable-kvm"] + ram_opts + ["-cpu", "host", "-nodefaults"] + (["-L", fw] if fw != "-" else []) + common
     p = subprocess.Popen(cmd + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     threading.Thread(target=reader, args=(name, con), daemon=True).start()
     return p, qmp
@@ -149,11 +154,16 @@ try:
         if time.time() > deadline: break
         time.sleep(0.05)
     with lock:
-        stamps = sorted(t for name in ("src", "dst") for t, l in lines[name] if l.startswith("tick "))
-    seq = [t for t in stamps if t < t0][-1:] + [t for t in stamps if t >= t0]
-    pause = max((b - a for a, b in zip(seq, seq[1:])), default=0) * 1000
-    print(json.dumps({"total_ms": round(total, 1), "pause_ms": round(pause, 1), "mbps": r.get("ram", {}).get("mbps", 0),
-                      "downtime_ms": r.get("downtime"), "pages": pages_verdict(src_last)}))
+        stamps = sorted((t, name) for name in ("src", "dst") for t, l in lines[name] if l.startswith("tick "))
+    seq = [x for x in stamps if x[0] < t0][-1:] + [x for x in stamps if x[0] >= t0]
+    gaps = [(b[0] - a[0], a[1], b[1]) for a, b in zip(seq, seq[1:])] or [(0, "src", "src")]
+    pause, before, after = max(gaps)
+    # Where the longest gap was: "switch-over" (the source's last tick to the destination's first), or
+    # between two ticks of one VMM (the guest slowed while its RAM was sent, or after it resumed).
+    where = "switch-over" if before != after else "source" if before == "src" else "destination"
+    print(json.dumps({"total_ms": round(total, 1), "pause_ms": round(pause * 1000, 1), "mbps": r.get("ram", {}).get("mbps", 0),
+                      "downtime_ms": r.get("downtime"), "pages": pages_verdict(src_last), "pause_where": where,
+                      "switch_over_ms": round(max((g for g, a, b in gaps if a != b), default=0) * 1000, 1)}))
 finally:
     for p in (src, dst):
         try: os.killpg(p.pid, signal.SIGKILL)

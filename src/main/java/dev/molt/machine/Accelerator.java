@@ -24,7 +24,7 @@ public abstract sealed class Accelerator permits KvmAccelerator, QtestAccelerato
     abstract void validate(MachineConfig config);
 
     /** Builds what a restore will need while the guest's state is still on its way (outside the pause). */
-    abstract void prepareIncoming(GuestRam ram);
+    abstract void prepareIncoming(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events);
 
     /** Starts the guest from {@code entry} (null: nothing to boot, qtest only), running or held. */
     abstract void boot(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events,
@@ -41,6 +41,13 @@ public abstract sealed class Accelerator permits KvmAccelerator, QtestAccelerato
 
     /** The accelerator's state; the guest must be held. */
     abstract AccelState capture(MachineConfig config);
+
+    /**
+     * A state of the shape {@link #capture} gives, taken with the guest running, for a rehearsal of
+     * the stream's writer and reader ahead of a pause (see {@link Machine#rehearsalState}); null
+     * where there is no guest or VM yet. Never restored.
+     */
+    abstract AccelState rehearsalState(MachineConfig config);
 
     abstract void pauseAll();
 

@@ -185,7 +185,7 @@ public final class Machine implements MachineControl, AutoCloseable {
      * memory slots) while it waits for the source, so that the guest's pause no longer includes it.
      */
     public synchronized void prepareIncoming() {
-        if (!accel.started()) accel.prepareIncoming(ram);
+        if (!accel.started()) accel.prepareIncoming(config, ram, bus, events::add);
     }
 
     /** Does what a state capture can do ahead, while the guest still runs (a migration calls it before the stop). */
@@ -204,14 +204,17 @@ public final class Machine implements MachineControl, AutoCloseable {
 
     /**
      * The devices' state as it is (each read under its device's lock, the guest running or not)
-     * with a blank accelerator part: for a reload's old and new code to run their capture and load
-     * paths once ahead of the pause (code's first run links what it calls, several times slower
-     * than later ones). Never loaded into a machine. Empty under KVM, whose capture needs stopped vCPUs.
+     * with an accelerator part of the captured shape (under KVM blank vCPUs, see
+     * {@link Accelerator#rehearsalState}): for the two ends of a migration or live update to run
+     * their stream's writer and reader once ahead of the pause (code's first run links what it
+     * calls, several times slower than later ones). Never loaded into a machine. Empty before
+     * there is a VM to read.
      */
     @Override
     public synchronized java.util.Optional<VmState> rehearsalState() {
-        if (!(accel instanceof QtestAccelerator)) return java.util.Optional.empty();
-        return java.util.Optional.of(new VmState(new AccelState.Qtest(config.cpus(), 0), devices.capture(), false));
+        AccelState accelState = accel.rehearsalState(config);
+        if (accelState == null) return java.util.Optional.empty();
+        return java.util.Optional.of(new VmState(accelState, devices.capture(), false));
     }
 
     /**

@@ -51,7 +51,12 @@ public final class QtestAccelerator extends Accelerator {
     }
 
     @Override
-    void prepareIncoming(GuestRam ram) {
+    AccelState rehearsalState(MachineConfig config) {
+        return new AccelState.Qtest(config.cpus(), 0);
+    }
+
+    @Override
+    void prepareIncoming(MachineConfig config, GuestRam ram, DeviceBuses bus, Consumer<MachineEvent> events) {
         // Nothing to build ahead: there is no VM object.
     }
 

@@ -171,9 +171,22 @@ public final class FakeMachine implements MachineControl, AutoCloseable {
     public void setDirtyLogging(boolean on) {
     }
 
+    /**
+     * What the guest dirties: each fetch of region 0's log takes the next count and marks that many
+     * pages from the start of RAM (none once the script is used up). The first fetch is tracking's
+     * start, which a migration clears.
+     */
+    public final java.util.Queue<Integer> dirtyPagesPerFetch = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
     @Override
     public void fetchDirtyLog(int index, MemorySegment bitmap) {
         bitmap.fill((byte) 0);
+        Integer pages = index == 0 ? dirtyPagesPerFetch.poll() : null;
+        for (int page = 0; pages != null && page < pages; page++) {
+            long word = page / 64;
+            bitmap.set(java.lang.foreign.ValueLayout.JAVA_LONG, word * 8,
+                    bitmap.get(java.lang.foreign.ValueLayout.JAVA_LONG, word * 8) | 1L << (page % 64));
+        }
     }
 
     @Override
