@@ -33,10 +33,12 @@ final class RamBatch implements AutoCloseable {
     private static final int HEADER_ROOM = 64;
     /** Pieces: the section header, then for each in-place page its header run and the page, and the tail. */
     private static final int MAX_PIECES = 2 * RamPages.MAX_BATCH_PAGES + 4;
+    /** Room after the records, for an END_OF_PASS byte. */
+    private static final int TAIL_ROOM = 64;
 
     // Auto: a writer has no close on every path (an in-memory capture); the iovec array, made only for a
     // native sink, is closed with the writer.
-    private final MemorySegment buf = Arena.ofAuto().allocate(HEADER_ROOM + (long) RamPages.MAX_BATCH_PAGES * (RamPages.RECORD_HEADER_BYTES + PAGE) + 64, 8);
+    private final MemorySegment buf = Arena.ofAuto().allocate(HEADER_ROOM + (long) RamPages.MAX_BATCH_PAGES * (RamPages.RECORD_HEADER_BYTES + PAGE) + TAIL_ROOM, 8);
     private IoVec iov;
     private final MemorySegment[] pieces = new MemorySegment[MAX_PIECES];
     private int pieceCount;
@@ -45,7 +47,8 @@ final class RamBatch implements AutoCloseable {
     private long pending = HEADER_ROOM;
     private long payload;
     private int records;
-    private int pages;
+    /** DATA records: a section holds at most {@link RamPages#MAX_BATCH_PAGES} of them. */
+    private int dataPages;
     private boolean inPlace;
     private byte[] heapChunk;
 
@@ -85,7 +88,7 @@ final class RamBatch implements AutoCloseable {
             payload += PAGE;
         }
         records++;
-        pages++;
+        if (!zero) dataPages++;
     }
 
     void endOfPass() {
@@ -94,8 +97,16 @@ final class RamBatch implements AutoCloseable {
         records++;
     }
 
+    /**
+     * Full at {@link RamPages#MAX_BATCH_PAGES} pages of data (a section of about 1 MiB), or once
+     * another page with its data would not fit the buffer. So ZERO records (13 bytes, no data) fill
+     * a section of the same size, about 80,000 of them rather than 256: untouched RAM goes as one
+     * section (one checksum, one system call, one section to read at the other end) per 320 MiB
+     * instead of per MiB. Sections are no larger than before, so any molt reads them.
+     */
     boolean full() {
-        return pages >= RamPages.MAX_BATCH_PAGES;
+        return dataPages >= RamPages.MAX_BATCH_PAGES
+                || used + RamPages.RECORD_HEADER_BYTES + PAGE > buf.byteSize() - TAIL_ROOM;
     }
 
     boolean isEmpty() {
@@ -157,7 +168,7 @@ final class RamBatch implements AutoCloseable {
         used = pending = HEADER_ROOM;
         payload = 0;
         records = 0;
-        pages = 0;
+        dataPages = 0;
     }
 
     @Override

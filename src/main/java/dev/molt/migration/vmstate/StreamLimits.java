@@ -6,7 +6,8 @@ package dev.molt.migration.vmstate;
  * in growing chunks, so a stream that claims more than it carries costs only what it carries.
  *
  * @param maxSectionBytes the largest section payload accepted; molt's own writer puts at most
- *                        {@link RamPages#MAX_BATCH_PAGES} pages (about 1 MiB) in a RAM section
+ *                        {@link RamPages#MAX_BATCH_PAGES} data pages, or ZERO records up to
+ *                        the same size (about 1 MiB), in a RAM section
  */
 public record StreamLimits(int maxSectionBytes) {
     /** 16 MiB: well above any device's state and a RAM page batch. */

@@ -123,6 +123,30 @@ class RamTest {
         r.finish();
     }
 
+    @Test
+    void zeroRecordsFillASectionOfTheSameSizeAsDataPages() throws IOException {
+        // 256 MiB of zero pages: 65,536 records of 13 bytes. In sections of 256 records that was 256
+        // sections; a section of data's size holds all of them.
+        RamLayoutState big = new RamLayoutState(List.of(new Block("big", 256L << 20, List.of(new Range(0, 256L << 20, 0)))));
+        int pages = 65_536;
+        var a = new ByteArrayOutputStream();
+        var w = new StateStreamWriter(a);
+        w.ramLayout(big);
+        long before = w.bytesWritten();
+        for (int i = 0; i < pages; i++) w.zeroPage(0, (long) i * PAGE);
+        w.page(0, 0, page(7)); // and a page of data after them
+        w.endOfPass();
+        long ram = w.bytesWritten() - before;
+        w.finish();
+        assertTrue(ram < (pages + 1L) * 13 + PAGE + 2 * 64, "one section's framing, not 256: " + ram + " bytes");
+        // The sections are no larger than 256 pages of data: a reader limited to that (as every molt is) takes them.
+        Recorder rec = new Recorder(big);
+        var r = new StateStreamReader(new ByteArrayInputStream(a.toByteArray()), new StreamLimits(1_100_000)).acceptRam(big, rec);
+        r.finish();
+        assertEquals(pages + 2, rec.calls.size(), "every zero page, the data page and the end of the pass");
+        assertEquals((byte) 7, rec.ram[0][0]);
+    }
+
     /** A stream with the layout and then one hand-made "ram" section. */
     static byte[] withRamSection(PayloadWriter records) {
         return Samples.stream(w -> {
