@@ -1359,9 +1359,8 @@ public final class MigrationEngine implements MigrationCommands {
                 // that does not converge (libvirt's migrate-setmaxdowntime), and it applies at once.
                 if (expectedDowntimeMillis <= settings.number("downtime-limit")) {
                     if (!worthAnotherPass(dirty, lastPassPages, shrinkPasses)) return;
-                    shrinkPasses++; // within the limit already: this pass only shortens the pause
-                }
-                if (settings.capability("auto-converge") && stats.passes >= 2) {
+                    shrinkPasses++; // within the limit already: this pass only shortens the pause, and throttles nothing
+                } else if (settings.capability("auto-converge") && stats.passes >= 2) {
                     int pct = throttle.percent() == 0 ? (int) settings.number("cpu-throttle-initial")
                             : (int) Math.min(settings.number("max-cpu-throttle"), throttle.percent() + settings.number("cpu-throttle-increment"));
                     throttle.set(pct);

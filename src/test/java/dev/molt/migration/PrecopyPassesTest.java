@@ -31,17 +31,29 @@ class PrecopyPassesTest {
 
     /** Syncs of the dirty log in a migration whose guest dirties {@code perFetch} (tracking's start first). */
     private static long syncs(Integer... perFetch) throws Exception {
+        return syncs(List.of(), perFetch);
+    }
+
+    /** As {@link #syncs(Integer...)}, with the capabilities named on, and no CPU throttle ever seen at a sync. */
+    private static long syncs(List<String> capabilities, Integer... perFetch) throws Exception {
         // 64 MiB: 16384 pages, room for the dirty sets below.
         MachineConfig config = new MachineConfig("fake", 1, 64L << 20, null, true, null, null, "", false, false, Map.of());
         try (FakeMachine m = new FakeMachine(config, RunState.RUNNING)) {
             m.dirtyPagesPerFetch.addAll(List.of(perFetch));
             MigrationEngine engine = new MigrationEngine(m, (event, data) -> { }, new FakeTransport());
+            java.util.List<Object> throttles = new java.util.concurrent.CopyOnWriteArrayList<>();
+            m.onFetch = () -> {
+                Object pct = engine.queryMigrate().get("cpu-throttle-percentage");
+                if (pct != null) throttles.add(pct);
+            };
+            engine.setCapabilities(capabilities.stream().map(c -> new dev.molt.monitor.MigrationCommands.CapabilityState(c, true)).toList());
             // A link of 1 GB/s at switch-over: every set below fits the default 300 ms, whatever a
             // first pass of zero pages into memory measured.
             engine.setParameters(Map.of("avail-switchover-bandwidth", 1_000_000_000L));
             engine.migrate(migrateTo("unix:/run/mig.sock"));
             dev.molt.testsupport.Migrations.await(engine, MigrationStatus.COMPLETED);
             assertEquals(List.of(), List.copyOf(m.dirtyPagesPerFetch), "every scripted fetch happened");
+            assertEquals(List.of(), throttles, "passes within downtime-limit throttle no vCPU (auto-converge is for a migration that does not converge)");
             @SuppressWarnings("unchecked")
             Map<String, Object> ram = (Map<String, Object>) engine.queryMigrate().get("ram");
             return ((Number) ram.get("dirty-sync-count")).longValue();
@@ -63,6 +75,11 @@ class PrecopyPassesTest {
     @Test
     void passesStopWhenTheSetIsSmall() throws Exception {
         assertEquals(4, syncs(0, 8000, 200, 0));
+    }
+
+    @Test
+    void shrinkingPassesDoNotThrottleTheGuestUnderAutoConverge() throws Exception {
+        assertEquals(5, syncs(List.of("auto-converge"), 0, 8000, 3000, 2000, 0));
     }
 
     @Test

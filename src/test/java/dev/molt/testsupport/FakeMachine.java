@@ -178,8 +178,12 @@ public final class FakeMachine implements MachineControl, AutoCloseable {
      */
     public final java.util.Queue<Integer> dirtyPagesPerFetch = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
+    /** Runs at each fetch of region 0's log (what a test wants to see of the migration between passes). */
+    public volatile Runnable onFetch = () -> { };
+
     @Override
     public void fetchDirtyLog(int index, MemorySegment bitmap) {
+        if (index == 0) onFetch.run();
         bitmap.fill((byte) 0);
         Integer pages = index == 0 ? dirtyPagesPerFetch.poll() : null;
         for (int page = 0; pages != null && page < pages; page++) {
